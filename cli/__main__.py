@@ -1,0 +1,3 @@
+from attngrad.cli.main import main
+
+main()

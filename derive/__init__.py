@@ -1,0 +1,1 @@
+"""SymPy derivations: models as chains, claims, verdicts."""

@@ -1,0 +1,1 @@
+"""NumPy and Numba numerics: reference, fused kernels, finite differences."""
