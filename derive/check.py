@@ -1,0 +1,329 @@
+"""Check a claim by the tiers of design.md and return a verdict with its evidence.
+
+Tiers, in the order they run:
+
+1. ``mpmath-50``: both sides at 50 digits at random standard-normal inputs, sizes ascending; the
+   first size where they differ by far more than the tolerance is the smallest counterexample.
+2. ``exact``: one symbol per input entry, exp → positive symbols, ``cancel`` of the difference —
+   a proof for that size (design.md tier 1). Skipped once a claim is refuted.
+3. ``float64``: at real sizes, derivatives by Richardson finite differences with their error
+   estimate; a numeric kernel is compared in its own dtype.
+
+Verdicts: ``holds`` (no tier refutes, the high-precision tier passes), ``refuted`` (a counterexample
+with a margin of ≥ 10¹⁵ over the tolerance), ``inconclusive`` (tiers disagree, or the difference is
+between the tolerance and the refutation margin).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from attngrad.errors import InputError
+
+from . import expr as E
+from .claims import Claim
+from .evaluate import Evaluator, ExactField, FloatField, MpmathField, NotSymbolic
+
+MP_SIZES = ((1, 1), (2, 1), (1, 2), (2, 2), (3, 2), (2, 3), (4, 3), (5, 4))
+EXACT_SIZES = ((1, 1), (2, 1), (1, 2), (2, 2))
+FLOAT_SIZES = ((24, 4), (64, 8))
+EXACT_MAX = {"n": 4, "d": 3, "entries": 9}
+MP_TOL = 1e-25  # relative, 50 digits with 1e-20 difference steps
+MP_REFUTE = 1e-10  # relative difference that is a refutation at 50 digits
+KERNEL_RTOL = {"float64": 1e-10, "float32": 2e-4}
+FLOAT_RTOL = 1e-7
+MAX_INDEX_SAMPLES = 24
+
+
+@dataclass
+class TierResult:
+    """Evidence from one tier."""
+
+    tier: str
+    outcome: str  # holds | refuted | undecided | skipped
+    method: str
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+    seed: int | None = None
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    tolerance: str = ""
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Verdict:
+    """A claim's verdict with the evidence of every tier."""
+
+    id: str
+    source: str
+    printed: bool
+    statement: str
+    verdict: str  # holds | refuted | inconclusive
+    tiers: list[TierResult]
+    counterexample: dict | None = None
+    relation: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def method(self) -> str:
+        return " + ".join(t.tier for t in self.tiers if t.outcome in ("holds", "refuted"))
+
+    @property
+    def max_error(self) -> float | None:
+        errs = [t.max_rel_err for t in self.tiers if t.max_rel_err is not None and t.outcome != "skipped"]
+        return max(errs) if errs else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["method"] = self.method
+        out["max_rel_err"] = self.max_error
+        return out
+
+
+# inputs ---------------------------------------------------------------------------------------
+def _sizes(n: int, d: int) -> dict[sp.Symbol, int]:
+    return {E.n: n, E.d: d}
+
+
+def _inputs(claim: Claim, pairs, sizes, make) -> dict[str, np.ndarray]:
+    leaves: dict[str, E.Matrix] = {}
+    for lhs, rhs in pairs:
+        leaves.update(E.leaves(lhs))
+        leaves.update(E.leaves(rhs))
+    out = {}
+    for name in sorted(leaves):
+        m = leaves[name]
+        shape = (int(m.shape[0].subs(sizes)), int(m.shape[1].subs(sizes)))
+        out[name] = make(name, shape)
+    return out
+
+
+def random_normal(seed: int, n: int, d: int, positive: tuple[str, ...] = ()):
+    """Input maker: standard normal entries from ``default_rng([seed, n, d])``, per input in name order."""
+    rng = np.random.default_rng([seed, n, d])
+
+    def make(name: str, shape: tuple[int, int]) -> np.ndarray:
+        a = rng.standard_normal(shape)
+        return np.abs(a) + 0.5 if name in positive else a
+
+    return make
+
+
+def _index_tuples(claim: Claim, sizes, rng: random.Random, sample: bool) -> list[dict[str, int]]:
+    ranges = claim.index_ranges(sizes)
+    names = list(ranges)
+    combos = [dict(zip(names, t)) for t in itertools.product(*(range(ranges[k]) for k in names))]
+    if sample and len(combos) > MAX_INDEX_SAMPLES:
+        combos = rng.sample(combos, MAX_INDEX_SAMPLES)
+    return combos
+
+
+def _pairs(claim: Claim, n: int, d: int, indices: list[dict[str, int]]):
+    out = []
+    for idx in indices:
+        lhs, rhs = claim.sides({"n": n, "d": d}, idx)
+        out.append((idx, lhs, rhs))
+    return out
+
+
+def _has(node: E.Node, kind: type) -> bool:
+    return any(isinstance(x, kind) for x in node.walk())
+
+
+def _kernel_dtype(pairs) -> str | None:
+    for _, lhs, rhs in pairs:
+        for side in (lhs, rhs):
+            for x in side.walk():
+                if isinstance(x, E.Kernel):
+                    return x.dtype
+    return None
+
+
+# comparison -----------------------------------------------------------------------------------
+@dataclass
+class _Diff:
+    max_abs: float
+    scale: float
+    worst: tuple | None = None  # (index dict, entry, lhs, rhs)
+    shape_mismatch: str | None = None
+
+    @property
+    def rel(self) -> float:
+        return self.max_abs / self.scale
+
+
+def _compare(ev: Evaluator, pairs) -> _Diff:
+    worst_abs, scale, worst = 0.0, 0.0, None
+    for idx, lhs, rhs in pairs:
+        a, b = ev(lhs), ev(rhs)
+        if a.shape != b.shape:
+            return _Diff(float("inf"), 1.0, (idx, None, None, None), f"shapes differ: {a.shape} vs {b.shape}")
+        fa = np.abs(np.asarray(a, dtype=np.float64))
+        diff = np.abs(np.asarray(a - b, dtype=np.float64))
+        scale = max(scale, float(fa.max(initial=0.0)), float(np.abs(np.asarray(b, dtype=np.float64)).max(initial=0.0)))
+        k = int(np.argmax(diff)) if diff.size else 0
+        if diff.size and diff.flat[k] > worst_abs:
+            worst_abs = float(diff.flat[k])
+            entry = np.unravel_index(k, diff.shape)
+            worst = (idx, tuple(int(e) for e in entry), a[entry], b[entry])
+    return _Diff(worst_abs, max(scale, 1.0), worst)
+
+
+def _fmt(x: Any) -> str:
+    try:
+        return mpmath.nstr(mpmath.mpf(x), 12) if not isinstance(x, float) else f"{x:.12g}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def _counterexample(claim, n, d, seed, diff: _Diff, inputs: dict[str, np.ndarray]) -> dict:
+    idx, entry, a, b = diff.worst
+    ce: dict[str, Any] = {"n": n, "d": d, "seed": seed, "inputs": "standard normal, default_rng([seed, n, d]), inputs in name order"}
+    if idx:
+        ce["index"] = idx
+    if diff.shape_mismatch:
+        ce["shapes"] = diff.shape_mismatch
+        return ce
+    ce.update(entry=list(entry), lhs=_fmt(a), rhs=_fmt(b), max_abs_diff=float(diff.max_abs))
+    if all(v.size <= 4 for v in inputs.values()):
+        ce["values"] = {k: [[round(float(x), 6) for x in row] for row in v] for k, v in inputs.items()}
+    return ce
+
+
+# tiers ----------------------------------------------------------------------------------------
+def _tier_mpmath(claim: Claim, seed: int, sizes_list, kdtype: str | None):
+    field_ = MpmathField(50)
+    t0 = time.perf_counter()
+    rng = random.Random(seed)
+    rtol = KERNEL_RTOL[kdtype] if kdtype else MP_TOL
+    refute = KERNEL_RTOL[kdtype] if kdtype else MP_REFUTE
+    worst_rel, worst_abs, done = 0.0, 0.0, []
+    sampled = False
+    for n, d in sizes_list:
+        sizes = _sizes(n, d)
+        indices = _index_tuples(claim, sizes, rng, sample=True)
+        sampled |= len(indices) < int(np.prod(list(claim.index_ranges(sizes).values()) or [1]))
+        pairs = _pairs(claim, n, d, indices)
+        make = random_normal(seed, n, d, claim.positive)
+        inputs = _inputs(claim, [(l, r) for _, l, r in pairs], sizes, make)
+        values = {k: field_.array(v) for k, v in inputs.items()}
+        with mpmath.workdps(field_.dps):
+            diff = _compare(Evaluator(field_, values, sizes), pairs)
+        done.append((n, d))
+        worst_abs, worst_rel = max(worst_abs, diff.max_abs), max(worst_rel, diff.rel)
+        if diff.shape_mismatch or diff.rel > refute:
+            tr = TierResult("mpmath-50", "refuted", "both sides at 50 digits, derivatives by central differences (h=1e-20)",
+                            done, seed, diff.max_abs, diff.rel, f"rtol={refute:.0e}", time.perf_counter() - t0)
+            return tr, _counterexample(claim, n, d, seed, diff, inputs)
+    outcome = "holds" if worst_rel <= rtol else "undecided"
+    note = "indices sampled at the larger sizes" if sampled else ""
+    return TierResult("mpmath-50", outcome, "both sides at 50 digits, derivatives by central differences (h=1e-20)",
+                      done, seed, worst_abs, worst_rel, f"rtol={rtol:.0e}", time.perf_counter() - t0, note), None
+
+
+def _tier_exact(claim: Claim, seed: int, sizes_list):
+    t0 = time.perf_counter()
+    rng = random.Random(seed)
+    proved = []
+    for n, d in sizes_list:
+        field_ = ExactField()
+        sizes = _sizes(n, d)
+        pairs = _pairs(claim, n, d, _index_tuples(claim, sizes, rng, sample=False))
+        values = _inputs(claim, [(l, r) for _, l, r in pairs], sizes, field_.symbols)
+        ev = Evaluator(field_, values, sizes)
+        try:
+            for idx, lhs, rhs in pairs:
+                a, b = ev(lhs), ev(rhs)
+                if a.shape != b.shape:
+                    return TierResult("exact", "undecided", "SymPy cancel", proved + [(n, d)], None,
+                                      note=f"shapes differ: {a.shape} vs {b.shape}", seconds=time.perf_counter() - t0)
+                for x, y in zip(a.reshape(-1), b.reshape(-1)):
+                    if not field_.is_zero(x - y, rng):
+                        where = f" at {idx}" if idx else ""
+                        return TierResult("exact", "undecided", "SymPy cancel on rational functions (exp → positive symbols)",
+                                          proved, None, seconds=time.perf_counter() - t0,
+                                          note=f"not an identity of rational functions at n={n}, d={d}{where}")
+        except NotSymbolic as exc:
+            return TierResult("exact", "skipped", "SymPy", [], note=str(exc), seconds=time.perf_counter() - t0)
+        proved.append((n, d))
+    return TierResult("exact", "holds", "SymPy cancel on rational functions (exp → positive symbols): a proof at each size",
+                      proved, None, 0.0, 0.0, "exact", time.perf_counter() - t0)
+
+
+def _tier_float(claim: Claim, seed: int, sizes_list, kdtype: str | None):
+    t0 = time.perf_counter()
+    rng = random.Random(seed)
+    rtol = KERNEL_RTOL[kdtype] if kdtype else FLOAT_RTOL
+    worst_abs, worst_rel, worst_ratio, fd_err, done = 0.0, 0.0, 0.0, 0.0, []
+    grads = False
+    for n, d in sizes_list:
+        sizes = _sizes(n, d)
+        pairs = _pairs(claim, n, d, _index_tuples(claim, sizes, rng, sample=True))
+        if any(_has(l, E.Deriv) or _has(r, E.Deriv) for _, l, r in pairs):
+            return TierResult("float64", "skipped", "float64", [], note="entrywise derivatives are checked at 50 digits only")
+        grads |= any(_has(l, E.Grad) or _has(r, E.Grad) for _, l, r in pairs)
+        field_ = FloatField(np.float64)
+        inputs = _inputs(claim, [(l, r) for _, l, r in pairs], sizes, random_normal(seed, n, d, claim.positive))
+        diff = _compare(Evaluator(field_, inputs, sizes), pairs)
+        done.append((n, d))
+        fd_err = max(fd_err, field_.fd_error)
+        worst_abs, worst_rel = max(worst_abs, diff.max_abs), max(worst_rel, diff.rel)
+        worst_ratio = max(worst_ratio, diff.max_abs / (rtol * diff.scale + field_.fd_error))
+    outcome = "holds" if worst_ratio <= 1 else ("refuted" if worst_ratio > 1e3 else "undecided")
+    method = "float64, gradients by Richardson central differences" if grads else "float64"
+    tol = f"rtol={rtol:.0e}" + (f" + fd error estimate {fd_err:.1e}" if grads else "")
+    return TierResult("float64", outcome, method, done, seed, worst_abs, worst_rel, tol, time.perf_counter() - t0)
+
+
+# the verdict ------------------------------------------------------------------------------------
+def check_exact_sizes(sizes: tuple[tuple[int, int], ...]) -> None:
+    for n, d in sizes:
+        if n < 1 or d < 1:
+            raise InputError(f"Size (n, d) = ({n}, {d}) is not positive.")
+        if n > EXACT_MAX["n"] or d > EXACT_MAX["d"] or n * d > EXACT_MAX["entries"]:
+            raise InputError(
+                f"Size (n, d) = ({n}, {d}) is too large for the exact symbolic tier "
+                f"(at most n ≤ {EXACT_MAX['n']}, d ≤ {EXACT_MAX['d']}, n·d ≤ {EXACT_MAX['entries']})."
+            )
+
+
+def check_claim(claim: Claim, *, seed: int = 0, exact_sizes=EXACT_SIZES, mp_sizes=MP_SIZES,
+                float_sizes=FLOAT_SIZES, exact: bool = True) -> Verdict:
+    """Check one claim; see the module docstring for the tiers and the verdict rule."""
+    from .relations import explain
+
+    check_exact_sizes(tuple(exact_sizes))
+    t0 = time.perf_counter()
+    n0, d0 = mp_sizes[0]
+    kdtype = _kernel_dtype(_pairs(claim, n0, d0, [dict.fromkeys(claim.over, 0)]))
+    tiers: list[TierResult] = []
+    mp, ce = _tier_mpmath(claim, seed, mp_sizes, kdtype)
+    tiers.append(mp)
+    relation = None
+    if mp.outcome == "refuted":
+        tiers.append(TierResult("exact", "skipped", "SymPy", note="refuted at 50 digits"))
+        relation = explain(claim, ce, seed, mp_sizes)
+        verdict = "refuted"
+    else:
+        ex = _tier_exact(claim, seed, exact_sizes) if exact and not kdtype else \
+            TierResult("exact", "skipped", "SymPy", note="numeric kernel" if kdtype else "not requested")
+        fl = _tier_float(claim, seed, float_sizes, kdtype)
+        tiers += [ex, fl]
+        outcomes = {t.outcome for t in tiers}
+        if "refuted" in outcomes:
+            verdict = "refuted" if "undecided" not in outcomes else "inconclusive"
+        elif mp.outcome == "holds" and "undecided" not in outcomes:
+            verdict = "holds"
+        else:
+            verdict = "inconclusive"
+    return Verdict(claim.id, claim.source, claim.printed, claim.statement, verdict, tiers, ce, relation,
+                   time.perf_counter() - t0)

@@ -1,0 +1,120 @@
+"""Claims: statements ``lhs = rhs`` about a model, printed (a paper's, transcribed literally) or own.
+
+A side is a node, or a function of a context ``ctx`` (the concrete sizes ``ctx.n``, ``ctx.d`` and
+the claim's indices, e.g. ``ctx.j0``) returning a node: that is how per-row statements such as
+Lemma B.1's ``d f(x)_{j0}/dx_i`` and sums over ``j0`` are written.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable, Union
+
+import sympy as sp
+
+from attngrad.errors import InputError
+
+from . import expr as E
+from .model import Model
+
+Side = Union[E.Node, Callable[[SimpleNamespace], E.Node]]
+
+
+@dataclass
+class Claim:
+    """A statement to check.
+
+    id: ``paper-key/label`` (``alman-song-2024/lemma-C.7``); the project's own use ``attngrad/…``.
+    statement: the statement in words, as printed for a paper's claim.
+    lhs, rhs: the two sides (nodes or functions of the context).
+    over: indices the statement quantifies over, name → range length (``{"j0": n, "i": d**2}``).
+    printed: True for a paper's statement (reported, never fails the run); False for the project's
+        own (a failure makes ``attngrad check`` exit 1).
+    positive: inputs that must be drawn positive (e.g. under a log).
+    """
+
+    id: str
+    statement: str
+    lhs: Side
+    rhs: Side
+    source: str = "attngrad"
+    printed: bool = False
+    model: Model | None = None
+    over: dict[str, sp.Expr] = field(default_factory=dict)
+    positive: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def paper(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    def sides(self, sizes: dict[str, int], index: dict[str, int] | None = None) -> tuple[E.Node, E.Node]:
+        """The two sides at concrete sizes and index values."""
+        ctx = SimpleNamespace(**sizes, **(index or {}))
+        lhs = self.lhs(ctx) if callable(self.lhs) and not isinstance(self.lhs, E.Node) else self.lhs
+        rhs = self.rhs(ctx) if callable(self.rhs) and not isinstance(self.rhs, E.Node) else self.rhs
+        return lhs, rhs
+
+    def index_ranges(self, sizes: dict[sp.Symbol, int]) -> dict[str, int]:
+        return {k: int(sp.sympify(v).subs(sizes)) for k, v in self.over.items()}
+
+
+def builtin_claims() -> list[Claim]:
+    """Every claim attngrad ships, in report order."""
+    from . import alman_song
+
+    return alman_song.claims()
+
+
+def load_claims_file(path: str | Path) -> list[Claim]:
+    """The claims a user's Python file defines (module-level ``Claim`` objects or lists of them)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"The claims file {p} does not exist.")
+    name = f"attngrad_user_claims_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, p)
+    if spec is None or spec.loader is None:
+        raise InputError(f"The claims file {p} is not a Python file.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a user's file may raise anything
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise InputError(f"The claims file {p} could not be imported: {type(exc).__name__}: {first}") from None
+    finally:
+        sys.modules.pop(name, None)
+    found: list[Claim] = []
+    for value in vars(module).values():
+        if isinstance(value, Claim):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(v for v in value if isinstance(v, Claim))
+    unique = list({id(c): c for c in found}.values())
+    if not unique:
+        raise InputError(f"The claims file {p} defines no claim (no module-level Claim objects).")
+    return unique
+
+
+def select(claims: list[Claim], ids: tuple[str, ...] = (), paper: str | None = None) -> list[Claim]:
+    """Claims by id (exact, or a prefix ending in '/' or '*') and paper key; unknown ids are an error."""
+    out = claims
+    if paper:
+        out = [c for c in out if c.paper == paper]
+        if not out:
+            papers = sorted({c.paper for c in claims})
+            raise InputError(f"No claim comes from paper '{paper}'; known papers: {', '.join(papers)}.")
+    if ids:
+        chosen: list[Claim] = []
+        for i in ids:
+            match = [c for c in out if c.id == i or (i.endswith(("*", "/")) and c.id.startswith(i.rstrip("*")))]
+            if not match:
+                raise InputError(f"Unknown claim id '{i}'; `attngrad check --list` shows the known ones.")
+            chosen.extend(m for m in match if m not in chosen)
+        out = chosen
+    return out

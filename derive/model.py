@@ -1,0 +1,47 @@
+"""Models: a loss written as a chain of named definitions (design.md, "chain")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import expr as E
+from .printing import show
+
+
+@dataclass
+class Model:
+    """A loss family: an ordered chain of named definitions ending (forward) at ``loss``.
+
+    ``define`` appends a definition and returns it as a node to build the next ones from, so a chain
+    is written exactly like the paper's sequence of definitions (S, u, α, f, h, c, L, q, p₁, r, p₂, …).
+    """
+
+    name: str
+    description: str = ""
+    variables: tuple[str, ...] = ()
+    chain: dict[str, E.Named] = field(default_factory=dict)
+    loss: E.Named | None = None
+
+    def define(self, name: str, expr: E.Node, doc: str = "") -> E.Named:
+        if name in self.chain:
+            raise ValueError(f"Model {self.name} already defines {name}.")
+        node = E.Named(name, expr, doc)
+        self.chain[name] = node
+        return node
+
+    def __getitem__(self, name: str) -> E.Named:
+        try:
+            return self.chain[name]
+        except KeyError:
+            raise KeyError(f"Model {self.name} has no definition named {name}.") from None
+
+    def inputs(self) -> dict[str, E.Matrix]:
+        """Every input matrix the chain uses, by name."""
+        out: dict[str, E.Matrix] = {}
+        for node in self.chain.values():
+            out.update(E.leaves(node))
+        return out
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, definition, doc) for each step, in order."""
+        return [(k, show(v, expand=True), v.doc) for k, v in self.chain.items()]
