@@ -1,6 +1,129 @@
+"""The ``attngrad`` command line. Imports are lazy: ``attngrad --help`` loads neither SymPy nor Numba."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
 import click
 
+from attngrad.errors import InputError
 
-@click.group()
+
+class _Group(click.Group):
+    """Turns bad input (``InputError``) into one plain sentence on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="attngrad")
 def main() -> None:
-    """attngrad."""
+    """attngrad: check attention-gradient formulas symbolically and numerically."""
+
+
+def _parse_sizes(text: str | None) -> tuple[tuple[int, int], ...] | None:
+    if text is None:
+        return None
+    out = []
+    for part in text.split(","):
+        try:
+            n, d = (int(x) for x in part.lower().split("x"))
+        except ValueError:
+            raise InputError(f"Sizes must look like '2x2,3x2' (n x d), got '{part}'.") from None
+        out.append((n, d))
+    return tuple(out)
+
+
+def _fmt_err(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1e}"
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h) for k, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option("--paper", help="Only the claims of this paper key (e.g. alman-song-2024, attngrad).")
+@click.option("--list", "list_only", is_flag=True, help="List the claims without checking them.")
+@click.option("--file", "file_", type=click.Path(dir_okay=False), help="Check the claims defined in this Python file.")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random inputs.")
+@click.option("--exact-sizes", help="Sizes of the exact symbolic tier, e.g. '1x1,2x2' (n x d).")
+@click.option("--no-exact", is_flag=True, help="Skip the exact symbolic tier.")
+@click.option("-v", "--verbose", is_flag=True, help="Show every tier's evidence for every claim.")
+def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str | None, as_json: bool,
+          seed: int, exact_sizes: str | None, no_exact: bool, verbose: bool) -> None:
+    """Check claims (all built-in ones by default) and print their verdicts.
+
+    Exit 0 when every project claim holds, 1 when one does not; a paper's printed claims are
+    reported as holds or refuted with their evidence and do not change the exit code.
+    """
+    from attngrad.derive.check import EXACT_SIZES, check_claim, check_exact_sizes
+    from attngrad.derive.claims import builtin_claims, load_claims_file, select
+
+    claims = load_claims_file(file_) if file_ else builtin_claims()
+    claims = select(claims, ids, paper)
+    if list_only:
+        if as_json:
+            click.echo(json.dumps([{"id": c.id, "source": c.source, "printed": c.printed,
+                                    "statement": c.statement} for c in claims], indent=1, ensure_ascii=False))
+        else:
+            click.echo(_table([[c.id, c.source, c.statement] for c in claims], ["id", "source", "statement"]))
+        return
+    sizes = _parse_sizes(exact_sizes) or EXACT_SIZES
+    check_exact_sizes(sizes)
+    t0 = time.perf_counter()
+    verdicts = []
+    with click.progressbar(claims, label="checking", file=sys.stderr,
+                           item_show_func=lambda c: c.id if c else None) as bar:
+        for claim in bar:
+            verdicts.append(check_claim(claim, seed=seed, exact_sizes=sizes, exact=not no_exact))
+    elapsed = time.perf_counter() - t0
+    failed = [v for v in verdicts if not v.printed and v.verdict != "holds"]
+    if as_json:
+        click.echo(json.dumps({"seed": seed, "seconds": round(elapsed, 2), "ok": not failed,
+                               "claims": [v.to_dict() for v in verdicts]}, indent=1, default=str, ensure_ascii=False))
+    else:
+        _report(verdicts, verbose, elapsed)
+    sys.exit(1 if failed else 0)
+
+
+def _report(verdicts, verbose: bool, elapsed: float) -> None:
+    rows = [[v.id, v.source, v.verdict, v.method or "—", _fmt_err(v.max_error), f"{v.seconds:.1f}s"] for v in verdicts]
+    click.echo(_table(rows, ["id", "source", "verdict", "method", "max rel err", "time"]))
+    for v in verdicts:
+        if v.verdict == "holds" and not verbose:
+            continue
+        click.echo(f"\n{v.id}: {v.verdict}\n  claim: {v.statement}")
+        if v.relation:
+            click.echo(f"  relation: {v.relation}")
+        if v.counterexample:
+            ce = {k: x for k, x in v.counterexample.items() if k != "values"}
+            click.echo("  smallest counterexample: " + ", ".join(f"{k}={x}" for k, x in ce.items()))
+        for t in v.tiers:
+            sizes = ",".join(f"{n}x{d}" for n, d in t.sizes)
+            err = "" if t.max_rel_err is None else f", max abs err {t.max_abs_err:.1e}, max rel err {t.max_rel_err:.1e}"
+            tol = f", tolerance {t.tolerance}" if t.tolerance else ""
+            note = f" ({t.note})" if t.note else ""
+            click.echo(f"  {t.tier}: {t.outcome} — {t.method}; sizes {sizes or '—'}{err}{tol}{note}")
+    n_printed = sum(v.printed for v in verdicts)
+    refuted = sum(v.printed and v.verdict == "refuted" for v in verdicts)
+    own_ok = sum(not v.printed and v.verdict == "holds" for v in verdicts)
+    own = len(verdicts) - n_printed
+    click.echo(f"\n{own_ok}/{own} project claims hold; {n_printed - refuted}/{n_printed} printed claims hold, "
+               f"{refuted} refuted; {elapsed:.1f}s.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -13,6 +13,8 @@ from types import SimpleNamespace
 
 import sympy as sp
 
+from attngrad.errors import InputError
+
 from . import expr as E
 from .claims import Claim
 from .expr import Col, Deriv, Diag, Grad, Kron, Row, RowSum, Vec, d, exp, inner, n, ones
@@ -37,7 +39,7 @@ def alman_song(scale: str = "1/d") -> Model:
     p₂ = diag(r) f, p = p₁ − p₂ (Def C.5), ∇_X L = s·A₁ᵀpA₂ (Lemma C.7 with the scale), ∇_Y L = A₃ᵀfᵀc.
     """
     if scale not in SCALES:
-        raise ValueError(f"Unknown scale '{scale}'; use one of {', '.join(SCALES)}.")
+        raise InputError(f"Unknown scale '{scale}'; use one of {', '.join(SCALES)}.")
     k = SCALES[scale]
     m = Model(f"alman-song[{scale}]", f"Alman–Song attention loss (Def 1.2) with scale {scale}", ("X", "Y"))
     S = m.define("S", k * (A1 @ X @ A2.T), "scores s·A₁XA₂ᵀ (Def 1.2)")
@@ -118,7 +120,9 @@ def claims() -> list[Claim]:
     out: list[Claim] = []
 
     def printed(label: str, statement: str, lhs, rhs, over=None, note: str = "") -> None:
-        out.append(Claim(f"{PAPER}/{label}", statement, lhs, rhs, f"{SOURCE}, {label}", True, one, over or {}, note=note))
+        kind, rest = label.split("/")[0].split("@")[0].split("-", 1)
+        ref = f"{kind.capitalize()} {rest.replace('-', ' ')}"
+        out.append(Claim(f"{PAPER}/{label}", statement, lhs, rhs, f"{SOURCE}, {ref}", True, one, over or {}, note=note))
 
     # tensor trick
     for order in ("row", "col"):

@@ -299,6 +299,15 @@ def check_exact_sizes(sizes: tuple[tuple[int, int], ...]) -> None:
 def check_claim(claim: Claim, *, seed: int = 0, exact_sizes=EXACT_SIZES, mp_sizes=MP_SIZES,
                 float_sizes=FLOAT_SIZES, exact: bool = True) -> Verdict:
     """Check one claim; see the module docstring for the tiers and the verdict rule."""
+    try:
+        return _check(claim, seed, exact_sizes, mp_sizes, float_sizes, exact)
+    except (ValueError, ZeroDivisionError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"Claim {claim.id} could not be evaluated: {exc}") from None
+
+
+def _check(claim: Claim, seed: int, exact_sizes, mp_sizes, float_sizes, exact: bool) -> Verdict:
     from .relations import explain
 
     check_exact_sizes(tuple(exact_sizes))

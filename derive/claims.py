@@ -56,8 +56,15 @@ class Claim:
     def sides(self, sizes: dict[str, int], index: dict[str, int] | None = None) -> tuple[E.Node, E.Node]:
         """The two sides at concrete sizes and index values."""
         ctx = SimpleNamespace(**sizes, **(index or {}))
-        lhs = self.lhs(ctx) if callable(self.lhs) and not isinstance(self.lhs, E.Node) else self.lhs
-        rhs = self.rhs(ctx) if callable(self.rhs) and not isinstance(self.rhs, E.Node) else self.rhs
+        try:
+            lhs = self.lhs if isinstance(self.lhs, E.Node) else self.lhs(ctx)
+            rhs = self.rhs if isinstance(self.rhs, E.Node) else self.rhs(ctx)
+        except Exception as exc:  # a user's builder may raise anything
+            where = ", ".join(f"{k}={v}" for k, v in vars(ctx).items())
+            raise InputError(f"Claim {self.id} could not be built at {where}: {exc}") from None
+        for side in (lhs, rhs):
+            if not isinstance(side, E.Node):
+                raise InputError(f"Claim {self.id} has a side that is not an expression (got {type(side).__name__}).")
         return lhs, rhs
 
     def index_ranges(self, sizes: dict[sp.Symbol, int]) -> dict[str, int]:

@@ -1,0 +1,92 @@
+"""The command line: exit codes, --json, lazy imports."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from attngrad.cli.main import main
+from attngrad.derive.alman_song import claims
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_help_does_not_import_sympy_or_numba():
+    code = "import sys; from attngrad.cli.main import main; print('sympy' in sys.modules, 'numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_python_m_entry_point():
+    res = subprocess.run([sys.executable, "-m", "attngrad.cli", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "check" in res.stdout
+
+
+def test_list_json_matches_registry():
+    res = run("check", "--list", "--json")
+    assert res.exit_code == 0
+    listed = [c["id"] for c in json.loads(res.stdout)]
+    assert listed == [c.id for c in claims()]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["check", "no/such-claim"], "Unknown claim id"),
+    (["check", "--paper", "nobody-1999"], "No claim comes from paper"),
+    (["check", "--file", "/nonexistent/claims.py"], "does not exist"),
+    (["check", "--exact-sizes", "9x9", "attngrad/r-from-c"], "too large for the exact symbolic tier"),
+    (["check", "--exact-sizes", "two", "attngrad/r-from-c"], "Sizes must look like"),
+])
+def test_bad_input_exits_2_with_one_sentence(args, msg):
+    res = run(*args)
+    assert res.exit_code == 2
+    assert msg in res.output
+    assert "Traceback" not in res.output
+    err_lines = [ln for ln in res.output.splitlines() if ln.startswith("Error:")]
+    assert len(err_lines) == 1
+
+
+def test_claims_file_without_claims_exits_2(tmp_path):
+    p = tmp_path / "none.py"
+    p.write_text("import math\n")
+    res = run("check", "--file", str(p))
+    assert res.exit_code == 2 and "defines no claim" in res.output
+
+
+def test_json_verdicts_are_computed(tmp_path):
+    """--json carries each verdict with its evidence; exit 0 as the project claims hold."""
+    res = run("check", "--json", "--seed", "3", "alman-song-2024/lemma-D.3", "attngrad/r-from-c")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    by_id = {c["id"]: c for c in out["claims"]}
+    d3, r = by_id["alman-song-2024/lemma-D.3"], by_id["attngrad/r-from-c"]
+    assert d3["verdict"] == "refuted" and d3["counterexample"]["seed"] == 3 and d3["relation"]
+    assert r["verdict"] == "holds"
+    tiers = {t["tier"]: t for t in r["tiers"]}
+    assert tiers["exact"]["outcome"] == "holds" and tiers["mpmath-50"]["max_rel_err"] < 1e-25
+    assert out["ok"] is True and out["seed"] == 3
+
+
+def test_failing_project_claim_exits_1(tmp_path):
+    p = tmp_path / "mine.py"
+    p.write_text(
+        "from attngrad.derive import Claim, Matrix, n, d\n"
+        "A = Matrix('A', n, d)\n"
+        "wrong = Claim('me/double', 'A + A = 3A', A + A, 3 * A)\n"
+    )
+    res = run("check", "--file", str(p), "--no-exact")
+    assert res.exit_code == 1
+    assert "me/double" in res.output and "refuted" in res.output
+    assert "constant factor" in res.output
+
+
+def test_example_file_from_readme_runs():
+    res = run("check", "--file", str(ROOT / "examples" / "causal_claims.py"), "--exact-sizes", "1x1,2x1")
+    assert res.exit_code == 0, res.output
+    assert "user/sigmoid-grad-X-slip" in res.output
