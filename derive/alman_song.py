@@ -239,8 +239,8 @@ def kernel_claims() -> list[Claim]:
 
 
 def _sum(terms) -> E.Node:
+    """Σ terms as a balanced tree (depth log₂ of the count)."""
     terms = list(terms)
-    out = terms[0]
-    for t in terms[1:]:
-        out = out + t
-    return out
+    while len(terms) > 1:
+        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k] for k in range(0, len(terms), 2)]
+    return terms[0]
