@@ -109,10 +109,10 @@ def _report(verdicts, verbose: bool, elapsed: float) -> None:
         if v.relation:
             click.echo(f"  relation: {v.relation}")
         if v.counterexample:
-            ce = {k: x for k, x in v.counterexample.items() if k != "values"}
+            ce = {k: x for k, x in v.counterexample.items() if k not in ("values", "inputs")}
             click.echo("  smallest counterexample: " + ", ".join(f"{k}={x}" for k, x in ce.items()))
         for t in v.tiers:
-            sizes = ",".join(f"{n}x{d}" for n, d in t.sizes)
+            sizes = "all n, d" if t.tier == "index" and t.outcome == "holds" else ",".join(f"{n}x{d}" for n, d in t.sizes)
             err = "" if t.max_rel_err is None else f", max abs err {t.max_abs_err:.1e}, max rel err {t.max_rel_err:.1e}"
             tol = f", tolerance {t.tolerance}" if t.tolerance else ""
             note = f" ({t.note})" if t.note else ""

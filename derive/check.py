@@ -4,9 +4,11 @@ Tiers, in the order they run:
 
 1. ``mpmath-50``: both sides at 50 digits at random standard-normal inputs, sizes ascending; the
    first size where they differ by far more than the tolerance is the smallest counterexample.
-2. ``exact``: one symbol per input entry, exp → positive symbols, ``cancel`` of the difference —
+2. ``index``: index notation with symbolic n, d (``derive.index``); a zero normal form is a proof
+   for all sizes, anything else decides nothing.
+3. ``exact``: one symbol per input entry, exp → positive symbols, ``cancel`` of the difference —
    a proof for that size (design.md tier 1). Skipped once a claim is refuted.
-3. ``float64``: at real sizes, derivatives by Richardson finite differences with their error
+4. ``float64``: at real sizes, derivatives by Richardson finite differences with their error
    estimate; a numeric kernel is compared in its own dtype.
 
 Verdicts: ``holds`` (no tier refutes, the high-precision tier passes), ``refuted`` (a counterexample
@@ -48,7 +50,7 @@ class TierResult:
     """Evidence from one tier."""
 
     tier: str
-    outcome: str  # holds | refuted | undecided | skipped
+    outcome: str  # holds | refuted | undecided (contradicts another tier) | not decided | skipped
     method: str
     sizes: list[tuple[int, int]] = field(default_factory=list)
     seed: int | None = None
@@ -187,7 +189,7 @@ def _fmt(x: Any) -> str:
 
 def _counterexample(claim, n, d, seed, diff: _Diff, inputs: dict[str, np.ndarray]) -> dict:
     idx, entry, a, b = diff.worst
-    ce: dict[str, Any] = {"n": n, "d": d, "seed": seed, "inputs": "standard normal, default_rng([seed, n, d]), inputs in name order"}
+    ce: dict[str, Any] = {"n": n, "d": d, "seed": seed, "inputs": "N(0,1) entries from numpy default_rng([seed, n, d]), one input after another in name order"}
     if idx:
         ce["index"] = idx
     if diff.shape_mismatch:
@@ -259,6 +261,24 @@ def _tier_exact(claim: Claim, seed: int, sizes_list):
                       proved, None, 0.0, 0.0, "exact", time.perf_counter() - t0)
 
 
+def _tier_index(claim: Claim) -> TierResult:
+    from .index import NotIndexable, equal_for_all_sizes
+
+    t0 = time.perf_counter()
+    method = "index notation with symbolic n, d (canonical multi-sums)"
+    if claim.over or not isinstance(claim.lhs, E.Node) or not isinstance(claim.rhs, E.Node):
+        return TierResult("index", "skipped", method, note="the claim is built per size or per index")
+    try:
+        proved = equal_for_all_sizes(claim.lhs, claim.rhs)
+    except NotIndexable as exc:
+        return TierResult("index", "skipped", method, note=f"{exc} is not covered", seconds=time.perf_counter() - t0)
+    if proved:
+        return TierResult("index", "holds", method + ": a proof for all n, d", [], None, 0.0, 0.0, "exact",
+                          time.perf_counter() - t0)
+    return TierResult("index", "not decided", method, seconds=time.perf_counter() - t0,
+                      note="the normal form is not zero; it may need facts about exp-definitions such as Σ_l f_jl = 1")
+
+
 def _tier_float(claim: Claim, seed: int, sizes_list, kdtype: str | None):
     t0 = time.perf_counter()
     rng = random.Random(seed)
@@ -326,7 +346,7 @@ def _check(claim: Claim, seed: int, exact_sizes, mp_sizes, float_sizes, exact: b
         ex = _tier_exact(claim, seed, exact_sizes) if exact and not kdtype else \
             TierResult("exact", "skipped", "SymPy", note="numeric kernel" if kdtype else "not requested")
         fl = _tier_float(claim, seed, float_sizes, kdtype)
-        tiers += [ex, fl]
+        tiers += [_tier_index(claim), ex, fl]
         outcomes = {t.outcome for t in tiers}
         if "refuted" in outcomes:
             verdict = "refuted" if "undecided" not in outcomes else "inconclusive"
