@@ -1,0 +1,234 @@
+"""The fused O(nd)-memory kernel against the reference, an independent long-double evaluation and mpmath."""
+
+import subprocess
+import sys
+import textwrap
+
+import mpmath
+import numba
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from attngrad.numeric import loss_and_grad, random_inputs
+from attngrad.numeric.fused import _exp_nonpos, fused_loss_and_grad
+from attngrad.numeric.inputs import parse_scale
+
+NAMES = ("A1", "A2", "A3", "E", "Y", "X")
+SCALES = ["1/d", "1/sqrt(d)", "1", 0.37]
+EPS = np.finfo(np.float64).eps
+
+
+def rel_err(actual, expected):
+    """max abs error / max abs value (normwise relative error)."""
+    return np.max(np.abs(np.asarray(actual, np.float64) - expected)) / max(np.max(np.abs(expected)), 1e-300)
+
+
+def longdouble_chain(inputs, s):
+    """Def 1.2 and its gradient in np.longdouble, with p from Def C.5 row by row (not via p1 − p2)."""
+    A1, A2, A3, E, Y, X = (np.asarray(inputs[k], np.longdouble) for k in NAMES)
+    S = np.longdouble(s) * (A1 @ X @ A2.T)
+    u = np.exp(S - S.max(axis=1, keepdims=True))
+    f = u / u.sum(axis=1, keepdims=True)
+    h = A3 @ Y
+    c = f @ h - E
+    q = c @ h.T
+    p = np.stack([(np.diag(f[j]) - np.outer(f[j], f[j])) @ q[j] for j in range(len(f))])
+    return (c * c).sum() / 2, np.longdouble(s) * (A1.T @ p @ A2), A3.T @ (f.T @ c), f
+
+
+def rounding_bounds(inputs, s, f):
+    """Size of the rounding error any float64 evaluation makes, entry by entry.
+
+    Scores carry an absolute error δ_j ≈ (d+2)·eps·max_l (s|A1||X||A2|ᵀ)_jl, which changes f by the factor
+    exp(±2δ_j): that is the conditioning of the loss, not a flaw of an algorithm. Add O((n+d)·eps) relative
+    error for every sum, and bound each output by its computation done on absolute values.
+    """
+    A1, A2, A3, E, Y, X = (np.abs(np.asarray(inputs[k], np.float64)) for k in NAMES)
+    f = np.asarray(f, np.float64)
+    n, d = A1.shape
+    delta = (d + 2) * EPS * (s * (A1 @ X @ A2.T)).max(axis=1)
+    rho = 4 * (n + d + 2) * EPS + 4 * delta.max()
+    h = A3 @ Y
+    c_size = f @ h + E
+    q_size = c_size @ h.T
+    p_size = f * q_size + f * (f * q_size).sum(axis=1, keepdims=True)
+    return rho * (c_size * c_size).sum(), rho * s * (A1.T @ p_size @ A2), rho * (A3.T @ f.T @ c_size)
+
+
+def assert_within_rounding(result, inputs, s):
+    L, gX, gY, f = longdouble_chain(inputs, s)
+    bound_L, bound_X, bound_Y = rounding_bounds(inputs, s, f)
+    assert np.isfinite(result.loss) and np.isfinite(result.grad_X).all() and np.isfinite(result.grad_Y).all()
+    assert abs(result.loss - float(L)) <= bound_L
+    assert np.all(np.abs(result.grad_X - gX.astype(np.float64)) <= bound_X)
+    assert np.all(np.abs(result.grad_Y - gY.astype(np.float64)) <= bound_Y)
+
+
+SIZES = [(1, 1), (1, 4), (2, 2), (7, 3), (33, 5), (64, 1), (100, 8), (257, 16)]
+
+
+@pytest.mark.parametrize(("n", "d"), SIZES)
+@pytest.mark.parametrize("scale", SCALES)
+def test_fused_matches_reference_float64(n, d, scale):
+    inputs = random_inputs(n, d, seed=n * 31 + d)
+    fused = loss_and_grad(**inputs, scale=scale, method="fused")
+    ref = loss_and_grad(**inputs, scale=scale, method="reference")
+    assert fused.grad_X.dtype == fused.grad_Y.dtype == np.float64
+    assert abs(fused.loss - ref.loss) <= 1e-12 * abs(ref.loss)
+    if n > 1:  # for n = 1 the softmax is constant and both gradients in X are exactly zero
+        assert rel_err(fused.grad_X, ref.grad_X) < 1e-12
+    else:
+        assert not fused.grad_X.any() and not ref.grad_X.any()
+    assert rel_err(fused.grad_Y, ref.grad_Y) < 1e-12
+
+
+@pytest.mark.parametrize(("n", "d"), SIZES)
+@pytest.mark.parametrize("scale", SCALES)
+def test_fused_matches_reference_float32(n, d, scale):
+    inputs = random_inputs(n, d, seed=n * 31 + d, dtype=np.float32)
+    fused = loss_and_grad(**inputs, scale=scale)
+    assert fused.grad_X.dtype == fused.grad_Y.dtype == np.float32
+    exact = loss_and_grad(**inputs, scale=scale, method="reference", dtype=np.float64)
+    # float32 in and out, float64 inside: only the final rounding to float32 remains
+    assert abs(fused.loss - exact.loss) <= 1e-6 * abs(exact.loss)
+    assert rel_err(fused.grad_X, exact.grad_X) < 1e-6 or n == 1
+    assert rel_err(fused.grad_Y, exact.grad_Y) < 1e-6
+    ref32 = loss_and_grad(**inputs, scale=scale, method="reference")
+    assert ref32.grad_X.dtype == np.float32
+    assert rel_err(fused.grad_Y, ref32.grad_Y) < 1e-4
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("n", [1, 7, 45, 130])
+def test_thread_counts_give_the_reference_result_and_are_restored(threads, n):
+    inputs = random_inputs(n, 4, seed=n)
+    ref = loss_and_grad(**inputs, method="reference")
+    before = numba.get_num_threads()
+    fused = loss_and_grad(**inputs, threads=threads)
+    assert numba.get_num_threads() == before
+    assert abs(fused.loss - ref.loss) <= 1e-12 * abs(ref.loss)
+    assert rel_err(fused.grad_X, ref.grad_X) < 1e-12 or n == 1
+    assert rel_err(fused.grad_Y, ref.grad_Y) < 1e-12
+
+
+def test_threads_are_restored_after_an_error():
+    before = numba.get_num_threads()
+    inputs = random_inputs(8, 2)
+    arrays = [inputs[k] for k in NAMES]
+    arrays[0], arrays[1] = arrays[0] * 1e160, arrays[1] * 1e160  # scores would overflow: rejected
+    with pytest.raises(ValueError):
+        fused_loss_and_grad(*arrays, 0.5, threads=1)
+    assert numba.get_num_threads() == before
+
+
+def test_vectorised_exp_is_within_one_ulp():
+    x = -np.concatenate([
+        np.random.default_rng(0).random(20_000) * 760, np.geomspace(1e-300, 1.0, 2_000),
+        [0.0, 1e-17, 0.5 * np.log(2), 708.39, 709.0, 744.4, 745.13, 745.14, 746.0, 1e4, 1e300],
+    ])
+    ours = np.array([_exp_nonpos(v) for v in x])
+    exact = np.exp(x)
+    assert np.all(np.abs(ours - exact) <= np.spacing(exact))
+
+
+def test_large_entries_overflow_naive_exp_but_not_the_kernel():
+    inputs = random_inputs(40, 6, seed=1, entry_scale=30.0)
+    s = parse_scale("1/d", 6)
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.exp(s * inputs["A1"] @ inputs["X"] @ inputs["A2"].T)).any()
+    for method in ("fused", "reference"):
+        assert_within_rounding(loss_and_grad(**inputs, method=method), inputs, s)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 40), d=st.integers(1, 6), entry_scale=st.floats(0.05, 30.0),
+    seed=st.integers(0, 2**32 - 1), scale=st.sampled_from(["1/d", "1/sqrt(d)", "1"]),
+)
+def test_fused_within_rounding_of_long_double_for_any_entries(n, d, entry_scale, seed, scale):
+    inputs = random_inputs(n, d, seed=seed, entry_scale=entry_scale)
+    fused = loss_and_grad(**inputs, scale=scale)
+    assert_within_rounding(fused, inputs, parse_scale(scale, d))
+
+
+def mp_loss(inputs, s):
+    """Def 1.2 verbatim in mpmath (no shift: mpmath's exponent range is unbounded)."""
+    A1, A2, A3, E, Y, X = (mpmath.matrix(inputs[k].tolist()) for k in NAMES)
+    S, h = (A1 * X * A2.T) * s, A3 * Y
+    loss = mpmath.mpf(0)
+    for j in range(A1.rows):
+        u = [mpmath.exp(S[j, l]) for l in range(A1.rows)]
+        for i in range(A1.cols):
+            c = mpmath.fsum(u[l] * h[l, i] for l in range(A1.rows)) / mpmath.fsum(u) - E[j, i]
+            loss += c * c / 2
+    return loss
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(1, 4), d=st.integers(1, 2), entry_scale=st.floats(0.05, 30.0),
+    seed=st.integers(0, 2**32 - 1), scale=st.sampled_from(["1/d", "1/sqrt(d)", "1"]),
+)
+def test_fused_within_rounding_of_mpmath_on_tiny_cases(n, d, entry_scale, seed, scale):
+    inputs = random_inputs(n, d, seed=seed, entry_scale=entry_scale)
+    s = parse_scale(scale, d)
+    fused = loss_and_grad(**inputs, scale=scale)
+    with mpmath.workdps(80):
+        exact = {k: np.vectorize(mpmath.mpf, otypes=[object])(v) for k, v in inputs.items()}
+        L = mp_loss(exact, mpmath.mpf(s))
+        step = mpmath.mpf("1e-30")
+        grads = {}
+        for name in ("X", "Y"):
+            grads[name] = np.empty((d, d))
+            for idx in np.ndindex(d, d):
+                plus, minus = dict(exact), dict(exact)
+                plus[name], minus[name] = exact[name].copy(), exact[name].copy()
+                plus[name][idx] += step
+                minus[name][idx] -= step
+                grads[name][idx] = float((mp_loss(plus, mpmath.mpf(s)) - mp_loss(minus, mpmath.mpf(s))) / (2 * step))
+    f = longdouble_chain(inputs, s)[3]
+    bound_L, bound_X, bound_Y = rounding_bounds(inputs, s, f)
+    assert abs(fused.loss - float(L)) <= bound_L
+    assert np.all(np.abs(fused.grad_X - grads["X"]) <= bound_X)
+    assert np.all(np.abs(fused.grad_Y - grads["Y"]) <= bound_Y)
+
+
+def test_fused_matches_reference_at_n_2048():
+    inputs = random_inputs(2048, 32, seed=7)
+    fused = loss_and_grad(**inputs)
+    ref = loss_and_grad(**inputs, method="reference")
+    assert abs(fused.loss - ref.loss) <= 1e-12 * abs(ref.loss)
+    assert rel_err(fused.grad_X, ref.grad_X) < 1e-12
+    assert rel_err(fused.grad_Y, ref.grad_Y) < 1e-12
+
+
+# ru_maxrss is no use here: Linux keeps it across fork and exec, so the child starts with pytest's own peak.
+# The per-process high-water mark VmHWM is fresh after exec and can be reset (clear_refs 5) before the call.
+MEMORY_SCRIPT = textwrap.dedent(
+    """
+    from attngrad.numeric import loss_and_grad, random_inputs
+
+    def status_kb(field):
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+    loss_and_grad(**random_inputs(64, 32))  # compile or load the cached kernel first
+    big = random_inputs(16384, 32, seed=1)
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # reset VmHWM to the current RSS
+    rss_before, peak_before = status_kb("VmRSS"), status_kb("VmHWM")
+    loss_and_grad(**big)
+    print(rss_before, peak_before, status_kb("VmHWM"))
+    """
+)
+
+
+def test_fused_memory_stays_o_nd_at_n_16384():
+    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rss_before, peak_before, peak_after = map(int, out.stdout.split())
+    assert peak_before - rss_before < 1024  # the reset worked, so peak_after is the peak of this call
+    # an n×n float64 array alone would be 2 GiB; inputs are allocated before the measurement
+    assert peak_after - rss_before < 50 * 1024, (rss_before, peak_after)
