@@ -90,3 +90,21 @@ def test_example_file_from_readme_runs():
     res = run("check", "--file", str(ROOT / "examples" / "causal_claims.py"), "--exact-sizes", "1x1,2x1")
     assert res.exit_code == 0, res.output
     assert "user/sigmoid-grad-X-slip" in res.output
+
+
+def test_full_check_json_lists_every_claim_with_computed_evidence():
+    """The main job end to end: every built-in claim gets a verdict with evidence computed in this run."""
+    res = run("check", "--json")
+    out = json.loads(res.stdout)
+    got = {c["id"]: c for c in out["claims"]}
+    assert list(got) == [c.id for c in claims()]
+    for c in claims():
+        v = got[c.id]
+        assert v["verdict"] in ("holds", "refuted"), (c.id, v["verdict"])
+        mp = [t for t in v["tiers"] if t["tier"] == "mpmath-50"][0]
+        assert mp["sizes"] and mp["max_abs_err"] is not None and mp["seconds"] > 0
+        if v["verdict"] == "refuted":
+            assert v["counterexample"]["n"] >= 1 and v["counterexample"]["seed"] == 0
+        if not c.printed:
+            assert v["verdict"] == "holds", c.id
+    assert res.exit_code == (0 if out["ok"] else 1) == 0
