@@ -8,7 +8,6 @@ z_j = Σ_l p_jl A2_l, and adds f_jl c_j to row l of W = fᵀc. Then ∇_X L = s�
 
 from __future__ import annotations
 
-import math
 from numbers import Integral
 
 import numba
@@ -16,36 +15,12 @@ import numpy as np
 from numba import njit, prange
 
 from attngrad.errors import InputError
+from attngrad.numeric.kernel_support import exp_nonpos
 
 # Rows handled together: every n×d operand is streamed once per block instead of once per row, and the
 # innermost loops run over the block (contiguous, no reduction), so LLVM vectorises them without fastmath.
 BLOCK = 32
 TILE = 64
-
-
-# exp on (−∞, 0] (softmax arguments after the row max is subtracted), written so LLVM can vectorise it:
-# exp(x) = 2^k·exp(r) with k = round(x/ln 2), r = x − k·ln 2 (Cody–Waite split, |r| ≤ ln2/2), exp(r) by its
-# Taylor polynomial of degree 13 (remainder < 5e-18), 2^k from a table (0 below 2^−1074). Within 1 ulp of
-# np.exp; about 4× faster than the libm call, which is the largest single cost of the kernel otherwise.
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # fdlibm: k·_LN2_HI is exact for |k| < 2^20
-_LN2_LO = 1.90821492927058770002e-10
-_EXP_FLOOR = -746.0  # exp(x) rounds to 0 below about −745.13
-_POW2_NEG = np.array([2.0**-k if k <= 1074 else 0.0 for k in range(1080)])
-_INV_FACT = tuple(1.0 / math.factorial(i) for i in range(14))
-
-
-@njit(inline="always", cache=True, fastmath=False)
-def _exp_nonpos(x):
-    if not x >= _EXP_FLOOR:  # also maps NaN to the floor, so the table index stays in range
-        x = _EXP_FLOOR
-    x = min(x, 0.0)  # arguments are ≤ 0 by construction; this keeps the table index ≥ 0 regardless
-    k = math.floor(x * _LOG2E + 0.5)
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = _INV_FACT[13]
-    for i in range(12, -1, -1):
-        p = p * r + _INV_FACT[i]
-    return p * _POW2_NEG[int(-k)]
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -104,7 +79,7 @@ def _fused_rows(T, A2, h, E, nchunks, block, tile):
                     m[b] = max(m[b], F[l, b])
             for l in range(n):
                 for b in range(B):
-                    e = _exp_nonpos(F[l, b] - m[b])
+                    e = exp_nonpos(F[l, b] - m[b])
                     F[l, b] = e
                     alpha[b] += e
             for l in range(n):
