@@ -41,7 +41,8 @@ def alman_song(scale: str = "1/d") -> Model:
     if scale not in SCALES:
         raise InputError(f"Unknown scale '{scale}'; use one of {', '.join(SCALES)}.")
     k = SCALES[scale]
-    m = Model(f"alman-song[{scale}]", f"Alman–Song attention loss (Def 1.2) with scale {scale}", ("X", "Y"))
+    m = Model(f"alman-song[{scale}]", f"Alman–Song attention loss (Def 1.2) with scale {scale}", ("X", "Y"),
+              input_order=("A1", "A2", "A3", "E", "Y", "X"))
     S = m.define("S", k * (A1 @ X @ A2.T), "scores s·A₁XA₂ᵀ (Def 1.2)")
     u = m.define("u", exp(S), "exp(S) (Def 3.2, matrix form)")
     alpha = m.define("α", RowSum(u), "row sums exp(S)1_n (Def 3.3)")
@@ -214,27 +215,28 @@ def claims() -> list[Claim]:
 
 
 def kernel_claims() -> list[Claim]:
-    """The fused Numba kernel against the chain's closed form: ∇_X for every scale and dtype;
-    L and ∇_Y at the default scale for each dtype."""
+    """The Numba kernels against the chain's closed form: the generated one (printed from the chain) and the
+    hand-written fused one; ∇_X for every scale and dtype, L and ∇_Y at the default scale for each dtype."""
     outputs = {"loss": "L", "grad_X": "∇X", "grad_Y": "∇Y"}
     out = []
-    for scale in SCALES:
-        m = alman_song(scale)
-        for dtype in ("float64", "float32"):
-            for what, name in outputs.items():
-                if what != "grad_X" and scale != "1/d":
-                    continue
+    for method in ("generated", "fused"):
+        for scale in SCALES:
+            m = alman_song(scale)
+            for dtype in ("float64", "float32"):
+                for what, name in outputs.items():
+                    if what != "grad_X" and scale != "1/d":
+                        continue
 
-                def fn(*arrays, _s=scale, _w=what):
-                    from attngrad.numeric.attention import loss_and_grad
+                    def fn(*arrays, _s=scale, _w=what, _m=method):
+                        from attngrad.numeric.attention import loss_and_grad
 
-                    return getattr(loss_and_grad(*arrays, scale=_s), _w)
+                        return getattr(loss_and_grad(*arrays, scale=_s, method=_m), _w)
 
-                node = m[name]
-                kern = E.Kernel(f"fused.{what}", fn, (A1, A2, A3, Emat, Y, X), node.shape[0], node.shape[1], dtype)
-                out.append(Claim(f"attngrad/fused-{what}[{scale},{dtype}]",
-                                 f"the fused Numba kernel's {what} in {dtype} equals the chain's {name} (s = {scale})",
-                                 kern, node, "attngrad", False, m))
+                    node = m[name]
+                    kern = E.Kernel(f"{method}.{what}", fn, (A1, A2, A3, Emat, Y, X), node.shape[0], node.shape[1], dtype)
+                    out.append(Claim(f"attngrad/{method}-{what}[{scale},{dtype}]",
+                                     f"the {method} Numba kernel's {what} in {dtype} equals the chain's {name} (s = {scale})",
+                                     kern, node, "attngrad", False, m))
     return out
 
 

@@ -12,7 +12,7 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Callable, Union
 
 import sympy as sp
@@ -78,34 +78,42 @@ def builtin_claims() -> list[Claim]:
     return alman_song.claims()
 
 
-def load_claims_file(path: str | Path) -> list[Claim]:
-    """The claims a user's Python file defines (module-level ``Claim`` objects or lists of them)."""
+def import_user_file(path: str | Path) -> ModuleType:
+    """Import a user's Python file (claims, models) as a fresh module; any failure is one sentence."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"The claims file {p} does not exist.")
-    name = f"attngrad_user_claims_{uuid.uuid4().hex}"
+        raise InputError(f"The file {p} does not exist.")
+    name = f"attngrad_user_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(name, p)
     if spec is None or spec.loader is None:
-        raise InputError(f"The claims file {p} is not a Python file.")
+        raise InputError(f"The file {p} is not a Python file.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # a user's file may raise anything
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise InputError(f"The claims file {p} could not be imported: {type(exc).__name__}: {first}") from None
+        raise InputError(f"The file {p} could not be imported: {type(exc).__name__}: {first}") from None
     finally:
         sys.modules.pop(name, None)
-    found: list[Claim] = []
+    return module
+
+
+def defined(module: ModuleType, kind: type) -> list:
+    """Module-level objects of ``kind``, alone or inside lists and tuples, each once, in order."""
+    found = []
     for value in vars(module).values():
-        if isinstance(value, Claim):
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found.extend(v for v in value if isinstance(v, Claim))
-    unique = list({id(c): c for c in found}.values())
-    if not unique:
-        raise InputError(f"The claims file {p} defines no claim (no module-level Claim objects).")
-    return unique
+        items = value if isinstance(value, (list, tuple)) else [value]
+        found.extend(v for v in items if isinstance(v, kind))
+    return list({id(v): v for v in found}.values())
+
+
+def load_claims_file(path: str | Path) -> list[Claim]:
+    """The claims a user's Python file defines (module-level ``Claim`` objects or lists of them)."""
+    claims = defined(import_user_file(path), Claim)
+    if not claims:
+        raise InputError(f"The file {Path(path)} defines no claim (no module-level Claim objects).")
+    return claims
 
 
 def select(claims: list[Claim], ids: tuple[str, ...] = (), paper: str | None = None) -> list[Claim]:

@@ -21,6 +21,19 @@ class Model:
     variables: tuple[str, ...] = ()
     chain: dict[str, E.Named] = field(default_factory=dict)
     loss: E.Named | None = None
+    input_order: tuple[str, ...] = ()
+
+    def kernel_inputs(self) -> tuple[str, ...]:
+        """The generated kernel's arguments: ``input_order`` if given, else the inputs by name."""
+        return self.input_order or tuple(sorted(self.inputs()))
+
+    def kernel_outputs(self) -> dict[str, str]:
+        """Chain names a generated kernel returns → Python names: the loss and every ``∇…`` definition."""
+        out = {self.loss.name: "loss"} if self.loss is not None else {}
+        for name in self.chain:
+            if name.startswith("∇"):
+                out[name] = "grad_" + name[1:]
+        return out
 
     def define(self, name: str, expr: E.Node, doc: str = "") -> E.Named:
         if name in self.chain:

@@ -8,14 +8,11 @@ z_j = Σ_l p_jl A2_l, and adds f_jl c_j to row l of W = fᵀc. Then ∇_X L = s�
 
 from __future__ import annotations
 
-from numbers import Integral
 
-import numba
 import numpy as np
 from numba import njit, prange
 
-from attngrad.errors import InputError
-from attngrad.numeric.kernel_support import exp_nonpos
+from attngrad.numeric.kernel_support import check_scores, exp_nonpos, using_threads
 
 # Rows handled together: every n×d operand is streamed once per block instead of once per row, and the
 # innermost loops run over the block (contiguous, no reduction), so LLVM vectorises them without fastmath.
@@ -172,15 +169,6 @@ def _transpose_times(A, B, scale, nchunks):
     return scale * out
 
 
-def check_threads(threads: int | None) -> None:
-    """Raise InputError unless threads is None or an integer in [1, NUMBA_NUM_THREADS]."""
-    top = numba.config.NUMBA_NUM_THREADS
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, Integral) or not 1 <= threads <= top
-    ):
-        raise InputError(f"threads must be an integer from 1 to {top}, got {threads!r}.")
-
-
 def fused_loss_and_grad(
     A1: np.ndarray, A2: np.ndarray, A3: np.ndarray, E: np.ndarray, Y: np.ndarray, X: np.ndarray,
     scale: float, threads: int | None = None,
@@ -194,21 +182,12 @@ def fused_loss_and_grad(
     results are accurate to the rounding of the inputs.
     Uses `threads` threads (default: Numba's current setting), restoring the setting afterwards.
     """
-    check_threads(threads)
     dtype = A1.dtype
-    previous = numba.get_num_threads()
-    if threads is not None:
-        numba.set_num_threads(threads)
-    try:
-        nchunks = min(numba.get_num_threads(), A1.shape[0])
+    with using_threads(threads) as nthreads:
+        nchunks = min(nthreads, A1.shape[0])
         T = _times(A1, X, scale)
-        with np.errstate(over="ignore"):
-            score_bound = np.abs(T).sum(axis=1).max() * np.abs(A2).max()
-        if not score_bound < 1e300:  # the kernel assumes finite scores s_jl = T_j·A2_l
-            raise InputError("The scores s·A1·X·A2ᵀ may overflow float64; scale the inputs down.")
+        check_scores(T, A2)
         loss, Z, W = _fused_rows(T, A2, _times(A3, Y, 1.0), E, nchunks, BLOCK, TILE)
         grad_X = _transpose_times(A1, Z, scale, nchunks)
         grad_Y = _transpose_times(A3, W, 1.0, nchunks)
-    finally:
-        numba.set_num_threads(previous)
     return dtype.type(loss), grad_X.astype(dtype, copy=False), grad_Y.astype(dtype, copy=False)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from numbers import Integral
+from typing import Iterator
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+from attngrad.errors import InputError
 
 # exp on (−∞, 0] (softmax arguments after the row max is subtracted), written so LLVM can vectorise it:
 # exp(x) = 2^k·exp(r) with k = round(x/ln 2), r = x − k·ln 2 (Cody–Waite split, |r| ≤ ln2/2), exp(r) by its
@@ -53,3 +59,33 @@ def sum_parts(parts):  # pragma: no cover - compiled
     for t in range(1, parts.shape[0]):
         out += parts[t]
     return out
+
+
+def check_threads(threads: int | None) -> None:
+    """Raise InputError unless threads is None or an integer in [1, NUMBA_NUM_THREADS]."""
+    top = numba.config.NUMBA_NUM_THREADS
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, Integral) or not 1 <= threads <= top
+    ):
+        raise InputError(f"threads must be an integer from 1 to {top}, got {threads!r}.")
+
+
+@contextmanager
+def using_threads(threads: int | None) -> Iterator[int]:
+    """Run with `threads` Numba threads (None: the current setting), restoring the setting afterwards."""
+    check_threads(threads)
+    previous = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(threads)
+    try:
+        yield numba.get_num_threads()
+    finally:
+        numba.set_num_threads(previous)
+
+
+def check_scores(T: np.ndarray, A2: np.ndarray) -> None:
+    """Reject inputs whose scores s_jl = T_j·A2_l (T = s·A1X) may overflow float64: kernels assume them finite."""
+    with np.errstate(over="ignore"):
+        bound = np.abs(T).sum(axis=1).max() * np.abs(A2).max()
+    if not bound < 1e300:
+        raise InputError("The scores s·A1·X·A2ᵀ may overflow float64; scale the inputs down.")

@@ -68,13 +68,31 @@ def assert_within_rounding(result, inputs, s):
 
 
 SIZES = [(1, 1), (1, 4), (2, 2), (7, 3), (33, 5), (64, 1), (100, 8), (257, 16)]
+KERNELS = pytest.mark.parametrize("method", ["fused", "generated"])  # hand-written and printed from the chain
 
 
+def skip_numeric_scale(method, scale):
+    """Generated kernels exist per named scale (the scale is part of the proven chain)."""
+    if method == "generated" and not isinstance(scale, str):
+        pytest.skip("generated kernels are printed for the named scales only")
+
+
+def test_generated_with_a_numeric_scale_is_a_clear_error():
+    with pytest.raises(ValueError, match="Generated kernels exist for the scales"):
+        loss_and_grad(**random_inputs(4, 2), scale=0.37, method="generated")
+    # without a method, a numeric scale runs the hand-written kernel
+    inputs = random_inputs(9, 3, seed=4)
+    ref = loss_and_grad(**inputs, scale=0.37, method="reference")
+    assert rel_err(loss_and_grad(**inputs, scale=0.37).grad_X, ref.grad_X) < 1e-12
+
+
+@KERNELS
 @pytest.mark.parametrize(("n", "d"), SIZES)
 @pytest.mark.parametrize("scale", SCALES)
-def test_fused_matches_reference_float64(n, d, scale):
+def test_fused_matches_reference_float64(n, d, scale, method):
+    skip_numeric_scale(method, scale)
     inputs = random_inputs(n, d, seed=n * 31 + d)
-    fused = loss_and_grad(**inputs, scale=scale, method="fused")
+    fused = loss_and_grad(**inputs, scale=scale, method=method)
     ref = loss_and_grad(**inputs, scale=scale, method="reference")
     assert fused.grad_X.dtype == fused.grad_Y.dtype == np.float64
     assert abs(fused.loss - ref.loss) <= 1e-12 * abs(ref.loss)
@@ -85,11 +103,13 @@ def test_fused_matches_reference_float64(n, d, scale):
     assert rel_err(fused.grad_Y, ref.grad_Y) < 1e-12
 
 
+@KERNELS
 @pytest.mark.parametrize(("n", "d"), SIZES)
 @pytest.mark.parametrize("scale", SCALES)
-def test_fused_matches_reference_float32(n, d, scale):
+def test_fused_matches_reference_float32(n, d, scale, method):
+    skip_numeric_scale(method, scale)
     inputs = random_inputs(n, d, seed=n * 31 + d, dtype=np.float32)
-    fused = loss_and_grad(**inputs, scale=scale)
+    fused = loss_and_grad(**inputs, scale=scale, method=method)
     assert fused.grad_X.dtype == fused.grad_Y.dtype == np.float32
     exact = loss_and_grad(**inputs, scale=scale, method="reference", dtype=np.float64)
     # float32 in and out, float64 inside: only the final rounding to float32 remains
@@ -101,13 +121,14 @@ def test_fused_matches_reference_float32(n, d, scale):
     assert rel_err(fused.grad_Y, ref32.grad_Y) < 1e-4
 
 
+@KERNELS
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("n", [1, 7, 45, 130])
-def test_thread_counts_give_the_reference_result_and_are_restored(threads, n):
+def test_thread_counts_give_the_reference_result_and_are_restored(threads, n, method):
     inputs = random_inputs(n, 4, seed=n)
     ref = loss_and_grad(**inputs, method="reference")
     before = numba.get_num_threads()
-    fused = loss_and_grad(**inputs, threads=threads)
+    fused = loss_and_grad(**inputs, threads=threads, method=method)
     assert numba.get_num_threads() == before
     assert abs(fused.loss - ref.loss) <= 1e-12 * abs(ref.loss)
     assert rel_err(fused.grad_X, ref.grad_X) < 1e-12 or n == 1
@@ -139,18 +160,19 @@ def test_large_entries_overflow_naive_exp_but_not_the_kernel():
     s = parse_scale("1/d", 6)
     with np.errstate(over="ignore"):
         assert np.isinf(np.exp(s * inputs["A1"] @ inputs["X"] @ inputs["A2"].T)).any()
-    for method in ("fused", "reference"):
+    for method in ("generated", "fused", "reference"):
         assert_within_rounding(loss_and_grad(**inputs, method=method), inputs, s)
 
 
+@KERNELS
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(1, 40), d=st.integers(1, 6), entry_scale=st.floats(0.05, 30.0),
     seed=st.integers(0, 2**32 - 1), scale=st.sampled_from(["1/d", "1/sqrt(d)", "1"]),
 )
-def test_fused_within_rounding_of_long_double_for_any_entries(n, d, entry_scale, seed, scale):
+def test_fused_within_rounding_of_long_double_for_any_entries(n, d, entry_scale, seed, scale, method):
     inputs = random_inputs(n, d, seed=seed, entry_scale=entry_scale)
-    fused = loss_and_grad(**inputs, scale=scale)
+    fused = loss_and_grad(**inputs, scale=scale, method=method)
     assert_within_rounding(fused, inputs, parse_scale(scale, d))
 
 
@@ -167,15 +189,16 @@ def mp_loss(inputs, s):
     return loss
 
 
+@KERNELS
 @settings(max_examples=15, deadline=None)
 @given(
     n=st.integers(1, 4), d=st.integers(1, 2), entry_scale=st.floats(0.05, 30.0),
     seed=st.integers(0, 2**32 - 1), scale=st.sampled_from(["1/d", "1/sqrt(d)", "1"]),
 )
-def test_fused_within_rounding_of_mpmath_on_tiny_cases(n, d, entry_scale, seed, scale):
+def test_fused_within_rounding_of_mpmath_on_tiny_cases(n, d, entry_scale, seed, scale, method):
     inputs = random_inputs(n, d, seed=seed, entry_scale=entry_scale)
     s = parse_scale(scale, d)
-    fused = loss_and_grad(**inputs, scale=scale)
+    fused = loss_and_grad(**inputs, scale=scale, method=method)
     with mpmath.workdps(80):
         exact = {k: np.vectorize(mpmath.mpf, otypes=[object])(v) for k, v in inputs.items()}
         L = mp_loss(exact, mpmath.mpf(s))
@@ -196,9 +219,10 @@ def test_fused_within_rounding_of_mpmath_on_tiny_cases(n, d, entry_scale, seed, 
     assert np.all(np.abs(fused.grad_Y - grads["Y"]) <= bound_Y)
 
 
-def test_fused_matches_reference_at_n_2048():
+@KERNELS
+def test_fused_matches_reference_at_n_2048(method):
     inputs = random_inputs(2048, 32, seed=7)
-    fused = loss_and_grad(**inputs)
+    fused = loss_and_grad(**inputs, method=method)
     ref = loss_and_grad(**inputs, method="reference")
     assert abs(fused.loss - ref.loss) <= 1e-12 * abs(ref.loss)
     assert rel_err(fused.grad_X, ref.grad_X) < 1e-12
@@ -209,25 +233,29 @@ def test_fused_matches_reference_at_n_2048():
 # The per-process high-water mark VmHWM is fresh after exec and can be reset (clear_refs 5) before the call.
 MEMORY_SCRIPT = textwrap.dedent(
     """
+    import sys
+
     from attngrad.numeric import loss_and_grad, random_inputs
 
     def status_kb(field):
         with open("/proc/self/status") as status:
             return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
 
-    loss_and_grad(**random_inputs(64, 32))  # compile or load the cached kernel first
+    method = sys.argv[1]
+    loss_and_grad(**random_inputs(64, 32), method=method)  # compile or load the cached kernel first
     big = random_inputs(16384, 32, seed=1)
     with open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")  # reset VmHWM to the current RSS
     rss_before, peak_before = status_kb("VmRSS"), status_kb("VmHWM")
-    loss_and_grad(**big)
+    loss_and_grad(**big, method=method)
     print(rss_before, peak_before, status_kb("VmHWM"))
     """
 )
 
 
-def test_fused_memory_stays_o_nd_at_n_16384():
-    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("method", ["fused", "generated"])
+def test_fused_memory_stays_o_nd_at_n_16384(method):
+    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, method], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     rss_before, peak_before, peak_after = map(int, out.stdout.split())
     assert peak_before - rss_before < 1024  # the reset worked, so peak_after is the peak of this call

@@ -1,0 +1,659 @@
+"""Print a model's chain as a Numba kernel: the exact kernels are generated, not typed (design.md).
+
+The printer schedules every node of the chain into one of four phases, then prints each phase with one
+``_print_<Node>`` method per node type, in the style of SymPy's printers:
+
+- **global**: depends on inputs only and is not n×n (``A₁X``, ``h = A₃Y``); computed once, before the
+  row loop, as an array.
+- **row**: has n rows and is n×n or depends on another row node (``S``, ``f``, ``c``, ``q``, ``p``). It
+  is computed for a block of rows at a time inside ``prange`` over per-thread chunks, in a scratch
+  buffer of shape (columns, block), so no n×n array is ever formed.
+- **reduce**: a sum over rows of row nodes: ``Xᵀ Y = Σ_j x_jᵀ y_j`` (a product chain is re-associated
+  so that both factors stream by rows), ``Σ`` of all entries, column sums. Each thread adds into its
+  own partial; the partials are summed after the loop.
+- **post**: small operations on reductions after the loop (the scale of ``∇X``, sums).
+
+Stable softmax: when ``u = exp(S)`` (optionally times a mask) is used only through
+``diag((u1)⁻¹) u``, the printer subtracts the row maximum of S (over unmasked entries) before exp.
+Every row quantity is kept in float64, also for float32 inputs; the caller rounds the outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sympy as sp
+
+from attngrad.errors import InputError
+
+from . import expr as E
+from .model import Model
+from .printing import show
+
+BLOCK = 32
+
+
+class CodegenError(InputError):
+    """The chain has a node the row-streaming printer cannot place (one sentence)."""
+
+
+def _strip(node: E.Node) -> E.Node:
+    while isinstance(node, E.Named):
+        node = node.expr
+    return node
+
+
+def _is_n(x: sp.Expr) -> bool:
+    return x == E.n
+
+
+@dataclass
+class _Buf:
+    name: str
+    cols: sp.Expr
+
+
+@dataclass
+class Schedule:
+    """Which phase each node is computed in, and the order within each phase."""
+
+    kinds: dict[int, str] = field(default_factory=dict)
+    glob: list[E.Node] = field(default_factory=list)
+    rows: list[E.Node] = field(default_factory=list)
+    reduces: list[tuple[E.Node, str, tuple]] = field(default_factory=list)  # (node, form, operands)
+    post: list[E.Node] = field(default_factory=list)
+    users: dict[int, list[E.Node]] = field(default_factory=dict)
+    keep: list[E.Node] = field(default_factory=list)  # rewritten nodes, kept alive (ids stay unique)
+
+
+class KernelPrinter:
+    """Turns a model's outputs into the source of a Numba module."""
+
+    def __init__(self, model: Model, outputs: dict[str, str], inputs: tuple[str, ...]):
+        self.model, self.outputs, self.input_names = model, outputs, inputs
+        self.inputs = model.inputs()
+        missing = [k for k in inputs if k not in self.inputs]
+        if missing:
+            raise CodegenError(f"Model {model.name} has no input named {missing[0]}.")
+        self.sched = Schedule()
+        self.names: dict[int, str] = {}
+        self._count = 0
+        self.lines: list[str] = []
+        self.shift: dict[int, tuple[E.Node, E.Node | None]] = {}  # exp node -> (argument, mask)
+        self.alias: dict[int, str] = {}  # node -> the name of the definition it is the body of
+        self.inline: set[int] = set()  # entrywise row nodes printed inside their one consumer
+        self.bufs_planned: set[int] = set()
+        self.scratch: list[str] = []  # per-chunk buffers besides the row buffers
+
+    # scheduling ---------------------------------------------------------------------------------
+    def _name(self, node: E.Node, hint: str = "t") -> str:
+        if id(node) not in self.names:
+            alias = self.alias.get(id(node))
+            if alias is not None:
+                hint = _identifier(alias) + "_"
+            self._count += 1
+            self.names[id(node)] = f"{hint}{self._count}"
+        return self.names[id(node)]
+
+    def kind(self, node: E.Node) -> str:
+        key = id(node)
+        if key in self.sched.kinds:
+            return self.sched.kinds[key]
+        k = self._classify(node)
+        self.sched.kinds[key] = k
+        return k
+
+    def _classify(self, node: E.Node) -> str:
+        if isinstance(node, E.Matrix):
+            return "input"
+        if isinstance(node, (E.Grad, E.Deriv, E.Kernel, E.Vec, E.Kron, E.Row, E.Col, E.Entry, E.Basis)):
+            raise CodegenError(f"The chain uses {type(node).__name__} ({show(node)}), which a kernel cannot stream by rows.")
+        kids = [self.kind(c) for c in node.children]
+        nn = _is_n(node.shape[0]) and _is_n(node.shape[1])
+        if isinstance(node, (E.Fill, E.Identity, E.Tril)):
+            return "row" if nn else "global"
+        if isinstance(node, E.Named):
+            return kids[0]
+        if isinstance(node, E.MatMul):
+            kids = [self.kind(f) for f in _flatten(node)]
+        if "row" in kids or nn:
+            if not _is_n(node.shape[0]):
+                return "reduce"
+            return "row"
+        if "reduce" in kids or "post" in kids:
+            return "post"
+        return "global"
+
+    def schedule(self) -> Schedule:
+        seen: set[int] = set()
+
+        def visit(node: E.Node, parent: E.Node | None) -> None:
+            if parent is not None:
+                self.sched.users.setdefault(id(node), []).append(parent)
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            if isinstance(node, E.Named):
+                self.alias.setdefault(id(_strip(node)), node.name)
+            kind = self.kind(node)
+            if kind == "reduce" and not isinstance(node, E.Named):
+                form, ops = self._reduce_form(node)
+                for op in ops:
+                    visit(op, node)
+                self.sched.reduces.append((node, form, ops))
+                return
+            for c in node.children:
+                visit(c, node)
+            if kind == "global" and not isinstance(node, (E.Named, E.Matrix, E.Transpose)):
+                self.sched.glob.append(node)
+            elif kind == "row" and not isinstance(node, E.Named):
+                self.sched.rows.append(node)
+            elif kind == "post" and not isinstance(node, E.Named):
+                self.sched.post.append(node)
+
+        for name in self.outputs:
+            visit(self.model[name], None)
+        # diag(v) is formed only inside products, which scale rows or columns directly
+        self.sched.rows = [r for r in self.sched.rows if not (
+            isinstance(r, E.Diag) and all(isinstance(u, E.MatMul) for u in self.sched.users.get(id(r), [])))]
+        self._find_shifts()
+        self.inline = {id(r) for r in self.sched.rows if self._inlinable(r)}
+        self.sched.rows = [r for r in self.sched.rows if id(r) not in self.inline]
+        self._allocate()
+        return self.sched
+
+    def _consumers(self, node: E.Node) -> list[E.Node] | None:
+        """The nodes that read ``node`` (through definitions); None if a definition is an output."""
+        out, stack = [], list(self.sched.users.get(id(node), []))
+        while stack:
+            p = stack.pop()
+            if isinstance(p, E.Named):
+                if p.name in self.outputs:
+                    return None
+                stack.extend(self.sched.users.get(id(p), []))
+            else:
+                out.append(p)
+        return out
+
+    @staticmethod
+    def _entrywise(node: E.Node) -> bool:
+        """Entry (j, l) needs only entries (j, l) of the operands (and row j of a column vector)."""
+        return isinstance(node, (E.Add, E.Hadamard, E.Scale, E.Pow, E.Log, E.Exp)) or (
+            isinstance(node, E.MatMul) and isinstance(_strip(node.a), E.Diag))
+
+    def _inlinable(self, node: E.Node) -> bool:
+        """An entrywise row node read once per entry by one entrywise consumer: printed inside it."""
+        if not self._entrywise(node) or id(node) in self.shift:
+            return False
+        users = self._consumers(node)
+        if users is None or len(users) != 1:
+            return False
+        u = users[0]
+        if any(u is red for red, form, _ in self.sched.reduces if form in ("total", "colsum")):
+            return True
+        return (self._entrywise(u) or isinstance(u, E.RowSum)) and self.kind(u) == "row"
+
+    # buffers: one per live row quantity, reused once it is dead ---------------------------------------
+    def _reads(self, node: E.Node) -> set[int]:
+        """Buffers (by node id) read when ``node`` is printed, looking through inlined nodes and diag(·)."""
+        out: set[int] = set()
+        kids = list(node.children)
+        if id(node) in self.shift and self.shift[id(node)][1] is not None:
+            kids.append(self.shift[id(node)][1])
+        for c in kids:
+            sc = _strip(c)
+            if self.kind(c) != "row" or isinstance(sc, (E.Tril, E.Identity, E.Fill)):
+                continue
+            if id(sc) in self.inline or (isinstance(sc, E.Diag) and id(sc) not in self.bufs_planned):
+                out |= self._reads(sc)
+            else:
+                out.add(id(sc))
+        return out
+
+    def _allocate(self) -> None:
+        rows = self.sched.rows
+        self.bufs_planned = {id(r) for r in rows}
+        end = len(rows)
+        last: dict[int, int] = {}
+        for i, r in enumerate(rows):
+            for x in self._reads(r):
+                last[x] = i
+        for node, _, ops in self.sched.reduces:
+            for op in ops:
+                so = _strip(op)
+                for x in (self._reads(so) if id(so) in self.inline else {id(so)}):
+                    last[x] = end
+        free: dict[str, list[str]] = {}
+        self.bufs: dict[int, str] = {}
+        self.buf_cols: dict[str, sp.Expr] = {}
+        for i, r in enumerate(rows):
+            if isinstance(r, (E.Tril, E.Identity, E.Fill)):
+                continue
+            cols = self.size(r.shape[1])
+            dying = [x for x in self._reads(r) if last.get(x) == i and x in self.bufs]
+            same = [x for x in dying if self.buf_cols[self.bufs[x]] == cols]
+            if self._entrywise(r) and same:  # in place: entry (l, b) is read before it is written
+                name = self.bufs[same[0]]
+                dying.remove(same[0])
+            elif free.get(cols):
+                name = free[cols].pop()
+            else:
+                name = f"buf{len(self.buf_cols)}"
+                self.buf_cols[name] = cols
+            self.bufs[id(r)] = name
+            for x in dying:
+                free.setdefault(self.buf_cols[self.bufs[x]], []).append(self.bufs[x])
+            if last.get(id(r)) is None:  # read by nobody (cannot happen for a needed node) — release
+                free.setdefault(cols, []).append(name)
+
+    def _reduce_form(self, node: E.Node) -> tuple[str, tuple]:
+        """A reduce node as ('outer', (x, y)) = Σ_j x_jᵀ y_j, ('total', (a,)) or ('colsum', (a,))."""
+        if isinstance(node, E.Total):
+            return "total", (node.a,)
+        if isinstance(node, E.ColSum):
+            return "colsum", (node.a,)
+        if isinstance(node, E.MatMul):
+            factors = _flatten(node)
+            for k in range(1, len(factors)):
+                left = _product([_transpose(f) for f in reversed(factors[:k])])
+                right = _product(factors[k:])
+                if self._streams(left) and self._streams(right):
+                    self.sched.keep += [left, right]
+                    return "outer", (left, right)
+        raise CodegenError(f"The chain's {show(node)} sums over rows in a way the kernel printer cannot stream.")
+
+    def _streams(self, node: E.Node) -> bool:
+        """A product whose first factor has n rows and whose other factors are global."""
+        factors = _flatten(node) if isinstance(node, E.MatMul) else [node]
+        first = factors[0]
+        if not _is_n(first.shape[0]) or isinstance(_strip(first), E.Transpose) and self.kind(_strip(first).a) == "row":
+            return False
+        try:
+            return all(self.kind(f) in ("global", "input") for f in factors[1:]) and self.kind(first) != "reduce"
+        except CodegenError:
+            return False
+
+    def _find_shifts(self) -> None:
+        """exp nodes that may be computed as exp(S − rowmax S): used only through diag((u1)⁻¹)u."""
+        for node in self.sched.rows:
+            if not (isinstance(node, E.MatMul) and isinstance(_strip(node.a), E.Diag)):
+                continue
+            pw = _strip(_strip(node.a).a)
+            if not (isinstance(pw, E.Pow) and pw.k == -1 and isinstance(_strip(pw.a), E.RowSum)):
+                continue
+            u = _strip(_strip(pw.a).a)
+            if u is not _strip(node.b):
+                continue
+            ex, mask = (u, None) if isinstance(u, E.Exp) else (None, None)
+            if isinstance(u, E.Hadamard):
+                a, b = _strip(u.a), _strip(u.b)
+                ex, mask = (a, u.b) if isinstance(a, E.Exp) else ((b, u.a) if isinstance(b, E.Exp) else (None, None))
+            if ex is None or self.kind(ex.a) != "row":
+                continue
+            allowed = {id(node), id(_strip(pw.a)), id(u)}
+            if self._only_used_by(u, allowed | {id(pw)}) and self._only_used_by(ex, allowed) and \
+                    self._only_used_by(_strip(pw.a), {id(pw)}):
+                self.shift[id(ex)] = (ex.a, mask)
+
+    def _only_used_by(self, node: E.Node, allowed: set[int]) -> bool:
+        out = []
+        stack = list(self.sched.users.get(id(node), []))
+        while stack:
+            p = stack.pop()
+            if isinstance(p, E.Named):
+                stack.extend(self.sched.users.get(id(p), []))
+                if p.name in self.outputs:
+                    return False
+            else:
+                out.append(p)
+        return all(id(p) in allowed or isinstance(p, (E.Diag, E.Pow)) and self._only_used_by(p, allowed | {id(p)})
+                   for p in out)
+
+    # printing: access strings -------------------------------------------------------------------
+    def size(self, x: sp.Expr) -> str:
+        return sp.pycode(x)
+
+    def at(self, node: E.Node, col: str) -> str:
+        """Entry (row j0+b, column col) of an n-row node, as an expression inside the block loops."""
+        node_s = _strip(node)
+        if isinstance(node_s, E.Fill):
+            return f"{float(node_s.value)!r}"
+        kind = self.kind(node)
+        c = "0" if node.shape[1] == 1 else col
+        if kind == "row":
+            if id(node_s) in self.inline:
+                return f"({self._entry(node_s, col)})"
+            if isinstance(node_s, E.Tril):
+                return f"(1.0 if {col} <= j0 + b else 0.0)"
+            if isinstance(node_s, E.Identity):
+                return f"(1.0 if {col} == j0 + b else 0.0)"
+            return f"{self.buf(node_s).name}[{c}, b]"
+        if kind in ("global", "input"):
+            if node.shape[0] == 1:
+                return f"{self.arr(node)}[0, {c}]"
+            if isinstance(node_s, E.Transpose):
+                return f"{self.arr(node_s.a)}[{c}, j0 + b]"
+            return f"{self.arr(node)}[j0 + b, {c}]"
+        raise CodegenError(f"{show(node)} cannot be read by rows.")
+
+    def arr(self, node: E.Node) -> str:
+        """The array name of a global or input node (Named unwrapped)."""
+        node = _strip(node)
+        if isinstance(node, E.Matrix):
+            return node.name
+        return self._name(node, "g")
+
+    def buf(self, node: E.Node) -> _Buf:
+        node = _strip(node)
+        return _Buf(self.bufs[id(node)], node.shape[1])
+
+    # printing: phases ---------------------------------------------------------------------------
+    def doprint(self) -> str:
+        self.schedule()
+        sizes = self._size_lines()
+        L = ["@njit(parallel=True, cache=True, fastmath=False)",
+             f"def kernel({', '.join(self.input_names)}, nchunks, block):  # pragma: no cover - compiled"]
+        body = sizes[:]
+        for g in self.sched.glob:
+            body += self._print_global(g)
+        for node, _, _ in self.sched.reduces:
+            body.append(f"{self.arr(node)}_parts = np.zeros((nchunks, {self.size(node.shape[0])}, {self.size(node.shape[1])}))")
+        body.append("for t in prange(nchunks):")
+        blk = ["nb = min(block, stop - j0)"]
+        for r in self.sched.rows:
+            blk += [f"# {self._label(r)}"] + getattr(self, "_print_" + type(r).__name__)(r)
+        for node, form, ops in self.sched.reduces:
+            blk += [f"# {self._label(node)}"] + self._print_reduce(node, form, ops)
+        inner = [f"{name} = np.empty(({cols}, block))" for name, cols in self.buf_cols.items()] + self.scratch
+        inner += ["start = t * n // nchunks", "stop = (t + 1) * n // nchunks", "for j0 in range(start, stop, block):"]
+        inner += ["    " + x for x in blk]
+        body += ["    " + x for x in inner]
+        for node, _, _ in self.sched.reduces:
+            body.append(f"{self.arr(node)} = sum_parts({self.arr(node)}_parts)")
+        for p in self.sched.post:
+            body += self._print_global(p)
+        outs = [self._value(self.model[o]) for o in self.outputs]
+        body.append(f"return {', '.join(outs)}")
+        return "\n".join(L + ["    " + x for x in body]) + "\n"
+
+    def _label(self, node: E.Node) -> str:
+        names = [u.name for u in self.sched.users.get(id(node), []) if isinstance(u, E.Named)]
+        return (names[0] + " = " if names else "") + show(node)
+
+    def _size_lines(self) -> list[str]:
+        out = []
+        for sym in sorted({s for m in self.inputs.values() for x in m.shape for s in x.free_symbols}, key=str):
+            for name in self.input_names:
+                shp = self.inputs[name].shape
+                for axis in (0, 1):
+                    if shp[axis] == sym:
+                        out.append(f"{sym} = {name}.shape[{axis}]")
+                        break
+                else:
+                    continue
+                break
+        return out
+
+    def _value(self, node: E.Node) -> str:
+        node = _strip(node)
+        kind = self.kind(node)
+        if kind == "row":
+            raise CodegenError(f"The output {show(node)} has n rows that depend on every row: it is not a kernel output.")
+        return self.arr(node)
+
+    # globals and post: whole small arrays ---------------------------------------------------------
+    def _print_global(self, node: E.Node) -> list[str]:
+        name = self.arr(node)
+        if isinstance(node, E.MatMul):
+            return [f"{name} = matmul({self._whole(node.a)}, {self._whole(node.b)})"]
+        if isinstance(node, E.Scale):
+            return [f"{name} = ({self.size(node.k)}) * {self._whole(node.a)}"]
+        if isinstance(node, E.Add):
+            return [f"{name} = {self._whole(node.a)} + {self._whole(node.b)}"]
+        if isinstance(node, E.Hadamard):
+            return [f"{name} = {self._whole(node.a)} * {self._whole(node.b)}"]
+        if isinstance(node, E.Exp):
+            return [f"{name} = np.exp({self._whole(node.a)})"]
+        if isinstance(node, E.Log):
+            return [f"{name} = np.log({self._whole(node.a)})"]
+        if isinstance(node, E.Pow):
+            return [f"{name} = {self._whole(node.a)} ** {float(node.k)!r}"]
+        if isinstance(node, E.RowSum):
+            return [f"{name} = {self._whole(node.a)}.sum(axis=1).reshape(-1, 1)"]
+        if isinstance(node, E.ColSum):
+            return [f"{name} = {self._whole(node.a)}.sum(axis=0).reshape(1, -1)"]
+        if isinstance(node, E.Total):
+            return [f"{name} = np.full((1, 1), {self._whole(node.a)}.sum())"]
+        if isinstance(node, E.Fill):
+            return [f"{name} = np.full(({self.size(node.shape[0])}, {self.size(node.shape[1])}), {float(node.value)!r})"]
+        raise CodegenError(f"The kernel printer has no global form for {type(node).__name__} ({show(node)}).")
+
+    def _whole(self, node: E.Node) -> str:
+        s = _strip(node)
+        if isinstance(s, E.Fill) and s.shape == (1, 1):
+            return f"{float(s.value)!r}"
+        if isinstance(s, E.Transpose):
+            return f"{self._whole(s.a)}.T"
+        return self.arr(s)
+
+    # rows: one buffer of shape (cols, block) per node ----------------------------------------------
+    def _loop(self, node: E.Node, expr_of_l: str) -> list[str]:
+        out = self.buf(node).name
+        return [f"for l in range({self.size(node.shape[1])}):", "    for b in range(nb):",
+                f"        {out}[l, b] = {expr_of_l}"]
+
+    def _entry(self, node: E.Node, col: str) -> str:
+        """The entry (j0+b, col) of an entrywise node as an expression of its operands' entries."""
+        if isinstance(node, E.Add):
+            return f"{self.at(node.a, col)} + {self.at(node.b, col)}"
+        if isinstance(node, E.Hadamard):
+            return f"{self.at(node.a, col)} * {self.at(node.b, col)}"
+        if isinstance(node, E.Scale):
+            return f"-{self.at(node.a, col)}" if node.k == -1 else f"({self.size(node.k)}) * {self.at(node.a, col)}"
+        if isinstance(node, E.Pow):
+            x = self.at(node.a, col)
+            return {-1: f"1.0 / {x}", 2: f"{x} * {x}"}.get(int(node.k) if node.k.is_Integer else None, f"{x} ** {float(node.k)!r}")
+        if isinstance(node, E.Log):
+            return f"math.log({self.at(node.a, col)})"
+        if isinstance(node, E.Exp):
+            return f"math.exp({self.at(node.a, col)})"
+        if isinstance(node, E.MatMul) and isinstance(_strip(node.a), E.Diag):  # diag(v)·M scales row j by v_j
+            return f"{self.at(_strip(node.a).a, '0')} * {self.at(node.b, col)}"
+        raise CodegenError(f"{show(node)} is not entrywise.")
+
+    def _print_Add(self, node):
+        return self._loop(node, self._entry(node, "l"))
+
+    _print_Hadamard = _print_Scale = _print_Pow = _print_Log = _print_Add
+
+    def _print_Exp(self, node):
+        if id(node) not in self.shift:
+            return self._loop(node, self._entry(node, "l"))
+        arg, mask = self.shift[id(node)]
+        self._count += 1
+        m = f"rowmax{self._count}"
+        keep = f" and {self.at(mask, 'l')} != 0.0" if mask is not None else ""
+        self.scratch.append(f"{m} = np.empty(block)")
+        return ["for b in range(nb):", f"    {m}[b] = -np.inf", f"for l in range({self.size(node.shape[1])}):",
+                "    for b in range(nb):", f"        x = {self.at(arg, 'l')}",
+                f"        if x > {m}[b]{keep}:", f"            {m}[b] = x",
+                "for b in range(nb):", f"    if not {m}[b] > -np.inf:", f"        {m}[b] = 0.0",
+                ] + self._loop(node, f"exp_nonpos({self.at(arg, 'l')} - {m}[b])")
+
+    def _print_Transpose(self, node):
+        raise CodegenError(f"{show(node)} transposes a row quantity, which a row-streaming kernel cannot form.")
+
+    def _print_RowSum(self, node):
+        out = self.buf(node).name
+        return ["for b in range(nb):", f"    {out}[0, b] = 0.0", f"for l in range({self.size(node.a.shape[1])}):",
+                "    for b in range(nb):", f"        {out}[0, b] += {self.at(node.a, 'l')}"]
+
+    def _print_Diag(self, node):
+        return self._loop(node, f"({self.at(node.a, '0')} if l == j0 + b else 0.0)")
+
+    def _print_Tril(self, node):
+        return []
+
+    _print_Identity = _print_Fill = _print_Tril
+
+    def _print_MatMul(self, node):
+        a, b = _strip(node.a), _strip(node.b)
+        out = self.buf(node).name
+        if isinstance(a, E.Diag):
+            return self._loop(node, self._entry(node, "l"))
+        if isinstance(b, E.Diag):  # M·diag(v) scales column l by v_l: v must be known for every l
+            if self.kind(b.a) == "row":
+                raise CodegenError(f"{show(node)} scales columns by a row quantity; a row-streaming kernel cannot form it.")
+            return self._loop(node, f"{self.at(node.a, 'l')} * {self.arr(b.a)}[l, 0]")
+        if self.kind(node.b) == "row":
+            raise CodegenError(f"{show(node)} multiplies by a row quantity on the right; the kernel cannot stream it.")
+        K, C = self.size(node.a.shape[1]), self.size(node.b.shape[1])
+        head = [f"for c in range({C}):", "    for b in range(nb):", f"        {out}[c, b] = 0.0"]
+        left = self.at(node.a, "k")
+        if self.kind(node.a) != "row":  # a global's rows, loaded once per block as columns
+            self._count += 1
+            tmp = f"left{self._count}"
+            self.scratch.append(f"{tmp} = np.empty(({K}, block))")
+            head += [f"for k in range({K}):", "    for b in range(nb):", f"        {tmp}[k, b] = {left}"]
+            left = f"{tmp}[k, b]"
+        acc = f"{out}[c, b] += {left} * g"
+        if isinstance(b, E.Transpose):  # B = Gᵀ with G stored row-major: walk G by rows
+            return head + [f"for c in range({C}):", f"    for k in range({K}):", f"        g = {self.arr(b.a)}[c, k]",
+                           "        for b in range(nb):", f"            {acc}"]
+        return head + [f"for k in range({K}):", f"    for c in range({C}):", f"        g = {self._whole_at(node.b, 'k', 'c')}",
+                       "        for b in range(nb):", f"            {acc}"]
+
+    def _whole_at(self, node: E.Node, i: str, j: str) -> str:
+        s = _strip(node)
+        if isinstance(s, E.Fill):
+            return f"{float(s.value)!r}"
+        if isinstance(s, E.Transpose):
+            return self._whole_at(s.a, j, i)
+        return f"{self.arr(s)}[{i}, {j}]"
+
+    def _print_reduce(self, node, form, ops) -> list[str]:
+        part = f"{self.arr(node)}_parts"
+        if form == "total":
+            a = ops[0]
+            return ["acc = 0.0", f"for l in range({self.size(a.shape[1])}):", "    for b in range(nb):",
+                    f"        acc += {self.at(a, 'l')}", f"{part}[t, 0, 0] += acc"]
+        if form == "colsum":
+            a = ops[0]
+            return [f"for l in range({self.size(a.shape[1])}):", "    acc = 0.0", "    for b in range(nb):",
+                    f"        acc += {self.at(a, 'l')}", f"    {part}[t, 0, l] += acc"]
+        x, y = ops
+        return [f"for p in range({self.size(x.shape[1])}):", f"    for q in range({self.size(y.shape[1])}):",
+                "        acc = 0.0", "        for b in range(nb):",
+                f"            acc += {self.at(x, 'p')} * {self.at(y, 'q')}", f"        {part}[t, p, q] += acc"]
+
+
+_LETTERS = {"α": "alpha", "∇": "grad_", "₁": "1", "₂": "2", "₃": "3", "̃": "t"}
+
+
+def _identifier(name: str) -> str:
+    out = "".join(_LETTERS.get(ch, ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_") for ch in name)
+    return out if out and out[0].isalpha() else f"v_{out}"
+
+
+def _flatten(node: E.Node) -> list[E.Node]:
+    """The factors of a product chain (named definitions stay whole), transposes pushed onto factors."""
+    if isinstance(node, E.MatMul):
+        return _flatten(node.a) + _flatten(node.b)
+    if isinstance(node, E.Transpose):
+        if isinstance(node.a, E.MatMul):
+            return [_transpose(f) for f in reversed(_flatten(node.a))]
+        if isinstance(node.a, E.Transpose):
+            return _flatten(node.a.a)
+    return [node]
+
+
+def _transpose(node: E.Node) -> E.Node:
+    s = _strip(node)
+    return s.a if isinstance(s, E.Transpose) else E.Transpose(node)
+
+
+def _product(factors: list[E.Node]) -> E.Node:
+    out = factors[0]
+    for f in factors[1:]:
+        out = E.MatMul(out, f)
+    return out
+
+
+HEADER = '''"""Generated by `attngrad codegen` from the chain {model} — do not edit; regenerate with `{command}`.
+
+Outputs: {outputs}.
+Chain (derive/, proved by `attngrad check`):
+{chain}
+"""
+{imports}
+import numpy as np
+from numba import njit, prange
+
+from attngrad.numeric.kernel_support import exp_nonpos, matmul, sum_parts
+
+INPUTS = {inputs!r}
+OUTPUTS = {out_names!r}
+BLOCK = {block}
+
+
+'''
+
+
+def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], command: str = "attngrad codegen") -> str:
+    """The source of a Numba module whose ``kernel(*inputs, nchunks, block)`` returns the outputs.
+
+    ``outputs`` maps chain names to Python names (``{"L": "loss", "∇X": "grad_X"}``).
+    """
+    printer = KernelPrinter(model, outputs, inputs)
+    body = printer.doprint()
+    chain = "\n".join(f"    {name} = {text}" + (f"    # {doc}" if doc else "") for name, text, doc in model.describe())
+    return HEADER.format(imports="\nimport math\n" if "math." in body else "", model=model.name, command=command, outputs=", ".join(f"{k} → {v}" for k, v in outputs.items()),
+                         chain=chain, inputs=tuple(inputs), out_names=tuple(outputs.values()), block=BLOCK) + body
+
+
+# the modules `attngrad codegen` writes ----------------------------------------------------------------
+def builtin_targets() -> dict[str, Model]:
+    """Module name → model, for every chain attngrad ships (numeric/generated/)."""
+    from attngrad.numeric.generated import ALMAN_SONG
+
+    from .alman_song import alman_song
+
+    return {module: alman_song(scale) for scale, module in ALMAN_SONG.items()}
+
+
+def module_name(model: Model) -> str:
+    return _identifier(model.name.lower()).strip("_")
+
+
+def render(model: Model, command: str = "attngrad codegen") -> str:
+    outputs = model.kernel_outputs()
+    if not outputs:
+        raise CodegenError(f"Model {model.name} has no loss and no ∇ definitions to generate.")
+    return generate(model, outputs, model.kernel_inputs(), command)
+
+
+def stale(targets: dict[str, Model], out_dir: Path, command: str = "attngrad codegen") -> list[Path]:
+    """The files in ``out_dir`` that differ from what their chains print now (or are missing)."""
+    out = []
+    for module, model in targets.items():
+        path = out_dir / f"{module}.py"
+        if not path.is_file() or path.read_text(encoding="utf-8") != render(model, command):
+            out.append(path)
+    return out
+
+
+def write(targets: dict[str, Model], out_dir: Path, command: str = "attngrad codegen") -> list[Path]:
+    """Print every target, then write each file atomically; nothing is written if one fails to print."""
+    texts = {out_dir / f"{module}.py": render(model, command) for module, model in targets.items()}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path, text in texts.items():
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out_dir, suffix=".tmp", delete=False) as fh:
+                fh.write(text)
+            os.replace(fh.name, path)
+    except OSError as exc:
+        raise InputError(f"Cannot write the generated kernels to {out_dir}: {exc.strerror or exc}.") from None
+    return list(texts)
