@@ -143,6 +143,78 @@ def codegen(check_only: bool, file_: str | None, out: str | None, as_json: bool)
             click.echo(f"wrote {p}")
 
 
+def _ints(text: str, label: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"{label} must be a comma-separated list of positive integers, got '{text}'.") from None
+    if not values or min(values) < 1:
+        raise InputError(f"{label} must be a comma-separated list of positive integers, got '{text}'.")
+    return values
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks (speed lives here, not in tests)."""
+
+
+@bench.command("exact")
+@click.option("--n", "n_text", default="512,1024,2048,4096,8192,16384", show_default=True, help="Sequence lengths.")
+@click.option("--d", "d_text", default="8,16,32,64", show_default=True, help="Head dimensions.")
+@click.option("--dtype", "dtypes", default="float64,float32", show_default=True, help="float64 and/or float32.")
+@click.option("--methods", help="Comma-separated methods (default: ours, the reference and every installed peer).")
+@click.option("--scale", default="1/d", show_default=True, type=click.Choice(["1/d", "1/sqrt(d)", "1"]))
+@click.option("--repeats", default=5, show_default=True, type=int)
+@click.option("--warmup", default=1, show_default=True, type=int, help="Calls before timing (the first is reported).")
+@click.option("--threads", type=int, help="Threads for Numba and PyTorch (default: all).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--memory/--no-memory", default=True, show_default=True, help="Peak memory per method at the largest n.")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write time vs n (log–log) to this PNG.")
+def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scale: str, repeats: int, warmup: int,
+                threads: int | None, seed: int, memory: bool, as_json: bool, plot_path: str | None) -> None:
+    """Time L + ∇_X L + ∇_Y L: generated and hand-written kernels, the NumPy reference and installed peers."""
+    from attngrad.numeric.bench import run_exact
+    from attngrad.numeric.kernel_support import check_threads
+
+    check_threads(threads)
+    ns, ds = _ints(n_text, "--n"), _ints(d_text, "--d")
+    names = tuple(m.strip() for m in methods.split(",")) if methods else None
+    with click.progressbar(length=1, label="bench", file=sys.stderr) as bar:
+        def progress(text: str) -> None:
+            bar.label = text
+            bar.render_progress()
+
+        res = run_exact(ns, ds, [x.strip() for x in dtypes.split(",")], names, scale=scale, repeats=repeats,
+                        warmup=warmup, threads=threads, seed=seed, memory=memory, progress=progress)
+    out = res.to_dict()
+    if plot_path:
+        from attngrad.cli.plot import bench_plot
+
+        bench_plot(out, plot_path)
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+        return
+    m = out["machine"]
+    click.echo(f"{m['cpu']}; {m['threads']} threads; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    for dt, r in m["rates"].items():
+        click.echo(f"  {dt}: GEMM {r['gemm_flops'] / 1e9:.1f} Gflop/s, exp {r['exp_per_s'] / 1e6:.0f} M/s")
+    rows = []
+    for t in out["timings"]:
+        if t["skipped"]:
+            rows.append([str(t["n"]), str(t["d"]), t["dtype"], t["method"], "skipped: " + t["skipped"], "", "", ""])
+            continue
+        rows.append([str(t["n"]), str(t["d"]), t["dtype"], t["method"], f"{t['median_s'] * 1e3:.2f}",
+                     f"{t['min_s'] * 1e3:.2f}–{t['max_s'] * 1e3:.2f}", f"{t['ratio_to_bound']:.2f}",
+                     f"{t['first_call_s']:.2f}s"])
+    click.echo(_table(rows, ["n", "d", "dtype", "method", "median ms", "min–max ms", "× bound", "first call"]))
+    for mem in out["memory"]:
+        value = f"{mem['peak_mb']:.1f} MB" if "peak_mb" in mem else "skipped: " + mem["skipped"]
+        click.echo(f"peak memory {mem['method']} n={mem['n']} d={mem['d']} {mem['dtype']}: {value}")
+    for note in out["notes"]:
+        click.echo(f"note: {note}")
+
+
 def _report(verdicts, verbose: bool, elapsed: float) -> None:
     rows = [[v.id, v.source, v.verdict, v.method or "—", _fmt_err(v.max_error), f"{v.seconds:.1f}s"] for v in verdicts]
     click.echo(_table(rows, ["id", "source", "verdict", "method", "max rel err", "time"]))

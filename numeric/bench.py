@@ -1,0 +1,280 @@
+"""`attngrad bench exact`: L + ∇_X L + ∇_Y L timed side by side, against a lower bound of this machine.
+
+Every method is first checked against the NumPy reference (at n ≤ 1024, same d, dtype and seed), then called
+``warmup`` times (the first call, JIT compilation included, is reported on its own) and ``repeats`` times;
+the median, min and max are reported with the thread count. The bound is measured in the same run:
+``8·n²·d / GEMM rate + n² / exp rate`` (a large NumPy matmul and a large ``np.exp`` in the same dtype).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from attngrad.errors import InputError
+from attngrad.numeric.attention import loss_and_grad, random_inputs
+
+NAMES = ("A1", "A2", "A3", "E", "Y", "X")
+OURS = ("generated", "fused")
+VERIFY_N = 1024
+VERIFY_RTOL = {"float64": 1e-9, "float32": 2e-3}
+# bytes of n×n temporaries per method and entry (reference: S, exp, f, q, p1, p2, p and products)
+NN_ARRAYS = {"reference": 9, "torch-autograd": 7, "torch-sdpa": 7, "jax-jit-grad": 7}
+Call = Callable[[], tuple[float, np.ndarray, np.ndarray]]
+
+
+@dataclass
+class Timing:
+    method: str
+    n: int
+    d: int
+    dtype: str
+    threads: int
+    first_call_s: float | None = None  # the method's first call in its process: JIT compilation or cache load
+    median_s: float | None = None
+    min_s: float | None = None
+    max_s: float | None = None
+    repeats: int = 0
+    bound_s: float | None = None
+    ratio_to_bound: float | None = None
+    verified_rel_err: float | None = None  # max rel error against the reference at n = min(n, 1024)
+    skipped: str | None = None
+
+
+@dataclass
+class BenchResult:
+    machine: dict[str, Any]
+    timings: list[Timing] = field(default_factory=list)
+    memory: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"machine": self.machine, "timings": [asdict(t) for t in self.timings], "memory": self.memory,
+                "notes": self.notes}
+
+
+def _ours(method: str) -> Callable[..., Call]:
+    def build(arrays: dict[str, np.ndarray], scale: str, threads: int) -> Call:
+        args = [arrays[k] for k in NAMES]
+        return lambda: tuple(loss_and_grad(*args, scale=scale, method=method, threads=threads))
+    return build
+
+
+def builders(names: tuple[str, ...] | None = None) -> tuple[dict[str, Callable[..., Call]], list[str]]:
+    """Method name → builder(arrays, scale, threads) → call; notes on peers that are missing."""
+    from attngrad.numeric import peers
+
+    out = {m: _ours(m) for m in (*OURS, "reference")}
+    found, notes = peers.available()
+    out.update(found)
+    if names is None:
+        return out, notes
+    known = set(out) | {"torch-autograd", "torch-sdpa", "jax-jit-grad"}
+    for name in names:
+        if name not in known:
+            raise InputError(f"Unknown method '{name}'; choose from {', '.join(sorted(known))}.")
+    missing = [n for n in names if n not in out]
+    if missing:
+        raise InputError(f"The peer {missing[0]} is not installed; {peers.INSTALL}.")
+    return {k: out[k] for k in names}, []
+
+
+def _median_rate(fn: Callable[[], None], work: float, repeats: int = 5) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return work / float(np.median(times))
+
+
+def machine_rates(dtype: str) -> dict[str, float]:
+    """GEMM rate (flop/s, 1536³ matmul) and exp rate (values/s, np.exp of 4M values) in this dtype."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1536, 1536)).astype(dtype)
+    x = -np.abs(rng.standard_normal(1 << 22)).astype(dtype)
+    return {"gemm_flops": _median_rate(lambda: a @ a, 2 * 1536**3), "exp_per_s": _median_rate(lambda: np.exp(x), x.size)}
+
+
+def bound_seconds(n: int, d: int, rates: dict[str, float]) -> float:
+    return 8 * n * n * d / rates["gemm_flops"] + n * n / rates["exp_per_s"]
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    import numba
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__}
+    for mod in ("torch", "jax"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "versions": versions,
+            "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS", "default")}
+
+
+def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(np.asarray(a, np.float64) - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+def _time(call: Call, warmup: int, repeats: int) -> tuple[float, list[float]]:
+    t0 = time.perf_counter()
+    call()
+    first = time.perf_counter() - t0
+    for _ in range(warmup - 1):
+        call()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return first, times
+
+
+def available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            return next(int(ln.split()[1]) * 1024 for ln in fh if ln.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return 8 << 30
+
+
+def predicted_bytes(method: str, n: int, d: int, itemsize: int) -> int:
+    """Inputs and outputs (O(nd)) plus the n×n temporaries the method is known to form."""
+    return 8 * n * d * itemsize + NN_ARRAYS.get(method, 0) * n * n * itemsize
+
+
+def check_grid(ns: list[int], ds: list[int], dtypes: list[str], repeats: int, warmup: int) -> None:
+    for label, values in (("--n", ns), ("--d", ds)):
+        if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+            raise InputError(f"{label} must be a list of positive integers.")
+    if repeats < 1 or warmup < 1:
+        raise InputError("--repeats and --warmup must be at least 1.")
+    for dt in dtypes:
+        if dt not in ("float64", "float32"):
+            raise InputError(f"--dtype must be float64 or float32, got {dt!r}.")
+    need = max(predicted_bytes("generated", n, d, 8) for n in ns for d in ds)
+    if need > 0.8 * available_memory():
+        raise InputError(f"The grid needs about {need / 2**30:.1f} GiB for its inputs, more than this machine has free.")
+
+
+def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[str, ...] | None = None, *,
+              scale: str = "1/d", repeats: int = 5, warmup: int = 1, threads: int | None = None, seed: int = 0,
+              memory: bool = True, progress: Callable[[str], None] | None = None) -> BenchResult:
+    """Time every method over the grid n × d × dtype; see the module docstring.
+
+    Each method runs in a process of its own, so that no library's idle worker threads (OpenBLAS, PyTorch's
+    OpenMP pool, XLA) spin on the cores while another one is timed.
+    """
+    import numba
+
+    check_grid(ns, ds, dtypes, repeats, warmup)
+    threads = threads or numba.get_num_threads()
+    build, notes = builders(methods)
+    result = BenchResult(machine_info(threads), notes=notes)
+    rates = {dt: machine_rates(dt) for dt in dtypes}
+    result.machine["rates"] = rates
+    budget = 0.6 * available_memory()
+    for name in build:
+        if progress:
+            progress(f"timing {name}")
+        rows = _child("_time_child", [name, ns, ds, dtypes, scale, repeats, warmup, threads, seed, budget])
+        for row in rows:
+            t = Timing(**row)
+            t.bound_s = bound_seconds(t.n, t.d, rates[t.dtype])
+            t.ratio_to_bound = None if t.median_s is None else t.median_s / t.bound_s
+            result.timings.append(t)
+    result.timings.sort(key=lambda t: (dtypes.index(t.dtype), t.d, t.n, list(build).index(t.method)))
+    if memory:
+        n_max = max(ns)
+        for name in build:
+            for dt in dtypes:
+                if progress:
+                    progress(f"peak memory {name} n={n_max} {dt}")
+                result.memory.append(peak_memory(name, n_max, max(ds), dt, scale, threads, seed, budget))
+    return result
+
+
+def _child(func: str, args: list) -> Any:
+    """Run ``func(*args)`` of this module in a fresh Python process and return its JSON result."""
+    script = f"import json, sys\nfrom attngrad.numeric.bench import {func}\nprint(json.dumps({func}(*json.loads(sys.argv[1]))))"
+    res = subprocess.run([sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True, timeout=7200)
+    if res.returncode != 0:
+        raise InputError(f"The benchmark process for {args[0]} failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _time_child(name: str, ns: list[int], ds: list[int], dtypes: list[str], scale: str, repeats: int, warmup: int,
+                threads: int, seed: int, budget: float) -> list[dict[str, Any]]:
+    build, _ = builders((name,))
+    rows = []
+    compile_s = None
+    for dt in dtypes:
+        for d in ds:
+            small = random_inputs(min(min(ns), VERIFY_N), d, seed=seed, dtype=dt)
+            ref = loss_and_grad(**small, scale=scale, method="reference", dtype=np.float64)
+            t0 = time.perf_counter()
+            got = build[name](small, scale, threads)()
+            first = time.perf_counter() - t0
+            compile_s = first if compile_s is None else compile_s
+            err = max(_rel_err(got[1], ref.grad_X), _rel_err(got[2], ref.grad_Y), abs(got[0] - ref.loss) / abs(ref.loss))
+            for n in sorted(ns):
+                row = Timing(name, n, d, dt, threads, first_call_s=compile_s, verified_rel_err=err)
+                rows.append(row)
+                itemsize = np.dtype(dt).itemsize
+                if not err <= VERIFY_RTOL[dt]:
+                    row.skipped = f"disagrees with the reference (max rel err {err:.1e} > {VERIFY_RTOL[dt]:.0e}); not timed"
+                elif predicted_bytes(name, n, d, itemsize) > budget:
+                    row.skipped = f"needs about {predicted_bytes(name, n, d, itemsize) / 2**30:.1f} GiB of n×n temporaries"
+                else:
+                    _, times = _time(build[name](random_inputs(n, d, seed=seed, dtype=dt), scale, threads), warmup, repeats)
+                    row.repeats = repeats
+                    row.median_s, row.min_s, row.max_s = float(np.median(times)), min(times), max(times)
+    return [asdict(r) for r in rows]
+
+
+def peak_memory(method: str, n: int, d: int, dtype: str, scale: str, threads: int, seed: int,
+                budget: float) -> dict[str, Any]:
+    """Peak RSS growth of one call, measured in a fresh process (Linux VmHWM, reset before the call)."""
+    out = {"method": method, "n": n, "d": d, "dtype": dtype}
+    if predicted_bytes(method, n, d, np.dtype(dtype).itemsize) > budget:
+        out["skipped"] = "predicted to exceed the memory budget"
+        return out
+    if not os.path.exists("/proc/self/clear_refs"):
+        out["skipped"] = "needs Linux /proc to measure"
+        return out
+    try:
+        out.update(_child("_peak_child", [method, n, d, dtype, scale, threads, seed]))
+    except InputError as exc:
+        out["skipped"] = str(exc)
+    return out
+
+
+def _peak_child(method: str, n: int, d: int, dtype: str, scale: str, threads: int, seed: int) -> dict[str, float]:
+    def kb(field_name: str) -> int:
+        with open("/proc/self/status") as fh:
+            return next(int(ln.split()[1]) for ln in fh if ln.startswith(field_name + ":"))
+
+    build, _ = builders((method,))
+    build[method](random_inputs(min(n, 64), d, seed=seed, dtype=dtype), scale, threads)()  # compile / load first
+    call = build[method](random_inputs(n, d, seed=seed, dtype=dtype), scale, threads)
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before = kb("VmRSS")
+    call()
+    return {"peak_mb": (kb("VmHWM") - before) / 1024}
