@@ -7,7 +7,8 @@ Tiers, in the order they run:
 2. ``index``: index notation with symbolic n, d (``derive.index``); a zero normal form is a proof
    for all sizes, anything else decides nothing.
 3. ``exact``: one symbol per input entry, exp → positive symbols, ``cancel`` of the difference —
-   a proof for that size (design.md tier 1). Skipped once a claim is refuted.
+   a proof for that size (design.md tier 1). Skipped once a claim is refuted. For a numeric kernel:
+   the kernel at dyadic-rational inputs (exact in floating point) against SymPy's exact value.
 4. ``float64``: at real sizes, derivatives by Richardson finite differences with their error
    estimate; a numeric kernel is compared in its own dtype.
 
@@ -261,6 +262,38 @@ def _tier_exact(claim: Claim, seed: int, sizes_list):
                       proved, None, 0.0, 0.0, "exact", time.perf_counter() - t0)
 
 
+def _tier_exact_kernel(claim: Claim, seed: int, sizes_list, kdtype: str) -> TierResult:
+    """A numeric kernel at dyadic-rational inputs (exact in floating point) against the exact SymPy value."""
+    t0 = time.perf_counter()
+    rtol = KERNEL_RTOL[kdtype]
+    worst_abs, worst_rel, done = 0.0, 0.0, []
+    for n, d in sizes_list:
+        sizes = _sizes(n, d)
+        rng = np.random.default_rng([seed, n, d, 7])
+        pairs = _pairs(claim, n, d, _index_tuples(claim, sizes, random.Random(seed), sample=True))
+        floats = _inputs(claim, [(l, r) for _, l, r in pairs], sizes,
+                         lambda name, shape: rng.integers(-8, 9, size=shape) / 4.0)
+        exact = ExactField()
+        rational = {k: np.vectorize(sp.Rational, otypes=[object])(v) for k, v in floats.items()}
+        ev_f, ev_x = Evaluator(FloatField(), floats, sizes), Evaluator(exact, rational, sizes)
+        for _, lhs, rhs in pairs:
+            vals = []
+            for side in (lhs, rhs):
+                if _has(side, E.Kernel):
+                    vals.append(np.asarray(ev_f(side), dtype=np.float64))
+                else:
+                    back = {w: (sp.exp(g) if kind == "exp" else sp.log(g)) for w, (kind, g) in exact.opaque.items()}
+                    vals.append(np.vectorize(lambda e: float(sp.N(sp.sympify(e).xreplace(back), 30)),
+                                             otypes=[float])(ev_x(side)))
+            diff = float(np.abs(vals[0] - vals[1]).max(initial=0.0))
+            scale = max(1.0, float(np.abs(vals[1]).max(initial=0.0)))
+            worst_abs, worst_rel = max(worst_abs, diff), max(worst_rel, diff / scale)
+        done.append((n, d))
+    outcome = "holds" if worst_rel <= rtol else "refuted"
+    return TierResult("exact", outcome, "kernel vs SymPy's exact value at dyadic-rational inputs (30 digits)", done,
+                      seed, worst_abs, worst_rel, f"rtol={rtol:.0e}", time.perf_counter() - t0)
+
+
 def _tier_index(claim: Claim) -> TierResult:
     from .index import NotIndexable, equal_for_all_sizes
 
@@ -343,8 +376,12 @@ def _check(claim: Claim, seed: int, exact_sizes, mp_sizes, float_sizes, exact: b
         relation = explain(claim, ce, seed, mp_sizes)
         verdict = "refuted"
     else:
-        ex = _tier_exact(claim, seed, exact_sizes) if exact and not kdtype else \
-            TierResult("exact", "skipped", "SymPy", note="numeric kernel" if kdtype else "not requested")
+        if not exact:
+            ex = TierResult("exact", "skipped", "SymPy", note="not requested")
+        elif kdtype:
+            ex = _tier_exact_kernel(claim, seed, exact_sizes, kdtype)
+        else:
+            ex = _tier_exact(claim, seed, exact_sizes)
         fl = _tier_float(claim, seed, float_sizes, kdtype)
         tiers += [_tier_index(claim), ex, fl]
         outcomes = {t.outcome for t in tiers}
