@@ -28,6 +28,8 @@ Emat = E.Matrix("E", n, d)
 X, Y = E.Matrix("X", d, d), E.Matrix("Y", d, d)
 
 SCALES: dict[str, sp.Expr] = {"1/d": 1 / d, "1/sqrt(d)": 1 / sp.sqrt(d), "1": sp.Integer(1)}
+#: the scale as a parameter of the generated kernel (one kernel serves every scale)
+SCALE_PARAMETER = sp.Symbol("s", positive=True)
 
 
 @lru_cache(maxsize=None)
@@ -38,9 +40,9 @@ def alman_song(scale: str = "1/d") -> Model:
     checked by the ``attngrad/…`` claims): q = c hᵀ (Def C.3), p₁ = f∘q (D.4), r = p₁1,
     p₂ = diag(r) f, p = p₁ − p₂ (Def C.5), ∇_X L = s·A₁ᵀpA₂ (Lemma C.7 with the scale), ∇_Y L = A₃ᵀfᵀc.
     """
-    if scale not in SCALES:
-        raise InputError(f"Unknown scale '{scale}'; use one of {', '.join(SCALES)}.")
-    k = SCALES[scale]
+    if scale not in SCALES and scale != "s":
+        raise InputError(f"Unknown scale '{scale}'; use one of {', '.join(SCALES)}, or 's' for a parameter.")
+    k = SCALES.get(scale, SCALE_PARAMETER)
     m = Model(f"alman-song[{scale}]", f"Alman–Song attention loss (Def 1.2) with scale {scale}", ("X", "Y"),
               input_order=("A1", "A2", "A3", "E", "Y", "X"))
     S = m.define("S", k * (A1 @ X @ A2.T), "scores s·A₁XA₂ᵀ (Def 1.2)")

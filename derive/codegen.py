@@ -355,7 +355,7 @@ class KernelPrinter:
         self.schedule()
         sizes = self._size_lines()
         L = ["@njit(parallel=True, cache=True, fastmath=False)",
-             f"def kernel({', '.join(self.input_names)}, nchunks, block):  # pragma: no cover - compiled"]
+             f"def kernel({', '.join(self.input_names + self.parameters())}, nchunks, block):  # pragma: no cover - compiled"]
         body = sizes[:]
         for g in self.sched.glob:
             body += self._print_global(g)
@@ -378,6 +378,16 @@ class KernelPrinter:
         outs = [self._value(self.model[o]) for o in self.outputs]
         body.append(f"return {', '.join(outs)}")
         return "\n".join(L + ["    " + x for x in body]) + "\n"
+
+    def parameters(self) -> tuple[str, ...]:
+        """Scalar symbols other than the sizes (a scale ``s``): extra kernel arguments, by name."""
+        found: set[sp.Symbol] = set()
+        for name in self.outputs:
+            for x in self.model[name].walk():
+                for value in (getattr(x, "k", None), getattr(x, "value", None)):
+                    if isinstance(value, sp.Expr):
+                        found |= value.free_symbols
+        return tuple(sorted(str(v) for v in found - {E.n, E.d}))
 
     def _label(self, node: E.Node) -> str:
         names = [u.name for u in self.sched.users.get(id(node), []) if isinstance(u, E.Named)]
@@ -595,6 +605,7 @@ from numba import njit, prange
 from attngrad.numeric.kernel_support import exp_nonpos, matmul, sum_parts
 
 INPUTS = {inputs!r}
+PARAMETERS = {params!r}
 OUTPUTS = {out_names!r}
 BLOCK = {block}
 
@@ -603,7 +614,7 @@ BLOCK = {block}
 
 
 def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], command: str = "attngrad codegen") -> str:
-    """The source of a Numba module whose ``kernel(*inputs, nchunks, block)`` returns the outputs.
+    """The source of a Numba module whose ``kernel(*inputs, *parameters, nchunks, block)`` returns the outputs.
 
     ``outputs`` maps chain names to Python names (``{"L": "loss", "∇X": "grad_X"}``).
     """
@@ -611,7 +622,8 @@ def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], com
     body = printer.doprint()
     chain = "\n".join(f"    {name} = {text}" + (f"    # {doc}" if doc else "") for name, text, doc in model.describe())
     return HEADER.format(imports="\nimport math\n" if "math." in body else "", model=model.name, command=command, outputs=", ".join(f"{k} → {v}" for k, v in outputs.items()),
-                         chain=chain, inputs=tuple(inputs), out_names=tuple(outputs.values()), block=BLOCK) + body
+                         chain=chain, inputs=tuple(inputs), params=printer.parameters(), out_names=tuple(outputs.values()),
+                         block=BLOCK) + body
 
 
 # the modules `attngrad codegen` writes ----------------------------------------------------------------
@@ -621,7 +633,7 @@ def builtin_targets() -> dict[str, Model]:
 
     from .alman_song import alman_song
 
-    return {module: alman_song(scale) for scale, module in ALMAN_SONG.items()}
+    return {ALMAN_SONG: alman_song("s")}
 
 
 def module_name(model: Model) -> str:

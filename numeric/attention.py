@@ -34,21 +34,16 @@ def loss_and_grad(
     """L = ½‖D⁻¹exp(s·A1XA2ᵀ)A3Y − E‖_F² (Def 1.2, scale s a parameter) with ∇_X L and ∇_Y L.
 
     ∇_X L = s·A1ᵀpA2 with p = f∘q − diag((f∘q)1_n) f, q = c hᵀ (Lemma C.7; Defs C.3, C.5; D.4–D.5);
-    ∇_Y L = A3ᵀfᵀc. method "generated" (the default for the scales "1/d", "1/sqrt(d)", "1") runs the kernel
-    `attngrad codegen` printed from the proven chain; "fused" the hand-written Numba kernel (the default for a
-    numeric scale). Both stream rows, never form an n×n array (O(nd) memory) and use `threads` threads.
+    ∇_Y L = A3ᵀfᵀc. method "generated" (the default) runs the kernel `attngrad codegen` printed from the
+    proven chain; "fused" the hand-written Numba kernel. Both stream rows, never form an n×n array (O(nd)
+    memory), compute in float64 (float32 results are rounded at the end) and use `threads` threads.
     "reference" is plain NumPy with every n×n matrix of the chain (`threads` is then only validated).
     Inputs are validated and converted by `as_attention_inputs`; the result has the dtype of the inputs
     (or `dtype`). Raises InputError for bad input, and if the loss or gradient overflows the dtype.
     """
-    from attngrad.numeric.generated import ALMAN_SONG
-
-    named = isinstance(scale, str) and scale in ALMAN_SONG
-    method = method if method is not None else ("generated" if named else "fused")
+    method = "generated" if method is None else method
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}.")
-    if method == "generated" and not named:
-        raise InputError(f"Generated kernels exist for the scales {', '.join(ALMAN_SONG)}, not {scale!r}; use method='fused'.")
     arrays = as_attention_inputs(A1, A2, A3, E, Y, X, dtype=dtype)
     s = parse_scale(scale, arrays[0].shape[1])
     from attngrad.numeric import kernel_support as ks  # Numba only when needed
@@ -60,10 +55,10 @@ def loss_and_grad(
         # widening the O(nd) inputs first costs little and needs one compiled kernel instead of two.
         wide = tuple(a.astype(np.float64, copy=False) for a in arrays)
     if method == "generated":
-        from attngrad.numeric.generated import run
+        from attngrad.numeric.generated import ALMAN_SONG, run
 
         ks.check_scores(s * ks.matmul(wide[0], wide[5]), wide[1])
-        loss, grad_X, grad_Y = run(ALMAN_SONG[scale], wide, threads)
+        loss, grad_X, grad_Y = run(ALMAN_SONG, wide, (s,), threads)
         loss, grad_X, grad_Y = dt.type(loss[0, 0]), grad_X.astype(dt), grad_Y.astype(dt)
     elif method == "fused":
         from attngrad.numeric.fused import fused_loss_and_grad

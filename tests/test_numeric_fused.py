@@ -71,26 +71,10 @@ SIZES = [(1, 1), (1, 4), (2, 2), (7, 3), (33, 5), (64, 1), (100, 8), (257, 16)]
 KERNELS = pytest.mark.parametrize("method", ["fused", "generated"])  # hand-written and printed from the chain
 
 
-def skip_numeric_scale(method, scale):
-    """Generated kernels exist per named scale (the scale is part of the proven chain)."""
-    if method == "generated" and not isinstance(scale, str):
-        pytest.skip("generated kernels are printed for the named scales only")
-
-
-def test_generated_with_a_numeric_scale_is_a_clear_error():
-    with pytest.raises(ValueError, match="Generated kernels exist for the scales"):
-        loss_and_grad(**random_inputs(4, 2), scale=0.37, method="generated")
-    # without a method, a numeric scale runs the hand-written kernel
-    inputs = random_inputs(9, 3, seed=4)
-    ref = loss_and_grad(**inputs, scale=0.37, method="reference")
-    assert rel_err(loss_and_grad(**inputs, scale=0.37).grad_X, ref.grad_X) < 1e-12
-
-
 @KERNELS
 @pytest.mark.parametrize(("n", "d"), SIZES)
 @pytest.mark.parametrize("scale", SCALES)
 def test_fused_matches_reference_float64(n, d, scale, method):
-    skip_numeric_scale(method, scale)
     inputs = random_inputs(n, d, seed=n * 31 + d)
     fused = loss_and_grad(**inputs, scale=scale, method=method)
     ref = loss_and_grad(**inputs, scale=scale, method="reference")
@@ -107,7 +91,6 @@ def test_fused_matches_reference_float64(n, d, scale, method):
 @pytest.mark.parametrize(("n", "d"), SIZES)
 @pytest.mark.parametrize("scale", SCALES)
 def test_fused_matches_reference_float32(n, d, scale, method):
-    skip_numeric_scale(method, scale)
     inputs = random_inputs(n, d, seed=n * 31 + d, dtype=np.float32)
     fused = loss_and_grad(**inputs, scale=scale, method=method)
     assert fused.grad_X.dtype == fused.grad_Y.dtype == np.float32
