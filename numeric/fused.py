@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import check_scores, exp_nonpos, using_threads
+from attngrad.numeric.kernel_support import check_scores, exp_nonpos, matmul, using_threads
 
 # Rows handled together: every n×d operand is streamed once per block instead of once per row, and the
 # innermost loops run over the block (contiguous, no reduction), so LLVM vectorises them without fastmath.
@@ -135,22 +135,6 @@ def _fused_rows(T, A2, h, E, nchunks, block, tile):
 
 
 @njit(parallel=True, cache=True, fastmath=False)
-def _times(A, M, scale):
-    """scale·(A M) in float64 for n×d A and d×e M; each row of the result is one prange iteration."""
-    n, d = A.shape
-    e = M.shape[1]
-    out = np.zeros((n, e))
-    for j in prange(n):
-        for a in range(d):
-            v = np.float64(A[j, a])
-            for k in range(e):
-                out[j, k] += v * M[a, k]
-        for k in range(e):
-            out[j, k] *= scale
-    return out
-
-
-@njit(parallel=True, cache=True, fastmath=False)
 def _transpose_times(A, B, scale, nchunks):
     """scale·(Aᵀ B) in float64 for n×d A and n×e B: per-chunk d×e partials over row ranges, summed after."""
     n, d = A.shape
@@ -185,9 +169,9 @@ def fused_loss_and_grad(
     dtype = A1.dtype
     with using_threads(threads) as nthreads:
         nchunks = min(nthreads, A1.shape[0])
-        T = _times(A1, X, scale)
+        T = scale * matmul(A1, X)
         check_scores(T, A2)
-        loss, Z, W = _fused_rows(T, A2, _times(A3, Y, 1.0), E, nchunks, BLOCK, TILE)
+        loss, Z, W = _fused_rows(T, A2, matmul(A3, Y), E, nchunks, BLOCK, TILE)
         grad_X = _transpose_times(A1, Z, scale, nchunks)
         grad_Y = _transpose_times(A3, W, 1.0, nchunks)
     return dtype.type(loss), grad_X.astype(dtype, copy=False), grad_Y.astype(dtype, copy=False)

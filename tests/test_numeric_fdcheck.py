@@ -81,9 +81,8 @@ def test_check_grad_passes_the_right_gradient_and_prints_tolerances(dtype, mode)
     assert check_grad(fn, lambda v: grad, x, mode=mode, name="W").ok  # grad as a callable
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("wrong", ["doubled", "transposed", "one_entry"])
-def test_check_grad_full_names_the_worst_entry(dtype, wrong):
+def sin_problem(dtype, wrong):
+    """f(v) = Σ sin(vA) with its true gradient cos(vA)Aᵀ, and a wrong gradient of the named kind."""
     x = RNG.standard_normal((4, 4)).astype(dtype)
     A = RNG.standard_normal((4, 4))
 
@@ -91,7 +90,13 @@ def test_check_grad_full_names_the_worst_entry(dtype, wrong):
         return float(np.sum(np.sin(v.astype(dtype) @ A.astype(dtype))))
 
     true = np.cos(x.astype(np.float64) @ A) @ A.T
-    bad = wrong_gradients(true)[wrong].astype(dtype)
+    return x, fn, true, wrong_gradients(true)[wrong].astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("wrong", ["doubled", "transposed", "one_entry"])
+def test_check_grad_full_names_the_worst_entry(dtype, wrong):
+    x, fn, true, bad = sin_problem(dtype, wrong)
     result = check_grad(fn, bad, x, mode="full", name="W")
     assert not result.ok
     atol, rtol = DEFAULT_TOLERANCES[dtype]
@@ -108,14 +113,7 @@ def test_check_grad_full_names_the_worst_entry(dtype, wrong):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("wrong", ["doubled", "transposed", "one_entry"])
 def test_check_grad_directions_flags_wrong_gradients(dtype, wrong):
-    x = RNG.standard_normal((4, 4)).astype(dtype)
-    A = RNG.standard_normal((4, 4))
-
-    def fn(v):
-        return float(np.sum(np.sin(v.astype(dtype) @ A.astype(dtype))))
-
-    true = np.cos(x.astype(np.float64) @ A) @ A.T
-    bad = wrong_gradients(true)[wrong].astype(dtype)
+    x, fn, true, bad = sin_problem(dtype, wrong)
     result = check_grad(fn, bad, x, mode="directions", n_directions=6, seed=3, name="W")
     assert not result.ok and result.n_checked == 6
     rng = np.random.default_rng(3)
