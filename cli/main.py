@@ -29,7 +29,7 @@ def main() -> None:
     """attngrad: check attention-gradient formulas symbolically and numerically."""
 
 
-def _parse_sizes(text: str | None) -> tuple[tuple[int, int], ...] | None:
+def _parse_sizes(text: str | None) -> tuple[dict[str, int], ...] | None:
     if text is None:
         return None
     out = []
@@ -38,7 +38,7 @@ def _parse_sizes(text: str | None) -> tuple[tuple[int, int], ...] | None:
             n, d = (int(x) for x in part.lower().split("x"))
         except ValueError:
             raise InputError(f"Sizes must look like '2x2,3x2' (n x d), got '{part}'.") from None
-        out.append((n, d))
+        out.append({"n": n, "d": d})
     return tuple(out)
 
 
@@ -216,6 +216,8 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
 
 
 def _report(verdicts, verbose: bool, elapsed: float) -> None:
+    from attngrad.derive.check import show_point
+
     rows = [[v.id, v.source, v.verdict, v.method or "—", _fmt_err(v.max_error), f"{v.seconds:.1f}s"] for v in verdicts]
     click.echo(_table(rows, ["id", "source", "verdict", "method", "max rel err", "time"]))
     for v in verdicts:
@@ -228,7 +230,9 @@ def _report(verdicts, verbose: bool, elapsed: float) -> None:
             ce = {k: x for k, x in v.counterexample.items() if k not in ("values", "inputs")}
             click.echo("  smallest counterexample: " + ", ".join(f"{k}={x}" for k, x in ce.items()))
         for t in v.tiers:
-            sizes = "all n, d" if t.tier == "index" and t.outcome == "holds" else ",".join(f"{n}x{d}" for n, d in t.sizes)
+            shown = [show_point(p) for p in t.sizes]
+            sizes = "all sizes" if t.tier == "index" and t.outcome == "holds" else \
+                ("," if all("=" not in x for x in shown) else "; ").join(shown)
             err = "" if t.max_rel_err is None else f", max abs err {t.max_abs_err:.1e}, max rel err {t.max_rel_err:.1e}"
             tol = f", tolerance {t.tolerance}" if t.tolerance else ""
             note = f" ({t.note})" if t.note else ""

@@ -35,9 +35,17 @@ from . import expr as E
 from .claims import Claim
 from .evaluate import Evaluator, ExactField, FloatField, MpmathField, NotSymbolic
 
-MP_SIZES = ((1, 1), (2, 1), (1, 2), (2, 2), (3, 2), (2, 3), (4, 3), (5, 4))
-EXACT_SIZES = ((1, 1), (2, 1), (1, 2), (2, 2))
-FLOAT_SIZES = ((24, 4), (64, 8))
+Point = dict[str, int]  # a size point: size-symbol name → value, e.g. {"n": 2, "d": 1}
+
+
+def points(*nd: tuple[int, int]) -> tuple[Point, ...]:
+    """Size points of the two default size symbols, from (n, d) pairs."""
+    return tuple({"n": n, "d": d} for n, d in nd)
+
+
+MP_SIZES = points((1, 1), (2, 1), (1, 2), (2, 2), (3, 2), (2, 3), (4, 3), (5, 4))
+EXACT_SIZES = points((1, 1), (2, 1), (1, 2), (2, 2))
+FLOAT_SIZES = points((24, 4), (64, 8))
 EXACT_MAX = {"n": 4, "d": 3, "entries": 9}
 MP_TOL = 1e-25  # relative, 50 digits with 1e-20 difference steps
 MP_REFUTE = 1e-10  # relative difference that is a refutation at 50 digits
@@ -53,7 +61,7 @@ class TierResult:
     tier: str
     outcome: str  # holds | refuted | undecided (contradicts another tier) | not decided | skipped
     method: str
-    sizes: list[tuple[int, int]] = field(default_factory=list)
+    sizes: list[Point] = field(default_factory=list)
     seed: int | None = None
     max_abs_err: float | None = None
     max_rel_err: float | None = None
@@ -93,8 +101,9 @@ class Verdict:
 
 
 # inputs ---------------------------------------------------------------------------------------
-def _sizes(n: int, d: int) -> dict[sp.Symbol, int]:
-    return {E.n: n, E.d: d}
+def _sizes(point: Point) -> dict[sp.Symbol, int]:
+    """The substitution of a size point (symbols as ``expr.size`` makes them)."""
+    return {E.size(k): v for k, v in point.items()}
 
 
 def _inputs(claim: Claim, pairs, sizes, make) -> dict[str, np.ndarray]:
@@ -110,9 +119,10 @@ def _inputs(claim: Claim, pairs, sizes, make) -> dict[str, np.ndarray]:
     return out
 
 
-def random_normal(seed: int, n: int, d: int, positive: tuple[str, ...] = ()):
-    """Input maker: standard normal entries from ``default_rng([seed, n, d])``, per input in name order."""
-    rng = np.random.default_rng([seed, n, d])
+def random_normal(seed: int, point: Point, positive: tuple[str, ...] = ()):
+    """Input maker: standard normal entries from ``default_rng([seed, *point values])`` (for the default
+    sizes ``[seed, n, d]``), drawn input after input in name order."""
+    rng = np.random.default_rng([seed, *point.values()])
 
     def make(name: str, shape: tuple[int, int]) -> np.ndarray:
         a = rng.standard_normal(shape)
@@ -130,10 +140,10 @@ def _index_tuples(claim: Claim, sizes, rng: random.Random, sample: bool) -> list
     return combos
 
 
-def _pairs(claim: Claim, n: int, d: int, indices: list[dict[str, int]]):
+def _pairs(claim: Claim, point: Point, indices: list[dict[str, int]]):
     out = []
     for idx in indices:
-        lhs, rhs = claim.sides({"n": n, "d": d}, idx)
+        lhs, rhs = claim.sides(point, idx)
         out.append((idx, lhs, rhs))
     return out
 
@@ -188,9 +198,10 @@ def _fmt(x: Any) -> str:
         return str(x)
 
 
-def _counterexample(claim, n, d, seed, diff: _Diff, inputs: dict[str, np.ndarray]) -> dict:
+def _counterexample(claim, point: Point, seed, diff: _Diff, inputs: dict[str, np.ndarray]) -> dict:
     idx, entry, a, b = diff.worst
-    ce: dict[str, Any] = {"n": n, "d": d, "seed": seed, "inputs": "N(0,1) entries from numpy default_rng([seed, n, d]), one input after another in name order"}
+    ce: dict[str, Any] = {**point, "seed": seed, "inputs": f"N(0,1) entries from numpy default_rng([seed, "
+                          f"{', '.join(point)}]), one input after another in name order"}
     if idx:
         ce["index"] = idx
     if diff.shape_mismatch:
@@ -211,22 +222,22 @@ def _tier_mpmath(claim: Claim, seed: int, sizes_list, kdtype: str | None):
     refute = KERNEL_RTOL[kdtype] if kdtype else MP_REFUTE
     worst_rel, worst_abs, done = 0.0, 0.0, []
     sampled = False
-    for n, d in sizes_list:
-        sizes = _sizes(n, d)
+    for point in sizes_list:
+        sizes = _sizes(point)
         indices = _index_tuples(claim, sizes, rng, sample=True)
         sampled |= len(indices) < int(np.prod(list(claim.index_ranges(sizes).values()) or [1]))
-        pairs = _pairs(claim, n, d, indices)
-        make = random_normal(seed, n, d, claim.positive)
+        pairs = _pairs(claim, point, indices)
+        make = random_normal(seed, point, claim.positive)
         inputs = _inputs(claim, [(l, r) for _, l, r in pairs], sizes, make)
         values = {k: field_.array(v) for k, v in inputs.items()}
         with mpmath.workdps(field_.dps):
             diff = _compare(Evaluator(field_, values, sizes), pairs)
-        done.append((n, d))
+        done.append(point)
         worst_abs, worst_rel = max(worst_abs, diff.max_abs), max(worst_rel, diff.rel)
         if diff.shape_mismatch or diff.rel > refute:
             tr = TierResult("mpmath-50", "refuted", "both sides at 50 digits, derivatives by central differences (h=1e-20)",
                             done, seed, diff.max_abs, diff.rel, f"rtol={refute:.0e}", time.perf_counter() - t0)
-            return tr, _counterexample(claim, n, d, seed, diff, inputs)
+            return tr, _counterexample(claim, point, seed, diff, inputs)
     outcome = "holds" if worst_rel <= rtol else "undecided"
     note = "indices sampled at the larger sizes" if sampled else ""
     return TierResult("mpmath-50", outcome, "both sides at 50 digits, derivatives by central differences (h=1e-20)",
@@ -237,27 +248,27 @@ def _tier_exact(claim: Claim, seed: int, sizes_list):
     t0 = time.perf_counter()
     rng = random.Random(seed)
     proved = []
-    for n, d in sizes_list:
+    for point in sizes_list:
         field_ = ExactField()
-        sizes = _sizes(n, d)
-        pairs = _pairs(claim, n, d, _index_tuples(claim, sizes, rng, sample=False))
+        sizes = _sizes(point)
+        pairs = _pairs(claim, point, _index_tuples(claim, sizes, rng, sample=False))
         values = _inputs(claim, [(l, r) for _, l, r in pairs], sizes, field_.symbols)
         ev = Evaluator(field_, values, sizes)
         try:
             for idx, lhs, rhs in pairs:
                 a, b = ev(lhs), ev(rhs)
                 if a.shape != b.shape:
-                    return TierResult("exact", "undecided", "SymPy cancel", proved + [(n, d)], None,
+                    return TierResult("exact", "undecided", "SymPy cancel", proved + [point], None,
                                       note=f"shapes differ: {a.shape} vs {b.shape}", seconds=time.perf_counter() - t0)
                 for x, y in zip(a.reshape(-1), b.reshape(-1)):
                     if not field_.is_zero(x - y, rng):
                         where = f" at {idx}" if idx else ""
                         return TierResult("exact", "undecided", "SymPy cancel on rational functions (exp → positive symbols)",
                                           proved, None, seconds=time.perf_counter() - t0,
-                                          note=f"not an identity of rational functions at n={n}, d={d}{where}")
+                                          note=f"not an identity of rational functions at {show_point(point)}{where}")
         except NotSymbolic as exc:
             return TierResult("exact", "skipped", "SymPy", [], note=str(exc), seconds=time.perf_counter() - t0)
-        proved.append((n, d))
+        proved.append(point)
     return TierResult("exact", "holds", "SymPy cancel on rational functions (exp → positive symbols): a proof at each size",
                       proved, None, 0.0, 0.0, "exact", time.perf_counter() - t0)
 
@@ -267,10 +278,10 @@ def _tier_exact_kernel(claim: Claim, seed: int, sizes_list, kdtype: str) -> Tier
     t0 = time.perf_counter()
     rtol = KERNEL_RTOL[kdtype]
     worst_abs, worst_rel, done = 0.0, 0.0, []
-    for n, d in sizes_list:
-        sizes = _sizes(n, d)
-        rng = np.random.default_rng([seed, n, d, 7])
-        pairs = _pairs(claim, n, d, _index_tuples(claim, sizes, random.Random(seed), sample=True))
+    for point in sizes_list:
+        sizes = _sizes(point)
+        rng = np.random.default_rng([seed, *point.values(), 7])
+        pairs = _pairs(claim, point, _index_tuples(claim, sizes, random.Random(seed), sample=True))
         floats = _inputs(claim, [(l, r) for _, l, r in pairs], sizes,
                          lambda name, shape: rng.integers(-8, 9, size=shape) / 4.0)
         exact = ExactField()
@@ -288,7 +299,7 @@ def _tier_exact_kernel(claim: Claim, seed: int, sizes_list, kdtype: str) -> Tier
             diff = float(np.abs(vals[0] - vals[1]).max(initial=0.0))
             scale = max(1.0, float(np.abs(vals[1]).max(initial=0.0)))
             worst_abs, worst_rel = max(worst_abs, diff), max(worst_rel, diff / scale)
-        done.append((n, d))
+        done.append(point)
     outcome = "holds" if worst_rel <= rtol else "refuted"
     return TierResult("exact", outcome, "kernel vs SymPy's exact value at dyadic-rational inputs (30 digits)", done,
                       seed, worst_abs, worst_rel, f"rtol={rtol:.0e}", time.perf_counter() - t0)
@@ -318,16 +329,16 @@ def _tier_float(claim: Claim, seed: int, sizes_list, kdtype: str | None):
     rtol = KERNEL_RTOL[kdtype] if kdtype else FLOAT_RTOL
     worst_abs, worst_rel, worst_ratio, fd_err, done = 0.0, 0.0, 0.0, 0.0, []
     grads = False
-    for n, d in sizes_list:
-        sizes = _sizes(n, d)
-        pairs = _pairs(claim, n, d, _index_tuples(claim, sizes, rng, sample=True))
+    for point in sizes_list:
+        sizes = _sizes(point)
+        pairs = _pairs(claim, point, _index_tuples(claim, sizes, rng, sample=True))
         if any(_has(l, E.Deriv) or _has(r, E.Deriv) for _, l, r in pairs):
             return TierResult("float64", "skipped", "float64", [], note="entrywise derivatives are checked at 50 digits only")
         grads |= any(_has(l, E.Grad) or _has(r, E.Grad) for _, l, r in pairs)
         field_ = FloatField(np.float64)
-        inputs = _inputs(claim, [(l, r) for _, l, r in pairs], sizes, random_normal(seed, n, d, claim.positive))
+        inputs = _inputs(claim, [(l, r) for _, l, r in pairs], sizes, random_normal(seed, point, claim.positive))
         diff = _compare(Evaluator(field_, inputs, sizes), pairs)
-        done.append((n, d))
+        done.append(point)
         fd_err = max(fd_err, field_.fd_error)
         worst_abs, worst_rel = max(worst_abs, diff.max_abs), max(worst_rel, diff.rel)
         worst_ratio = max(worst_ratio, diff.max_abs / (rtol * diff.scale + field_.fd_error))
@@ -338,20 +349,33 @@ def _tier_float(claim: Claim, seed: int, sizes_list, kdtype: str | None):
 
 
 # the verdict ------------------------------------------------------------------------------------
-def check_exact_sizes(sizes: tuple[tuple[int, int], ...]) -> None:
-    for n, d in sizes:
-        if n < 1 or d < 1:
-            raise InputError(f"Size (n, d) = ({n}, {d}) is not positive.")
-        if n > EXACT_MAX["n"] or d > EXACT_MAX["d"] or n * d > EXACT_MAX["entries"]:
+def show_point(point: Point) -> str:
+    """``2x1`` for the default sizes (n, d), else ``N=2, n=3, d=1``."""
+    if list(point) == ["n", "d"]:
+        return f"{point['n']}x{point['d']}"
+    return ", ".join(f"{k}={v}" for k, v in point.items())
+
+
+def check_exact_sizes(sizes: tuple[Point, ...]) -> None:
+    for point in sizes:
+        if min(point.values()) < 1:
+            raise InputError(f"Size {show_point(point)} is not positive.")
+        n, d = point.get("n", 1), point.get("d", 1)
+        total = int(np.prod(list(point.values())))
+        if n > EXACT_MAX["n"] or d > EXACT_MAX["d"] or total > EXACT_MAX["entries"]:
             raise InputError(
-                f"Size (n, d) = ({n}, {d}) is too large for the exact symbolic tier "
-                f"(at most n ≤ {EXACT_MAX['n']}, d ≤ {EXACT_MAX['d']}, n·d ≤ {EXACT_MAX['entries']})."
+                f"Size {show_point(point)} is too large for the exact symbolic tier "
+                f"(at most n ≤ {EXACT_MAX['n']}, d ≤ {EXACT_MAX['d']}, product of the sizes ≤ {EXACT_MAX['entries']})."
             )
 
 
 def check_claim(claim: Claim, *, seed: int = 0, exact_sizes=EXACT_SIZES, mp_sizes=MP_SIZES,
                 float_sizes=FLOAT_SIZES, exact: bool = True) -> Verdict:
     """Check one claim; see the module docstring for the tiers and the verdict rule."""
+    mp_sizes = claim.sizes.get("mpmath", mp_sizes)
+    float_sizes = claim.sizes.get("float64", float_sizes)
+    if "exact" in claim.sizes and tuple(exact_sizes) == EXACT_SIZES:
+        exact_sizes = claim.sizes["exact"]
     try:
         return _check(claim, seed, exact_sizes, mp_sizes, float_sizes, exact)
     except (ValueError, ZeroDivisionError) as exc:
@@ -365,8 +389,7 @@ def _check(claim: Claim, seed: int, exact_sizes, mp_sizes, float_sizes, exact: b
 
     check_exact_sizes(tuple(exact_sizes))
     t0 = time.perf_counter()
-    n0, d0 = mp_sizes[0]
-    kdtype = _kernel_dtype(_pairs(claim, n0, d0, [dict.fromkeys(claim.over, 0)]))
+    kdtype = _kernel_dtype(_pairs(claim, mp_sizes[0], [dict.fromkeys(claim.over, 0)]))
     tiers: list[TierResult] = []
     mp, ce = _tier_mpmath(claim, seed, mp_sizes, kdtype)
     tiers.append(mp)

@@ -36,6 +36,8 @@ class Claim:
     printed: True for a paper's statement (reported, never fails the run); False for the project's
         own (a failure makes ``attngrad check`` exit 1).
     positive: inputs that must be drawn positive (e.g. under a log).
+    sizes: size points per tier, overriding the defaults over (n, d): ``{"mpmath": ({"N": 2, "n": 3, …}, …),
+        "exact": (…), "float64": (…)}``, for models with size symbols of their own.
     """
 
     id: str
@@ -48,6 +50,7 @@ class Claim:
     over: dict[str, sp.Expr] = field(default_factory=dict)
     positive: tuple[str, ...] = ()
     note: str = ""
+    sizes: dict[str, tuple[dict[str, int], ...]] = field(default_factory=dict)
 
     @property
     def paper(self) -> str:

@@ -12,7 +12,12 @@ from typing import Callable, Iterator, Union
 
 import sympy as sp
 
-n, d = sp.symbols("n d", positive=True, integer=True)
+def size(name: str) -> sp.Symbol:
+    """A size symbol (positive integer): ``n`` and ``d`` by default; a model may add its own (``N``, ``D``)."""
+    return sp.Symbol(name, positive=True, integer=True)
+
+
+n, d = size("n"), size("d")
 
 Scalar = Union[int, float, sp.Expr]
 Dim = sp.Expr

@@ -89,13 +89,13 @@ def _replace(root: E.Node, path: tuple[int, ...], edit: Callable[[E.Node], E.Nod
         return None
 
 
-def _values(claim: Claim, n: int, d: int, seed: int, index: dict | None):
+def _values(claim: Claim, point: dict[str, int], seed: int, index: dict | None):
     from .check import _inputs, _sizes, random_normal
 
-    lhs, rhs = claim.sides({"n": n, "d": d}, index)
+    lhs, rhs = claim.sides(point, index)
     field_ = MpmathField(50)
-    raw = _inputs(claim, [(lhs, rhs)], _sizes(n, d), random_normal(seed, n, d, claim.positive))
-    ev = Evaluator(field_, {k: field_.array(v) for k, v in raw.items()}, _sizes(n, d))
+    raw = _inputs(claim, [(lhs, rhs)], _sizes(point), random_normal(seed, point, claim.positive))
+    ev = Evaluator(field_, {k: field_.array(v) for k, v in raw.items()}, _sizes(point))
     return lhs, rhs, ev
 
 
@@ -123,17 +123,18 @@ def explain(claim: Claim, ce: dict | None, seed: int, sizes: tuple[tuple[int, in
         return None
     if "shapes" in ce:
         return ce["shapes"]
-    n, d, index = ce["n"], ce["d"], ce.get("index")
-    bigger = [s for s in sizes if s[0] > n and s[1] > d] or [s for s in sizes if s != (n, d)]
-    checks = [(n, d)] + bigger[-1:]
+    index = ce.get("index")
+    point = {k: ce[k] for k in sizes[0]}
+    bigger = [p for p in sizes if all(p[k] > point[k] for k in p)] or [p for p in sizes if p != point]
+    checks = [point] + bigger[-1:]
     with mpmath.workdps(50):
-        evs = [_values(claim, nn, dd, seed, _clip(index, claim, nn, dd)) for nn, dd in checks]
-        # a constant factor that is the same expression of (n, d) at both sizes
+        evs = [_values(claim, p, seed, _clip(index, claim, p)) for p in checks]
+        # a constant factor that is the same expression of the sizes at both points
         ks = [_factor(ev(lhs), ev(rhs)) for lhs, rhs, ev in evs]
         if all(k is not None for k in ks):
             for f in FACTORS:
-                if all(abs(k - mpmath.mpf(sp.N(sp.sympify(f).subs({E.n: nn, E.d: dd}), 60))) < 1e-20
-                       for k, (nn, dd) in zip(ks, checks)):
+                if all(abs(k - mpmath.mpf(sp.N(sp.sympify(f).subs({E.size(a): v for a, v in p.items()}), 60))) < 1e-20
+                       for k, p in zip(ks, checks)):
                     return f"off by a constant factor: true = ({sp.sstr(f)}) × printed"
             if all(abs(k - ks[0]) < 1e-20 for k in ks):
                 return f"off by a constant factor: true = {mpmath.nstr(ks[0], 10)} × printed"
@@ -157,9 +158,9 @@ def explain(claim: Claim, ce: dict | None, seed: int, sizes: tuple[tuple[int, in
     return None
 
 
-def _clip(index: dict | None, claim: Claim, n: int, d: int) -> dict | None:
+def _clip(index: dict | None, claim: Claim, point: dict[str, int]) -> dict | None:
     """The counterexample's index, kept inside the ranges of another size."""
     if not index:
         return index
-    ranges = claim.index_ranges({E.n: n, E.d: d})
+    ranges = claim.index_ranges({E.size(a): v for a, v in point.items()})
     return {k: min(v, ranges[k] - 1) for k, v in index.items()}

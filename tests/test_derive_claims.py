@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from attngrad.derive import Claim, Grad, Kron, Matrix, Vec, check_claim, d, exp, n
+from attngrad.derive import Claim, Grad, Kron, Matrix, Vec, check_claim, d, exp, half_sq_norm, n
 from attngrad.derive.alman_song import SCALES, alman_song, claims
-from attngrad.derive.check import EXACT_MAX, random_normal
+from attngrad.derive.check import EXACT_MAX, points, random_normal
 from attngrad.derive.claims import load_claims_file, select
 from attngrad.errors import InputError
 
-FAST = dict(float_sizes=((12, 3),), mp_sizes=((1, 1), (2, 1), (1, 2), (2, 2), (3, 2), (4, 3)))
+FAST = dict(float_sizes=points((12, 3)), mp_sizes=points((1, 1), (2, 1), (1, 2), (2, 2), (3, 2), (4, 3)))
 
 
 def _by_id(cid):
@@ -94,10 +94,10 @@ def test_lemma_C7_on_def_1_2_is_off_by_1_over_d():
 @pytest.mark.parametrize("scale", list(SCALES))
 def test_project_gradient_claims_hold_and_agree_with_numpy(scale):
     for which in ("X", "Y"):
-        v = check_claim(_by_id(f"attngrad/grad-{which}[{scale}]"), exact_sizes=((1, 1), (2, 1), (1, 2)), **FAST)
+        v = check_claim(_by_id(f"attngrad/grad-{which}[{scale}]"), exact_sizes=points((1, 1), (2, 1), (1, 2)), **FAST)
         assert v.verdict == "holds", v
         exact = [t for t in v.tiers if t.tier == "exact"][0]
-        assert exact.outcome == "holds" and exact.sizes == [(1, 1), (2, 1), (1, 2)]
+        assert exact.outcome == "holds" and exact.sizes == list(points((1, 1), (2, 1), (1, 2)))
     # the chain's ∇X equals numpy finite differences of the loss, independently of the checker
     m = alman_song(scale)
     from attngrad.derive.evaluate import Evaluator, FloatField
@@ -144,7 +144,7 @@ def test_inconclusive_is_reported_not_hidden():
 
 def test_exact_tier_size_limit_is_a_clear_error():
     with pytest.raises(InputError, match="too large for the exact symbolic tier"):
-        check_claim(_by_id("attngrad/r-from-c"), exact_sizes=((EXACT_MAX["n"] + 1, 2),))
+        check_claim(_by_id("attngrad/r-from-c"), exact_sizes=points((EXACT_MAX["n"] + 1, 2)))
 
 
 def test_unknown_claim_id_and_paper():
@@ -183,12 +183,37 @@ def test_example_claims_file_verdicts(tmp_path):
 
     path = Path(__file__).resolve().parents[1] / "examples" / "causal_claims.py"
     found = {c.id: c for c in load_claims_file(path)}
-    v = {k: check_claim(c, exact_sizes=((1, 1), (2, 1)), **FAST).verdict for k, c in found.items()}
+    v = {k: check_claim(c, exact_sizes=points((1, 1), (2, 1)), **FAST).verdict for k, c in found.items()}
     assert v == {"user/causal-grad-X": "holds", "user/sigmoid-grad-X": "holds", "user/sigmoid-grad-X-slip": "refuted"}
 
 
 def test_random_inputs_are_reproducible_and_in_name_order():
-    a = random_normal(3, 2, 2)("A", (2, 2))
-    b = random_normal(3, 2, 2)("A", (2, 2))
+    a = random_normal(3, {"n": 2, "d": 2})("A", (2, 2))
+    b = random_normal(3, {"n": 2, "d": 2})("A", (2, 2))
     assert np.array_equal(a, b)
     assert np.array_equal(a, np.random.default_rng([3, 2, 2]).standard_normal((2, 2)))
+
+
+def test_claims_with_size_symbols_of_their_own():
+    """A model with a size D besides n, d: the claim names its size points; verdicts match NumPy."""
+    from attngrad.derive.expr import size
+
+    D = size("D")
+    A, B = Matrix("A", n, D), Matrix("B", D, d)
+    loss = half_sq_norm(A @ B)
+    sizes = {"mpmath": ({"n": 1, "D": 1, "d": 1}, {"n": 2, "D": 3, "d": 1}, {"n": 3, "D": 2, "d": 2}),
+             "exact": ({"n": 2, "D": 2, "d": 1},), "float64": ({"n": 9, "D": 5, "d": 3},)}
+    good = check_claim(Claim("t/D-grad", "∇_B ½‖AB‖² = Aᵀ(AB)", Grad(loss, B), A.T @ (A @ B), sizes=sizes))
+    assert good.verdict == "holds"
+    assert [t.sizes for t in good.tiers if t.tier == "exact"][0] == [{"n": 2, "D": 2, "d": 1}]
+    bad = check_claim(Claim("t/D-grad-slip", "∇_B ½‖AB‖² = 2Aᵀ(AB)", Grad(loss, B), 2 * (A.T @ (A @ B)),
+                            printed=True, sizes=sizes))
+    assert bad.verdict == "refuted" and "1/2" in bad.relation
+    assert {k: bad.counterexample[k] for k in ("n", "D", "d")} == {"n": 1, "D": 1, "d": 1}
+    # independently: the gradient of ½‖AB‖² in B is Aᵀ(AB), not twice it
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 2))
+    e = np.zeros_like(b)
+    e[0, 1] = 1e-6
+    fd = (0.5 * np.sum((a @ (b + e)) ** 2) - 0.5 * np.sum((a @ (b - e)) ** 2)) / 2e-6
+    assert abs(fd - (a.T @ a @ b)[0, 1]) < 1e-6
