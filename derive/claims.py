@@ -76,9 +76,9 @@ class Claim:
 
 def builtin_claims() -> list[Claim]:
     """Every claim attngrad ships, in report order."""
-    from . import alman_song
+    from . import alman_song, one_layer
 
-    return alman_song.claims()
+    return alman_song.claims() + one_layer.claims()
 
 
 def import_user_file(path: str | Path) -> ModuleType:

@@ -1,0 +1,88 @@
+"""The one-layer model (papers.md §3): closed-form gradients vs NumPy finite differences, slips refuted."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from attngrad.derive import Claim, Grad, check_claim
+from attngrad.derive import expr as E
+from attngrad.derive.evaluate import Evaluator, FloatField
+from attngrad.derive.one_layer import KERNELS, SIZES, WEIGHTS, one_layer
+from attngrad.numeric import check_grad
+
+
+def numpy_loss(kernel, Xs, Ys, W):
+    """f = (1/2N) Σ ‖S_i V_i W_O − Y_i‖², typed from papers.md §3 independently of the chain."""
+    d = W["W_Q"].shape[1]
+    total = 0.0
+    for X, Y in zip(Xs, Ys):
+        Q, K, V = X @ W["W_Q"], X @ W["W_K"], X @ W["W_V"]
+        if kernel == "softmax":
+            s = Q @ K.T / np.sqrt(d)
+        else:
+            s = -((Q[:, None, :] - K[None, :, :]) ** 2).sum(-1) / (2 * np.sqrt(d))
+        if kernel == "gaussian":
+            S = np.exp(s)
+        else:
+            S = np.exp(s - s.max(1, keepdims=True))
+            S /= S.sum(1, keepdims=True)
+        total += 0.5 * np.sum((S @ V @ W["W_O"] - Y) ** 2)
+    return total / len(Xs)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_closed_forms_match_numpy_finite_differences(kernel):
+    N, n, D, d, dv, dy = 3, 5, 4, 3, 2, 2
+    rng = np.random.default_rng(1)
+    Xs = [0.7 * rng.standard_normal((n, D)) for _ in range(N)]
+    Ys = [rng.standard_normal((n, dy)) for _ in range(N)]
+    W = {"W_Q": rng.standard_normal((D, d)), "W_K": rng.standard_normal((D, d)),
+         "W_V": rng.standard_normal((D, dv)), "W_O": rng.standard_normal((dv, dy))}
+    m = one_layer(kernel, N)
+    values = {**W, **{f"X_{i}": x for i, x in enumerate(Xs)}, **{f"Y_{i}": y for i, y in enumerate(Ys)}}
+    ev = Evaluator(FloatField(), values, {E.n: n, E.d: d, E.size("D"): D, E.size("dv"): dv, E.size("dy"): dy})
+    assert ev(m.loss)[0, 0] == pytest.approx(numpy_loss(kernel, Xs, Ys, W), rel=1e-12)
+    for w in WEIGHTS:
+        res = check_grad(lambda v, w=w: numpy_loss(kernel, Xs, Ys, {**W, w: v}), ev(m[f"∇{w}"]), W[w], name=w)
+        assert res.ok, str(res)
+
+
+def test_every_one_layer_claim_holds():
+    from attngrad.derive.one_layer import claims
+
+    for c in claims():
+        v = check_claim(c)
+        assert v.verdict == "holds", (c.id, [(t.tier, t.outcome, t.note) for t in v.tiers])
+        assert [t for t in v.tiers if t.tier == "exact"][0].sizes == list(SIZES["exact"])
+
+
+def test_slips_are_refuted():
+    """Gaussian ∇W_Q without its diag(M1)Q term, and softmax ∇W_K with P in place of Pᵀ."""
+    root = sp.sqrt(E.d)
+
+    def build(kernel, weight, slip):
+        def lhs(c):
+            m = one_layer(kernel, c.N)
+            return Grad(m.loss, m.inputs()[weight])
+
+        def rhs(c):
+            m = one_layer(kernel, c.N)
+            X = [m.inputs()[f"X_{i}"] for i in range(c.N)]
+            return _sum([x.T @ slip(m, i) / root for i, x in enumerate(X)])
+
+        return Claim(f"t/{kernel}-{weight}", "a slip", lhs, rhs, printed=True, sizes=SIZES)
+
+    no_diag = build("gaussian", "W_Q", lambda m, i: m[f"M_{i}"] @ m[f"K_{i}"])
+    untransposed = build("softmax", "W_K", lambda m, i: m[f"P_{i}"] @ m[f"Q_{i}"])
+    right = build("softmax", "W_K", lambda m, i: m[f"P_{i}"].T @ m[f"Q_{i}"])
+    assert check_claim(no_diag, exact=False).verdict == "refuted"
+    v = check_claim(untransposed, exact=False)
+    assert v.verdict == "refuted" and v.counterexample["n"] == 2  # at n = 1, P is 1×1 and equals Pᵀ
+    assert check_claim(right).verdict == "holds"
+
+
+def _sum(terms):
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
