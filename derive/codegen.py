@@ -87,6 +87,7 @@ class KernelPrinter:
         self.inline: set[int] = set()  # entrywise row nodes printed inside their one consumer
         self.bufs_planned: set[int] = set()
         self.scratch: list[str] = []  # per-chunk buffers besides the row buffers
+        self.serial = False
 
     # scheduling ---------------------------------------------------------------------------------
     def _name(self, node: E.Node, hint: str = "t") -> str:
@@ -118,7 +119,10 @@ class KernelPrinter:
         if isinstance(node, E.Named):
             return kids[0]
         if isinstance(node, E.MatMul):
-            kids = [self.kind(f) for f in _flatten(node)]
+            factors = _flatten(node)
+            kids = [self.kind(f) for f in factors]
+            if "row" in kids and _contracts_rows(factors[0]):  # Sᵀ R: a sum over the streamed rows
+                return "reduce"
         if "row" in kids or nn:
             if not _is_n(node.shape[0]):
                 return "reduce"
@@ -151,7 +155,7 @@ class KernelPrinter:
                 self.sched.glob.append(node)
             elif kind == "row" and not isinstance(node, E.Named):
                 self.sched.rows.append(node)
-            elif kind == "post" and not isinstance(node, E.Named):
+            elif kind == "post" and not isinstance(node, (E.Named, E.Transpose)):
                 self.sched.post.append(node)
 
         for name in self.outputs:
@@ -332,10 +336,10 @@ class KernelPrinter:
                 return f"(1.0 if {col} == j0 + b else 0.0)"
             return f"{self.buf(node_s).name}[{c}, b]"
         if kind in ("global", "input"):
+            if isinstance(node_s, E.Transpose):  # a column read as a row broadcasts; else entry (c, j0 + b)
+                return f"{self.arr(node_s.a)}[{c}, {'0' if node_s.a.shape[1] == 1 else 'j0 + b'}]"
             if node.shape[0] == 1:
                 return f"{self.arr(node)}[0, {c}]"
-            if isinstance(node_s, E.Transpose):
-                return f"{self.arr(node_s.a)}[{c}, j0 + b]"
             return f"{self.arr(node)}[j0 + b, {c}]"
         raise CodegenError(f"{show(node)} cannot be read by rows.")
 
@@ -351,17 +355,24 @@ class KernelPrinter:
         return _Buf(self.bufs[id(node)], node.shape[1])
 
     # printing: phases ---------------------------------------------------------------------------
-    def doprint(self) -> str:
+    def doprint(self, serial: bool = False) -> str:
+        """The kernel's source; ``serial``: ``kernel_serial``, the same loops without threads, for callers
+        that are themselves parallel (a Numba ``prange`` cannot launch another parallel region)."""
+        self.serial = serial
         self.schedule()
         sizes = self._size_lines()
-        L = ["@njit(parallel=True, cache=True, fastmath=False)",
-             f"def kernel({', '.join(self.input_names + self.parameters())}, nchunks, block):  # pragma: no cover - compiled"]
+        L = ["@njit(cache=True, nogil=True, fastmath=False)" if serial else "@njit(parallel=True, cache=True, fastmath=False)",
+             f"def kernel{'_serial' if serial else ''}({', '.join(self.input_names + self.parameters())}, nchunks, block):"
+             "  # pragma: no cover - compiled"]
         body = sizes[:]
         for g in self.sched.glob:
             body += self._print_global(g)
-        for node, _, _ in self.sched.reduces:
-            body.append(f"{self.arr(node)}_parts = np.zeros((nchunks, {self.size(node.shape[0])}, {self.size(node.shape[1])}))")
-        body.append("for t in prange(nchunks):")
+        for node, form, ops in self.sched.reduces:
+            shape = [self.size(node.shape[0]), self.size(node.shape[1])]
+            if self._parts_transposed(form, ops):
+                shape.reverse()
+            body.append(f"{self.arr(node)}_parts = np.zeros((nchunks, {shape[0]}, {shape[1]}))")
+        body.append(f"for t in {'range' if self.serial else 'prange'}(nchunks):")
         blk = ["nb = min(block, stop - j0)"]
         for r in self.sched.rows:
             blk += [f"# {self._label(r)}"] + getattr(self, "_print_" + type(r).__name__)(r)
@@ -371,8 +382,11 @@ class KernelPrinter:
         inner += ["start = t * n // nchunks", "stop = (t + 1) * n // nchunks", "for j0 in range(start, stop, block):"]
         inner += ["    " + x for x in blk]
         body += ["    " + x for x in inner]
-        for node, _, _ in self.sched.reduces:
-            body.append(f"{self.arr(node)} = sum_parts({self.arr(node)}_parts)")
+        for node, form, ops in self.sched.reduces:
+            total = f"sum_parts({self.arr(node)}_parts)"
+            if self._parts_transposed(form, ops):
+                total = f"np.ascontiguousarray({total}.T)"
+            body.append(f"{self.arr(node)} = {total}")
         for p in self.sched.post:
             body += self._print_global(p)
         outs = [self._value(self.model[o]) for o in self.outputs]
@@ -418,13 +432,15 @@ class KernelPrinter:
     def _print_global(self, node: E.Node) -> list[str]:
         name = self.arr(node)
         if isinstance(node, E.MatMul):
-            return [f"{name} = matmul({self._whole(node.a)}, {self._whole(node.b)})"]
+            mm = "matmul_serial" if self.serial else "matmul"
+            return [f"{name} = {mm}({self._whole(node.a)}, {self._whole(node.b)})"]
         if isinstance(node, E.Scale):
             return [f"{name} = ({self.size(node.k)}) * {self._whole(node.a)}"]
-        if isinstance(node, E.Add):
-            return [f"{name} = {self._whole(node.a)} + {self._whole(node.b)}"]
-        if isinstance(node, E.Hadamard):
-            return [f"{name} = {self._whole(node.a)} * {self._whole(node.b)}"]
+        if isinstance(node, (E.Add, E.Hadamard)):
+            a, b = self._whole(node.a), self._whole(node.b)
+            if node.a.shape != node.b.shape and not (_scalar(node.a) or _scalar(node.b)):
+                return [f"{name} = broadcast({a}, {b}, {isinstance(node, E.Hadamard)})"]  # parfors cannot broadcast
+            return [f"{name} = {a} {'*' if isinstance(node, E.Hadamard) else '+'} {b}"]
         if isinstance(node, E.Exp):
             return [f"{name} = np.exp({self._whole(node.a)})"]
         if isinstance(node, E.Log):
@@ -555,9 +571,24 @@ class KernelPrinter:
             return [f"for l in range({self.size(a.shape[1])}):", "    acc = 0.0", "    for b in range(nb):",
                     f"        acc += {self.at(a, 'l')}", f"    {part}[t, 0, l] += acc"]
         x, y = ops
-        return [f"for p in range({self.size(x.shape[1])}):", f"    for q in range({self.size(y.shape[1])}):",
+        P, Q = self.size(x.shape[1]), self.size(y.shape[1])
+        if self._by_rows(y):  # y's row j0+b is contiguous: the innermost loop runs along it
+            return ["for b in range(nb):", f"    for p in range({P}):", f"        v = {self.at(x, 'p')}",
+                    f"        for q in range({Q}):", f"            {part}[t, p, q] += v * {self.at(y, 'q')}"]
+        if self._by_rows(x):  # the same along x's row; the partials are kept transposed
+            return ["for b in range(nb):", f"    for q in range({Q}):", f"        v = {self.at(y, 'q')}",
+                    f"        for p in range({P}):", f"            {part}[t, q, p] += v * {self.at(x, 'p')}"]
+        return [f"for p in range({P}):", f"    for q in range({Q}):",
                 "        acc = 0.0", "        for b in range(nb):",
                 f"            acc += {self.at(x, 'p')} * {self.at(y, 'q')}", f"        {part}[t, p, q] += acc"]
+
+    def _by_rows(self, node: E.Node) -> bool:
+        """An input or global with n rows (not a transpose, not a column): row j0+b is contiguous in memory."""
+        return (self.kind(node) in ("global", "input") and not isinstance(_strip(node), E.Transpose)
+                and _is_n(node.shape[0]) and node.shape[1] != 1)
+
+    def _parts_transposed(self, form: str, ops: tuple) -> bool:
+        return form == "outer" and not self._by_rows(ops[1]) and self._by_rows(ops[0])
 
 
 _LETTERS = {"α": "alpha", "∇": "grad_", "₁": "1", "₂": "2", "₃": "3", "̃": "t"}
@@ -578,6 +609,17 @@ def _flatten(node: E.Node) -> list[E.Node]:
         if isinstance(node.a, E.Transpose):
             return _flatten(node.a.a)
     return [node]
+
+
+def _scalar(node: E.Node) -> bool:
+    s = _strip(node)
+    return isinstance(s, E.Fill) and s.shape == (1, 1)
+
+
+def _contracts_rows(first: E.Node) -> bool:
+    """The first factor of a product is the transpose of an n-row quantity: the product sums over rows."""
+    s = _strip(first)
+    return isinstance(s, E.Transpose) and _is_n(s.a.shape[0])
 
 
 def _transpose(node: E.Node) -> E.Node:
@@ -602,9 +644,10 @@ Chain (derive/, proved by `attngrad check`):
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import exp_nonpos, matmul, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
 
 INPUTS = {inputs!r}
+BATCH_INPUTS = {batch!r}
 PARAMETERS = {params!r}
 OUTPUTS = {out_names!r}
 BLOCK = {block}
@@ -613,27 +656,87 @@ BLOCK = {block}
 '''
 
 
+def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...]) -> str:
+    """``batch_serial``: the mean of every output over samples stacked along axis 0 of the batch inputs, and
+    ``descend_serial``: gradient descent on that mean for every input whose gradient ``∇name`` is an output."""
+    from attngrad.numeric.generated import DESCEND_STATUS
+
+    args = ", ".join(inputs)
+    call = ", ".join(f"{x}[i]" if x in model.batch_inputs else x for x in inputs)
+    outs = list(outputs.values())
+    first = model.batch_inputs[0]
+    loss = outputs[model.loss.name]
+    grads = [(chain[1:], py) for chain, py in outputs.items() if chain.startswith("∇") and chain[1:] in inputs]
+    if not grads:
+        raise CodegenError(f"Model {model.name} has no gradient of an input to descend along.")
+    code = {name: k for k, name in enumerate(DESCEND_STATUS)}
+    lines = [
+        "@njit(cache=True, nogil=True)",
+        f"def batch_serial({args}, block):  # pragma: no cover - compiled",
+        f'    """Means over the samples (axis 0 of {", ".join(model.batch_inputs)}) of {", ".join(outs)}."""',
+        "    i = 0",
+        f"    {', '.join(outs)} = kernel_serial({call}, 1, block)",
+        f"    for i in range(1, {first}.shape[0]):",
+        f"        o = kernel_serial({call}, 1, block)",
+        *[f"        {o} += o[{k}]" for k, o in enumerate(outs)],
+        f"    return {', '.join(f'{o} / {first}.shape[0]' for o in outs)}",
+        "", "",
+        "@njit(cache=True, nogil=True)",
+        f"def descend_serial({args}, train, eta, start, stop, tol, window, plateau_rtol, div_limit, losses, gsq, block):"
+        "  # pragma: no cover - compiled",
+        f'    """Gradient descent on {", ".join(v for v, _ in grads)} where ``train`` is True, updated in place: losses[t] and',
+        "    gsq[t] (squared norm of the trained gradients) are recorded before step t's update. Returns (status, last",
+        f'    step), status {", ".join(f"{k} {s}" for k, s in enumerate(DESCEND_STATUS))}: it stops when the loss is below tol,',
+        '    is not finite or above div_limit, or fell by at most plateau_rtol (relative) over the last window steps."""',
+        "    for t in range(start, stop):",
+        f"        {', '.join(outs)} = batch_serial({args}, block)",
+        f"        f = {loss}[0, 0]",
+        "        g2 = 0.0",
+    ]
+    for k, (_, py) in enumerate(grads):
+        lines += [f"        if train[{k}]:", f"            g2 += np.sum({py} * {py})"]
+    lines += [
+        "        losses[t] = f",
+        "        gsq[t] = g2",
+        "        if not (np.isfinite(f) and np.isfinite(g2)) or f > div_limit:",
+        f"            return {code['diverged']}, t",
+        "        if f < tol:",
+        f"            return {code['converged']}, t",
+        "        if t >= window and losses[t - window] - f <= plateau_rtol * losses[t - window]:",
+        f"            return {code['plateau']}, t",
+    ]
+    for k, (v, py) in enumerate(grads):
+        lines += [f"        if train[{k}]:", f"            {v} -= eta * {py}"]
+    lines.append(f"    return {code['running']}, stop - 1")
+    return "\n".join(lines) + "\n"
+
+
 def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], command: str = "attngrad codegen") -> str:
-    """The source of a Numba module whose ``kernel(*inputs, *parameters, nchunks, block)`` returns the outputs.
+    """The source of a Numba module whose ``kernel(*inputs, *parameters, nchunks, block)`` returns the outputs
+    (and ``kernel_serial``, the same without threads, for callers that run in parallel themselves).
 
     ``outputs`` maps chain names to Python names (``{"L": "loss", "∇X": "grad_X"}``).
     """
     printer = KernelPrinter(model, outputs, inputs)
-    body = printer.doprint()
+    body = printer.doprint() + "\n\n" + KernelPrinter(model, outputs, inputs).doprint(serial=True)
+    if model.batch_inputs:
+        body += "\n\n" + _print_batch(model, outputs, inputs)
     chain = "\n".join(f"    {name} = {text}" + (f"    # {doc}" if doc else "") for name, text, doc in model.describe())
     return HEADER.format(imports="\nimport math\n" if "math." in body else "", model=model.name, command=command, outputs=", ".join(f"{k} → {v}" for k, v in outputs.items()),
-                         chain=chain, inputs=tuple(inputs), params=printer.parameters(), out_names=tuple(outputs.values()),
+                         chain=chain, inputs=tuple(inputs), batch=tuple(model.batch_inputs), params=printer.parameters(), out_names=tuple(outputs.values()),
                          block=BLOCK) + body
 
 
 # the modules `attngrad codegen` writes ----------------------------------------------------------------
 def builtin_targets() -> dict[str, Model]:
     """Module name → model, for every chain attngrad ships (numeric/generated/)."""
-    from attngrad.numeric.generated import ALMAN_SONG
+    from attngrad.numeric.generated import ALMAN_SONG, ONE_LAYER, ONE_LAYER_MODES
 
     from .alman_song import alman_song
+    from .one_layer import one_layer
 
-    return {ALMAN_SONG: alman_song("s")}
+    return {ALMAN_SONG: alman_song("s"),
+            **{module: one_layer(kernel, 1, train=ONE_LAYER_MODES[mode]) for (kernel, mode), module in ONE_LAYER.items()}}
 
 
 def module_name(model: Model) -> str:

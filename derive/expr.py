@@ -91,6 +91,8 @@ class Node:
     def __truediv__(self, other: "Node | Scalar") -> "Node":
         if isinstance(other, Node):
             return Hadamard(self, Pow(other, -1))
+        if sp.sympify(other) == 1:
+            return self
         return Scale(1 / sp.sympify(other), self)
 
     def __pow__(self, k: Scalar) -> "Node":

@@ -22,6 +22,9 @@ class Model:
     chain: dict[str, E.Named] = field(default_factory=dict)
     loss: E.Named | None = None
     input_order: tuple[str, ...] = ()
+    #: inputs that differ per sample (one chain = one sample): the generated module also averages the kernel
+    #: over a batch of samples stacked along a leading axis of these, and runs gradient descent on that mean
+    batch_inputs: tuple[str, ...] = ()
 
     def kernel_inputs(self) -> tuple[str, ...]:
         """The generated kernel's arguments: ``input_order`` if given, else the inputs by name."""

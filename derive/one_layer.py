@@ -26,8 +26,8 @@ from .claims import Claim
 from .expr import Diag, Grad, RowSum, half_sq_norm, size, softmax_rows
 from .model import Model
 
-KERNELS = ("softmax", "gaussian", "gaussian-normalised")
-WEIGHTS = ("W_Q", "W_K", "W_V", "W_O")
+from attngrad.numeric.generated import ONE_LAYER_KERNELS as KERNELS  # noqa: E402 (NumPy only, no Numba)
+from attngrad.numeric.generated import ONE_LAYER_WEIGHTS as WEIGHTS  # noqa: E402
 D, dv, dy = size("D"), size("dv"), size("dy")
 n, d = E.n, E.d
 
@@ -43,61 +43,104 @@ def _sq_dist(Q: E.Node, K: E.Node) -> E.Node:
 
 
 @lru_cache(maxsize=None)
-def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1) -> Model:
-    """The one-layer loss for N samples and `heads` heads, with every weight a variable.
+def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: bool = False,
+              train: tuple[str, ...] = WEIGHTS) -> Model:
+    """The one-layer loss for N samples and `heads` heads, and its gradient in the trained weights (papers.md §3).
 
-    Per sample i and head h the chain defines Q, K, V, the scores, S, then F_i, R_i = F_i − Y_i and the loss;
-    the backward closed form defines G_i^h = R_i (W_O^h)ᵀ (V_i^h)ᵀ / N (= ∂f/∂S_i^h), P or M, and the four
-    gradients ∇W_Q, ∇W_K, ∇W_V, ∇W_O per head (papers.md §3).
+    Per sample i and head h the chain defines Q, K, V, the scores, S, VO = V W_O, then F_i = Σ_h S VO,
+    R_i = F_i − Y_i and the loss f = (1/2N) Σ_i ‖R_i‖². The backward closed form (the roles of the paper's
+    Lemma 1 and Lemma 6) defines G = R VOᵀ / N (= ∂f/∂S), then P = S∘G − diag((S∘G)1)S (softmax,
+    gaussian-normalised) or M = S∘G (gaussian), and ∇W for every weight in ``train``. Products that contract
+    over the token index (SᵀR, PᵀQ) are definitions of their own, so a kernel streams them as sums over rows.
+
+    A weight that is not trained is constant during training, so the products built from it alone are inputs
+    of the chain (Q = XW_Q, K = XW_K, V = XW_V, VO = XW_VW_O, computed once per run): a kernel for a training
+    mode does only that mode's work. ``equal_keys``: every key is the same vector k (K_i = 1kᵀ, no W_K), the
+    Softmax degenerate case of papers.md §3.1.
     """
     if kernel not in KERNELS:
         raise InputError(f"Unknown kernel '{kernel}'; use one of {', '.join(KERNELS)}.")
     if N < 1 or heads < 1:
         raise InputError("The number of samples and of heads must be at least 1.")
-    m = Model(f"one-layer[{kernel},N={N},H={heads}]", f"one attention layer, {kernel} kernel, {N} samples, {heads} heads")
+    bad = [w for w in train if w not in WEIGHTS] + (["W_K"] if equal_keys and "W_K" in train else [])
+    if bad or not train:
+        raise InputError(f"Cannot train {', '.join(bad) or 'nothing'}; train a non-empty subset of {', '.join(WEIGHTS)}"
+                         + (" (no W_K with equal keys)." if equal_keys else "."))
+    tags = ([] if set(train) == set(WEIGHTS) else ["train " + ",".join(train)]) + (["equal keys"] if equal_keys else [])
+    m = Model(f"one-layer[{kernel},N={N},H={heads}{''.join(',' + t for t in tags)}]",
+              f"one attention layer, {kernel} kernel, {N} samples, {heads} heads" + "".join(", " + t for t in tags))
     root = sp.sqrt(d)
-    W = [_weights(f"^{h}" if heads > 1 else "") for h in range(heads)]
-    losses, grads = [], {(h, w): [] for h in range(heads) for w in WEIGHTS}
+    W = [_weights(_head(h, heads)) for h in range(heads)]
+    k_vec = E.Matrix("k", d, 1)
+    losses, grads = [], {(h, w): [] for h in range(heads) for w in train}
     for i in range(N):
         Xi, Yi = E.Matrix(f"X_{i}", n, D), E.Matrix(f"Y_{i}", n, dy)
         parts = []
         for h, w in enumerate(W):
-            t = f"{i}" + (f"^{h}" if heads > 1 else "")
-            Q = m.define(f"Q_{t}", Xi @ w["W_Q"])
-            K = m.define(f"K_{t}", Xi @ w["W_K"])
-            V = m.define(f"V_{t}", Xi @ w["W_V"])
+            t = f"{i}{_head(h, heads)}"
+
+            def product(name: str, weights: tuple[str, ...], cols, expr, doc: str = "") -> E.Node:
+                if any(x in train for x in weights):
+                    return m.define(f"{name}_{t}", expr(), doc)
+                return E.Matrix(f"{name}_{t}", n, cols)  # frozen: an input of the chain
+
+            Q = product("Q", ("W_Q",), d, lambda: Xi @ w["W_Q"])
+            if equal_keys:
+                K = m.define(f"K_{t}", E.ones(n) @ k_vec.T, "every key equal to k")
+            else:
+                K = product("K", ("W_K",), d, lambda: Xi @ w["W_K"])
+            V = product("V", ("W_V", "W_O"), dv, lambda: Xi @ w["W_V"]) if {"W_V", "W_O"} & set(train) else None
+            VO = product("VO", ("W_V", "W_O"), dy, lambda: V @ w["W_O"], "V W_O")
             if kernel == "softmax":
                 S = m.define(f"S_{t}", softmax_rows(Q @ K.T / root), "softmax(QKᵀ/√d)")
             else:
                 dist = m.define(f"dist_{t}", _sq_dist(Q, K), "‖q_k − k_j‖²")
                 score = -dist / (2 * root)
-                S = m.define(f"S_{t}", E.exp(score) if kernel == "gaussian" else softmax_rows(score))
-            parts.append((h, Q, K, V, S, w))
-        F = _sum(S @ V @ w["W_O"] for _, _, _, V, S, w in parts)
+                S = m.define(f"S_{t}", E.exp(score) if kernel == "gaussian" else softmax_rows(score),
+                             "exp(−‖q_k − k_j‖²/(2√d))" + ("" if kernel == "gaussian" else ", rows normalised"))
+            parts.append((h, t, Q, K, V, VO, S, w))
+        F = _sum(S @ VO for *_, VO, S, _ in parts)
         R = m.define(f"R_{i}", F - Yi, "residual F_i − Y_i")
         losses.append(half_sq_norm(R))
-        for h, Q, K, V, S, w in parts:
-            t = f"{i}" + (f"^{h}" if heads > 1 else "")
-            G = m.define(f"G_{t}", (R @ w["W_O"].T @ V.T) / N, "∂f/∂S = R W_Oᵀ Vᵀ / N")
-            grads[(h, "W_V")].append(Xi.T @ S.T @ R @ w["W_O"].T / N)
-            grads[(h, "W_O")].append((S @ V).T @ R / N)
+        for h, t, Q, K, V, VO, S, w in parts:
+            if {"W_V", "W_O"} & set(train):
+                SR = m.define(f"SᵀR_{t}", S.T @ R, "a sum over tokens")
+            if "W_V" in train:
+                grads[(h, "W_V")].append(Xi.T @ SR @ w["W_O"].T / N)
+            if "W_O" in train:
+                grads[(h, "W_O")].append(V.T @ SR / N)
+            if not {"W_Q", "W_K"} & set(train):
+                continue
+            G = m.define(f"G_{t}", (R @ VO.T) / N, "∂f/∂S = R (V W_O)ᵀ / N")
             if kernel == "gaussian":
                 M = m.define(f"M_{t}", S * G, "S∘G")
-                dQ = (M @ K - Diag(RowSum(M)) @ Q) / root
-                dK = (M.T @ Q - Diag(RowSum(M.T)) @ K) / root
+                dQ = M @ K - Diag(RowSum(M)) @ Q
+                if "W_K" in train:
+                    dK = m.define(f"MᵀQ_{t}", M.T @ Q, "a sum over tokens") - K * E.ColSum(M).T
             else:
                 P = m.define(f"P_{t}", S * G - Diag(RowSum(S * G)) @ S, "S∘G − diag((S∘G)1)S")
-                if kernel == "softmax":
-                    dQ, dK = P @ K / root, P.T @ Q / root
-                else:  # scores −‖q − k‖²/(2√d); the rows of P sum to zero
-                    dQ = P @ K / root
-                    dK = (P.T @ Q - Diag(RowSum(P.T)) @ K) / root
-            grads[(h, "W_Q")].append(Xi.T @ dQ)
-            grads[(h, "W_K")].append(Xi.T @ dK)
+                dQ = P @ K  # gaussian-normalised: −diag(P1)Q vanishes, the rows of P sum to zero
+                if "W_K" in train:
+                    PQ = m.define(f"PᵀQ_{t}", P.T @ Q, "a sum over tokens")
+                    dK = PQ if kernel == "softmax" else PQ - K * E.ColSum(P).T
+            if "W_Q" in train:
+                grads[(h, "W_Q")].append(Xi.T @ dQ / root)
+            if "W_K" in train:
+                grads[(h, "W_K")].append(Xi.T @ dK / root)
     m.loss = m.define("f", _sum(losses) / N, "(1/2N) Σ_i ‖F_i − Y_i‖²")
     for (h, w), terms in grads.items():
-        m.define(f"∇{w}" + (f"^{h}" if heads > 1 else ""), _sum(terms))
+        m.define(f"∇{w}{_head(h, heads)}", _sum(terms))
+    order = [f"{x}_{i}" for i in range(N) for x in "XY"] + [w + _head(h, heads) for h in range(heads) for w in WEIGHTS]
+    order += [f"{p}_{i}{_head(h, heads)}" for i in range(N) for h in range(heads) for p in ("Q", "K", "V", "VO")] + ["k"]
+    used = m.inputs()
+    m.input_order = tuple(x for x in order if x in used)
+    if N == 1:  # one sample per chain: a generated module averages it over a batch of samples
+        m.batch_inputs = tuple(x for x in m.input_order if x.split("^")[0].endswith("_0"))
     return m
+
+
+def _head(h: int, heads: int) -> str:
+    return f"^{h}" if heads > 1 else ""
 
 
 def _sum(terms) -> E.Node:

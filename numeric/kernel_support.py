@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from numbers import Integral
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numba
 import numpy as np
@@ -38,17 +39,56 @@ def exp_nonpos(x):
     return p * _POW2_NEG[int(-k)]
 
 
+@njit(inline="always", cache=True, fastmath=False)
+def _matmul_rows(A, B, out, i0, i1):  # pragma: no cover - compiled
+    """out[i0:i1] = A[i0:i1] @ B, four rows at a time so that each loaded row of B serves four rows of A."""
+    k, m = B.shape
+    i = i0
+    while i + 4 <= i1:
+        for a in range(k):
+            v0, v1, v2, v3 = np.float64(A[i, a]), np.float64(A[i + 1, a]), np.float64(A[i + 2, a]), np.float64(A[i + 3, a])
+            for c in range(m):
+                b = B[a, c]
+                out[i, c] += v0 * b
+                out[i + 1, c] += v1 * b
+                out[i + 2, c] += v2 * b
+                out[i + 3, c] += v3 * b
+        i += 4
+    for r in range(i, i1):
+        for a in range(k):
+            v = np.float64(A[r, a])
+            for c in range(m):
+                out[r, c] += v * B[a, c]
+
+
 @njit(parallel=True, cache=True, fastmath=False)
 def matmul(A, B):  # pragma: no cover - compiled
     """A @ B in float64 by loops (no BLAS: its idle threads would spin on the kernel's cores); rows in parallel."""
-    n, k = A.shape
-    m = B.shape[1]
-    out = np.zeros((n, m))
-    for i in prange(n):
-        for a in range(k):
-            v = np.float64(A[i, a])
-            for c in range(m):
-                out[i, c] += v * B[a, c]
+    out = np.zeros((A.shape[0], B.shape[1]))
+    quads = (A.shape[0] + 3) // 4
+    for q in prange(quads):
+        _matmul_rows(A, B, out, 4 * q, min(4 * q + 4, A.shape[0]))
+    return out
+
+
+@njit(cache=True, fastmath=False)
+def matmul_serial(A, B):  # pragma: no cover - compiled
+    """A @ B in float64 by loops, one thread: for kernels called from inside another parallel loop."""
+    out = np.zeros((A.shape[0], B.shape[1]))
+    _matmul_rows(A, B, out, 0, A.shape[0])
+    return out
+
+
+@njit(cache=True, fastmath=False)
+def broadcast(A, B, multiply):  # pragma: no cover - compiled
+    """A∘B (multiply) or A + B of 2-D arrays where a dimension of 1 broadcasts, as NumPy does."""
+    r, c = max(A.shape[0], B.shape[0]), max(A.shape[1], B.shape[1])
+    out = np.empty((r, c))
+    for i in range(r):
+        ia, ib = min(i, A.shape[0] - 1), min(i, B.shape[0] - 1)
+        for j in range(c):
+            a, b = A[ia, min(j, A.shape[1] - 1)], B[ib, min(j, B.shape[1] - 1)]
+            out[i, j] = a * b if multiply else a + b
     return out
 
 
@@ -68,6 +108,18 @@ def check_threads(threads: int | None) -> None:
         isinstance(threads, bool) or not isinstance(threads, Integral) or not 1 <= threads <= top
     ):
         raise InputError(f"threads must be an integer from 1 to {top}, got {threads!r}.")
+
+
+def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> list:
+    """[fn(x) for x in items] on ``threads`` Python threads (all by default): for coarse tasks that call Numba
+    functions compiled with ``nogil=True``, which then run side by side. A ``prange`` around the generated
+    kernels would do the same, but each such loop costs tens of seconds of LLVM work when first compiled."""
+    check_threads(threads)
+    workers = min(len(items), threads or numba.get_num_threads())
+    if workers <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 @contextmanager

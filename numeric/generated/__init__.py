@@ -14,6 +14,16 @@ import numpy as np
 
 #: Alman–Song Def 1.2 with its scale s a kernel parameter (derive: ``alman_song("s")``).
 ALMAN_SONG = "alman_song_s"
+#: One attention layer (papers.md §3): kernels, weights, and the training modes that have a kernel of their own
+#: (derive: ``one_layer(kernel, N=1, train=ONE_LAYER_MODES[mode])``); any other subset of the weights uses the
+#: kernel of every weight, ``all``, and leaves the others untouched.
+ONE_LAYER_KERNELS = ("softmax", "gaussian", "gaussian-normalised")
+ONE_LAYER_WEIGHTS = ("W_Q", "W_K", "W_V", "W_O")
+ONE_LAYER_MODES = {"all": ONE_LAYER_WEIGHTS, "wq": ("W_Q",), "wv": ("W_V",), "wqkv": ("W_Q", "W_K", "W_V")}
+ONE_LAYER = {(kernel, mode): f"one_layer_{kernel.replace('-', '_')}_{mode}"
+             for kernel in ONE_LAYER_KERNELS for mode in ONE_LAYER_MODES}
+#: what a generated ``descend_serial`` returns as its status
+DESCEND_STATUS = ("running", "converged", "plateau", "diverged")
 
 
 def load(module: str) -> ModuleType:

@@ -21,9 +21,10 @@ Chain (derive/, proved by `attngrad check`):
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import exp_nonpos, matmul, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
 
 INPUTS = ('A1', 'A2', 'A3', 'E', 'Y', 'X')
+BATCH_INPUTS = ()
 PARAMETERS = ('s',)
 OUTPUTS = ('loss', 'grad_X', 'grad_Y')
 BLOCK = 32
@@ -153,12 +154,11 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
                     acc += (buf2[l, b] * buf2[l, b])
             g4_parts[t, 0, 0] += acc
             # (A1ᵀ·p)·A2
-            for p in range(d):
+            for b in range(nb):
                 for q in range(d):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += A1[j0 + b, p] * buf4[q, b]
-                    g5_parts[t, p, q] += acc
+                    v = buf4[q, b]
+                    for p in range(d):
+                        g5_parts[t, q, p] += v * A1[j0 + b, p]
             # ∇Y = (A3ᵀ·fᵀ)·c
             for p in range(d):
                 for q in range(d):
@@ -167,7 +167,151 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
                         acc += buf5[p, b] * buf2[q, b]
                     grad_Y_6_parts[t, p, q] += acc
     g4 = sum_parts(g4_parts)
-    g5 = sum_parts(g5_parts)
+    g5 = np.ascontiguousarray(sum_parts(g5_parts).T)
+    grad_Y_6 = sum_parts(grad_Y_6_parts)
+    L_9 = (1/2) * g4
+    grad_X_10 = (s) * g5
+    return L_9, grad_X_10, grad_Y_6
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compiled
+    d = A1.shape[1]
+    n = A1.shape[0]
+    g1 = matmul_serial(A1, X)
+    h_2 = matmul_serial(A3, Y)
+    g3 = (-1) * E
+    g4_parts = np.zeros((nchunks, 1, 1))
+    g5_parts = np.zeros((nchunks, d, d))
+    grad_Y_6_parts = np.zeros((nchunks, d, d))
+    for t in range(nchunks):
+        buf0 = np.empty((n, block))
+        buf1 = np.empty((1, block))
+        buf2 = np.empty((d, block))
+        buf3 = np.empty((n, block))
+        buf4 = np.empty((d, block))
+        buf5 = np.empty((d, block))
+        left7 = np.empty((d, block))
+        rowmax8 = np.empty(block)
+        start = t * n // nchunks
+        stop = (t + 1) * n // nchunks
+        for j0 in range(start, stop, block):
+            nb = min(block, stop - j0)
+            # (A1·X)·A2ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf0[c, b] = 0.0
+            for k in range(d):
+                for b in range(nb):
+                    left7[k, b] = g1[j0 + b, k]
+            for c in range(n):
+                for k in range(d):
+                    g = A2[c, k]
+                    for b in range(nb):
+                        buf0[c, b] += left7[k, b] * g
+            # u = exp(S)
+            for b in range(nb):
+                rowmax8[b] = -np.inf
+            for l in range(n):
+                for b in range(nb):
+                    x = ((s) * buf0[l, b])
+                    if x > rowmax8[b]:
+                        rowmax8[b] = x
+            for b in range(nb):
+                if not rowmax8[b] > -np.inf:
+                    rowmax8[b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = exp_nonpos(((s) * buf0[l, b]) - rowmax8[b])
+            # α = u·1
+            for b in range(nb):
+                buf1[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf1[0, b] += buf0[l, b]
+            # α⁻¹
+            for l in range(1):
+                for b in range(nb):
+                    buf1[l, b] = 1.0 / buf1[0, b]
+            # f = diag(α⁻¹)·u
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = buf1[0, b] * buf0[l, b]
+            # f·h
+            for c in range(d):
+                for b in range(nb):
+                    buf2[c, b] = 0.0
+            for k in range(n):
+                for c in range(d):
+                    g = h_2[k, c]
+                    for b in range(nb):
+                        buf2[c, b] += buf0[k, b] * g
+            # c = f·h − E
+            for l in range(d):
+                for b in range(nb):
+                    buf2[l, b] = buf2[l, b] + g3[j0 + b, l]
+            # q = c·hᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf3[c, b] = 0.0
+            for c in range(n):
+                for k in range(d):
+                    g = h_2[c, k]
+                    for b in range(nb):
+                        buf3[c, b] += buf2[k, b] * g
+            # p₁ = f∘q
+            for l in range(n):
+                for b in range(nb):
+                    buf3[l, b] = buf0[l, b] * buf3[l, b]
+            # r = p₁·1
+            for b in range(nb):
+                buf1[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf1[0, b] += buf3[l, b]
+            # p = p₁ − p₂
+            for l in range(n):
+                for b in range(nb):
+                    buf3[l, b] = buf3[l, b] + (-(buf1[0, b] * buf0[l, b]))
+            # p·A2
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = 0.0
+            for k in range(n):
+                for c in range(d):
+                    g = A2[k, c]
+                    for b in range(nb):
+                        buf4[c, b] += buf3[k, b] * g
+            # f·A3
+            for c in range(d):
+                for b in range(nb):
+                    buf5[c, b] = 0.0
+            for k in range(n):
+                for c in range(d):
+                    g = A3[k, c]
+                    for b in range(nb):
+                        buf5[c, b] += buf0[k, b] * g
+            # Σ(c∘c)
+            acc = 0.0
+            for l in range(d):
+                for b in range(nb):
+                    acc += (buf2[l, b] * buf2[l, b])
+            g4_parts[t, 0, 0] += acc
+            # (A1ᵀ·p)·A2
+            for b in range(nb):
+                for q in range(d):
+                    v = buf4[q, b]
+                    for p in range(d):
+                        g5_parts[t, q, p] += v * A1[j0 + b, p]
+            # ∇Y = (A3ᵀ·fᵀ)·c
+            for p in range(d):
+                for q in range(d):
+                    acc = 0.0
+                    for b in range(nb):
+                        acc += buf5[p, b] * buf2[q, b]
+                    grad_Y_6_parts[t, p, q] += acc
+    g4 = sum_parts(g4_parts)
+    g5 = np.ascontiguousarray(sum_parts(g5_parts).T)
     grad_Y_6 = sum_parts(grad_Y_6_parts)
     L_9 = (1/2) * g4
     grad_X_10 = (s) * g5

@@ -1,0 +1,283 @@
+"""One attention layer (papers.md §3) in numbers: instances, the loss with its gradients, and the Jacobian.
+
+Every number comes from the kernels `attngrad codegen` prints from the chain ``one_layer(kernel, N=1)``
+(numeric/generated/one_layer_*.py): a sample's loss ½‖F_i − Y_i‖² and its gradients in W_Q, W_K, W_V, W_O.
+The N-sample loss f = (1/2N) Σ_i ‖F_i − Y_i‖² and its gradient are the means over samples. The Jacobian J of
+the stacked outputs (F_i[k, o] for every i, k, o) is read off the same kernel: the gradient is linear in the
+residual, so ∇(Y) − ∇(Y + e_ko) = Jᵢᵀe_ko, a row of J (no second formula is typed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+from attngrad.errors import InputError
+from attngrad.numeric.generated import ONE_LAYER_KERNELS as KERNELS
+from attngrad.numeric.generated import ONE_LAYER_WEIGHTS as WEIGHTS
+from attngrad.numeric.inputs import as_float_array
+
+EMBEDDINGS = ("orthogonal", "gaussian")
+TARGETS = ("random", "outside-hull")
+#: default entry scale of each weight at initialisation (entries N(0, scale²); W_O's is divided by √d_v)
+INIT_SCALES = {"W_Q": 1.0, "W_K": 1.0, "W_V": 1.0, "W_O": 1.0}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """N samples of n tokens, embedding D, head d, value d_v, output d_y (papers.md §3)."""
+
+    N: int = 16
+    n: int = 8
+    D: int = 128
+    d: int = 16
+    dv: int = 16
+    dy: int = 1
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise InputError(f"The size {name} must be a positive integer, got {value!r}.")
+
+    def shape(self, weight: str) -> tuple[int, int]:
+        return {"W_Q": (self.D, self.d), "W_K": (self.D, self.d), "W_V": (self.D, self.dv),
+                "W_O": (self.dv, self.dy)}[weight]
+
+    @property
+    def outputs(self) -> int:
+        """Rows of the Jacobian: every entry of every F_i."""
+        return self.N * self.n * self.dy
+
+
+@dataclass
+class Instance:
+    """Data (X: N×n×D, Y: N×n×d_y) and weights of one layer; float64, C-contiguous."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    weights: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sizes(self) -> Sizes:
+        N, n, D = self.X.shape
+        return Sizes(N, n, D, self.weights["W_Q"].shape[1], self.weights["W_V"].shape[1], self.Y.shape[2])
+
+    def copy(self) -> "Instance":
+        return Instance(self.X.copy(), self.Y.copy(), {k: v.copy() for k, v in self.weights.items()}, list(self.notes))
+
+
+def check_kernel(kernel: str) -> str:
+    if kernel not in KERNELS:
+        raise InputError(f"Unknown kernel '{kernel}'; use one of {', '.join(KERNELS)}.")
+    return kernel
+
+
+def check_train(train: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:
+    """A training mode: a non-empty subset of W_Q, W_K, W_V, W_O, in that order (``"W_Q,W_V"`` works too)."""
+    names = [t.strip() for t in train.split(",")] if isinstance(train, str) else list(train)
+    unknown = [t for t in names if t not in WEIGHTS]
+    if unknown or not names:
+        raise InputError(f"Unknown training mode '{','.join(names)}': give weights from {', '.join(WEIGHTS)}, "
+                         "e.g. W_Q or W_Q,W_K,W_V.")
+    return tuple(w for w in WEIGHTS if w in names)
+
+
+def as_instance(X: Any, Y: Any, weights: dict[str, Any]) -> Instance:
+    """Validate data and weights (shapes consistent, finite, real) into an Instance of float64 arrays."""
+    X = as_float_array("X", X, np.float64)
+    Y = as_float_array("Y", Y, np.float64)
+    if X.ndim != 3 or Y.ndim != 3:
+        raise InputError(f"X and Y must be 3-D arrays (samples, tokens, features), got shapes {X.shape} and {Y.shape}.")
+    if X.shape[:2] != Y.shape[:2]:
+        raise InputError(f"X has shape {X.shape} and Y {Y.shape}: they must have the same samples and tokens.")
+    missing = [w for w in WEIGHTS if w not in weights]
+    if missing:
+        raise InputError(f"The weights lack {', '.join(missing)}.")
+    W = {w: as_float_array(w, weights[w], np.float64) for w in WEIGHTS}
+    for w, a in W.items():
+        if a.ndim != 2:
+            raise InputError(f"{w} must be a 2-D array, got shape {a.shape}.")
+    N, n, D = X.shape
+    d, dv, dy = W["W_Q"].shape[1], W["W_V"].shape[1], Y.shape[2]
+    if min(N, n, D, d, dv, dy) < 1:
+        raise InputError("Every size (samples, tokens, D, d, d_v, d_y) must be at least 1.")
+    want = Sizes(N, n, D, d, dv, dy)
+    for w, a in W.items():
+        if a.shape != want.shape(w):
+            raise InputError(f"{w} has shape {a.shape} but must be {want.shape(w)} for X of shape {X.shape} "
+                             f"and Y of shape {Y.shape}.")
+    return Instance(X, Y, W)
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), stream])
+
+
+def make_instance(sizes: Sizes, seed: int = 0, *, embedding: str = "orthogonal", targets: str = "random",
+                  scales: dict[str, float] | None = None, tie_qk: bool = True, margin: float = 0.5) -> Instance:
+    """A synthetic instance; the same seed gives the same data and initial weights for every kernel and mode.
+
+    embedding: ``orthogonal`` — the N·n token embeddings are orthonormal rows (needs D ≥ Nn, the large-embedding
+    regime; otherwise Gaussian rows, with a note); ``gaussian`` — entries N(0, 1/D) (rows of norm ≈ 1).
+    Weights: entries N(0, scale²), W_O's divided by √d_v; ``tie_qk`` starts W_K equal to W_Q.
+    targets: ``random`` — Y entries N(0, 1); ``outside-hull`` — each target row lies outside the convex hull of
+    the rows of V_iW_O at initialisation (beyond the farthest one along a random direction by ``margin``), so
+    Softmax attention, whose output rows are convex combinations of those rows, cannot fit it while W_V and W_O
+    stay fixed.
+    """
+    if embedding not in EMBEDDINGS:
+        raise InputError(f"Unknown embedding '{embedding}'; use one of {', '.join(EMBEDDINGS)}.")
+    if targets not in TARGETS:
+        raise InputError(f"Unknown targets '{targets}'; use one of {', '.join(TARGETS)}.")
+    scales = {**INIT_SCALES, **(scales or {})}
+    for w, s in scales.items():
+        if w not in WEIGHTS or isinstance(s, bool) or not isinstance(s, Real) or not 0 <= s < np.inf:
+            raise InputError(f"The initial scale of {w} must be a finite number ≥ 0, got {s!r}.")
+    N, n, D = sizes.N, sizes.n, sizes.D
+    notes = []
+    rng = _rng(seed, 1)
+    if embedding == "orthogonal" and D >= N * n:
+        q, _ = np.linalg.qr(rng.standard_normal((D, N * n)))
+        X = q.T.reshape(N, n, D)
+    else:
+        if embedding == "orthogonal":
+            notes.append(f"orthogonal embeddings need D ≥ Nn = {N * n}; drew Gaussian rows instead (D = {D})")
+        X = rng.standard_normal((N, n, D)) / np.sqrt(D)
+    rng = _rng(seed, 2)
+    W = {w: scales[w] * rng.standard_normal(sizes.shape(w)) for w in WEIGHTS}
+    W["W_O"] /= np.sqrt(sizes.dv)
+    if tie_qk:
+        W["W_K"] = W["W_Q"].copy()
+    rng = _rng(seed, 3)
+    if targets == "random":
+        Y = rng.standard_normal((N, n, sizes.dy))
+    else:
+        VO = X @ W["W_V"] @ W["W_O"]  # N × n × d_y: the rows a Softmax output row is a convex combination of
+        centre = VO.mean(axis=1, keepdims=True)
+        u = rng.standard_normal((N, n, sizes.dy))
+        u /= np.linalg.norm(u, axis=2, keepdims=True)
+        reach = np.einsum("ikc,ijc->ikj", u, VO - centre).max(axis=2)  # max_j ⟨u_k, VO_j − centre⟩
+        Y = centre + (reach + margin)[:, :, None] * u  # ⟨u_k, y_k⟩ = max_j ⟨u_k, VO_j⟩ + margin
+    return Instance(np.ascontiguousarray(X), np.ascontiguousarray(Y), {k: np.ascontiguousarray(v) for k, v in W.items()},
+                    notes)
+
+
+@dataclass(frozen=True)
+class OneLayerResult:
+    """f and its gradient in every trained weight."""
+
+    loss: float
+    grads: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Member:
+    """The generated module that serves a kernel and training mode: its own mode's module if it has one, else
+    the module of every weight (the weights outside ``train`` are then left alone)."""
+
+    kernel: str
+    train: tuple[str, ...]
+    module: Any  # numeric/generated/one_layer_<kernel>_<mode>.py
+    trains: tuple[str, ...]  # the weights the module differentiates, in order
+
+    @property
+    def mask(self) -> np.ndarray:
+        return np.array([w in self.train for w in self.trains])
+
+    def arrays(self, inst: Instance) -> list[np.ndarray]:
+        """The module's INPUTS for ``inst``: samples along axis 0 of the per-sample ones; a frozen product
+        (Q = XW_Q, K = XW_K, V = XW_V, VO = XW_VW_O) computed once here."""
+        W = inst.weights
+        frozen = {"Q_0": lambda: inst.X @ W["W_Q"], "K_0": lambda: inst.X @ W["W_K"], "V_0": lambda: inst.X @ W["W_V"],
+                  "VO_0": lambda: inst.X @ W["W_V"] @ W["W_O"]}
+        given = {"X_0": inst.X, "Y_0": inst.Y, **W}
+        return [np.ascontiguousarray(given[x] if x in given else frozen[x]()) for x in self.module.INPUTS]
+
+
+def member(kernel: str, train: tuple[str, ...] | str = WEIGHTS) -> Member:
+    from attngrad.numeric.generated import ONE_LAYER, ONE_LAYER_MODES, load
+
+    train = check_train(train)
+    mode = next((m for m, ws in ONE_LAYER_MODES.items() if ws == train), "all")
+    module = load(ONE_LAYER[(check_kernel(kernel), mode)])
+    return Member(kernel, train, module, ONE_LAYER_MODES[mode])
+
+
+def _chunks(total: int, parts: int) -> list[tuple[int, int]]:
+    parts = max(1, min(parts, total))
+    return [(k * total // parts, (k + 1) * total // parts) for k in range(parts)]
+
+
+def loss_and_grads(kernel: str, X: Any, Y: Any, weights: dict[str, Any], train: tuple[str, ...] | str = WEIGHTS, *,
+                   threads: int | None = None) -> OneLayerResult:
+    """f = (1/2N) Σ_i ‖S_i V_i W_O − Y_i‖² (papers.md §3) and ∇f in the trained weights, by the generated kernels.
+
+    X: N×n×D, Y: N×n×d_y, weights: W_Q, W_K (D×d), W_V (D×d_v), W_O (d_v×d_y). Samples are split over
+    ``threads`` threads. Bad input raises InputError.
+    """
+    from attngrad.numeric.kernel_support import thread_map
+
+    inst = as_instance(X, Y, weights)
+    mb = member(kernel, train)
+    arrays = mb.arrays(inst)
+    batch = set(mb.module.BATCH_INPUTS)
+
+    def part(span: tuple[int, int]):
+        a, b = span
+        out = mb.module.batch_serial(*(x[a:b] if name in batch else x for name, x in zip(mb.module.INPUTS, arrays)),
+                                     mb.module.BLOCK)
+        return [(b - a) * np.asarray(o) for o in out]
+
+    sums = [sum(parts) / inst.X.shape[0] for parts in zip(*thread_map(part, _chunks(inst.X.shape[0], _threads(threads)),
+                                                                         threads))]
+    loss, grads = float(sums[0][0, 0]), dict(zip(mb.trains, sums[1:]))
+    if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
+        raise InputError("The loss or its gradient overflows float64; scale the data or the weights down.")
+    return OneLayerResult(loss, {w: grads[w] for w in mb.train})
+
+
+def jacobian(kernel: str, inst: Instance, train: tuple[str, ...] | str, *, threads: int | None = None) -> np.ndarray:
+    """J = ∂(F_i[k, o] for all i, k, o)/∂(trained weights, each row-major, in WEIGHTS order): (N·n·d_y) × p.
+
+    Row (i, k, o) is ∇(Y_i) − ∇(Y_i + e_ko) of sample i's generated kernel: the gradient is Jᵢᵀ(F_i − Y_i),
+    linear in Y_i.
+    """
+    from attngrad.numeric.kernel_support import thread_map
+
+    mb = member(kernel, train)
+    arrays = mb.arrays(inst)
+    names = mb.module.INPUTS
+    yk = names.index("Y_0")
+    keep = [k for k, w in enumerate(mb.trains) if w in mb.train]
+    N, n, dy = inst.Y.shape
+
+    def grads(i: int, Y: np.ndarray) -> np.ndarray:
+        args = [Y if k == yk else (x[i] if name in mb.module.BATCH_INPUTS else x) for k, (name, x) in enumerate(zip(names, arrays))]
+        out = mb.module.kernel_serial(*args, 1, mb.module.BLOCK)
+        return np.concatenate([out[1 + k].ravel() for k in keep])
+
+    def rows(span: tuple[int, int]) -> np.ndarray:
+        out = []
+        for row in range(*span):
+            i, k, o = row // (n * dy), (row // dy) % n, row % dy
+            Yk = inst.Y[i].copy()
+            Yk[k, o] += 1.0
+            out.append(grads(i, inst.Y[i]) - grads(i, Yk))
+        return np.array(out).reshape(span[1] - span[0], -1)
+
+    return np.concatenate(thread_map(rows, _chunks(N * n * dy, _threads(threads)), threads))
+
+
+def _threads(threads: int | None) -> int:
+    from attngrad.numeric.kernel_support import check_threads
+
+    check_threads(threads)
+    if threads is None:
+        import numba
+
+        return numba.get_num_threads()
+    return threads

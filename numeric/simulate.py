@@ -1,0 +1,323 @@
+"""Gradient descent on one attention layer (papers.md §3): many instances side by side, with the numbers the
+PL analysis needs.
+
+A run is one (kernel, training mode, seed). Its steps are taken by the generated ``descend_serial`` of the
+kernel's module (numeric/generated/one_layer_*), ``lambda_every`` steps at a time; the runs of a chunk go side
+by side on a thread pool (the generated functions release the GIL). Between chunks the exact Jacobian J of
+every running instance gives λ_min(JJᵀ) and λ_max(JJᵀ), so at those steps the PL inequality
+½‖∇f‖² ≥ (λ_min(JJᵀ)/N)·f is checked and μ_t = λ_min/N is known. Each step records f_t and ‖∇f_t‖².
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from numbers import Integral, Real
+from typing import Any, Callable
+
+import numpy as np
+
+from attngrad.errors import InputError
+from attngrad.numeric.generated import DESCEND_STATUS
+from attngrad.numeric.one_layer import (KERNELS, WEIGHTS, Instance, Sizes, check_kernel, check_train, jacobian,
+                                        make_instance, member)
+
+#: a run's status at the end (``finished``: ran every step)
+STATUS = (*DESCEND_STATUS[1:], "finished")
+PL_SLACK = 1e-9  # relative slack of the numerical PL check (rounding of f and ‖∇f‖²)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a simulation needs besides kernels, modes and seeds.
+
+    eta None: the step size is 1/L̂ with L̂ = λ_max(J₀J₀ᵀ)/N, the Gauss–Newton curvature at the start — for W_V
+    alone f is quadratic and L̂ is exactly its smoothness L, so η = 1/L there.
+    """
+
+    sizes: Sizes = Sizes()
+    steps: int = 2000
+    eta: float | None = None
+    tol: float = 1e-12  # stop when f falls below
+    target: float = 1e-8  # report the first step with f below
+    window: int = 200  # plateau: f fell by at most plateau_rtol (relative) over this many steps
+    plateau_rtol: float = 1e-10
+    divergence: float = 1e6  # stop when f exceeds divergence · f₀ (or is not finite)
+    lambda_every: int = 100
+    embedding: str = "orthogonal"
+    targets: str = "random"
+    scales: tuple[tuple[str, float], ...] = ()
+    tie_qk: bool = True
+
+    def __post_init__(self) -> None:
+        ints = {"steps": self.steps, "window": self.window, "lambda_every": self.lambda_every}
+        for name, value in ints.items():
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}.")
+        if self.eta is not None and not (isinstance(self.eta, Real) and 0 < self.eta < math.inf):
+            raise InputError(f"The step size must be a positive finite number, got {self.eta!r}.")
+        for name in ("tol", "target", "plateau_rtol", "divergence"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < math.inf:
+                raise InputError(f"{name} must be a finite number ≥ 0, got {value!r}.")
+
+    def instance(self, seed: int) -> Instance:
+        return make_instance(self.sizes, seed, embedding=self.embedding, targets=self.targets,
+                             scales=dict(self.scales), tie_qk=self.tie_qk)
+
+
+@dataclass
+class Run:
+    """One instance's trajectory and what it says about the bounds."""
+
+    kernel: str
+    train: tuple[str, ...]
+    seed: int
+    eta: float = math.nan
+    status: str = "running"
+    last: int = -1  # last recorded step
+    losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gsq: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    checkpoints: list[dict[str, float]] = field(default_factory=list)  # step, lambda_min, lambda_max
+    notes: list[str] = field(default_factory=list)
+    sizes_N: int = 1  # samples: μ = λ_min(JJᵀ)/N
+
+    @property
+    def mode(self) -> str:
+        return ",".join(self.train)
+
+    def steps_to(self, level: float) -> int | None:
+        below = np.flatnonzero(self.losses[: self.last + 1] < level)
+        return int(below[0]) if below.size else None
+
+    def pl_ratio(self) -> np.ndarray:
+        """½‖∇f_t‖²/f_t at every recorded step."""
+        f = self.losses[: self.last + 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 0.5 * self.gsq[: self.last + 1] / f
+
+    def mu(self) -> list[tuple[int, float]]:
+        """(step, μ_t = λ_min(J_tJ_tᵀ)/N) at the checkpoints with a recorded loss."""
+        N = self.sizes_N
+        return [(int(c["step"]), c["lambda_min"] / N) for c in self.checkpoints if c["step"] <= self.last]
+
+    def pl_checks(self) -> list[dict[str, float]]:
+        """At each checkpoint: ½‖∇f‖², the bound μ_t·f and whether ½‖∇f‖² ≥ μ_t·f holds (up to rounding)."""
+        out = []
+        for t, mu in self.mu():
+            half = 0.5 * float(self.gsq[t])
+            bound = mu * float(self.losses[t])
+            out.append({"step": t, "half_grad_sq": half, "mu": mu, "mu_f": bound,
+                        "holds": bool(half >= bound - PL_SLACK * max(abs(half), abs(bound)))})
+        return out
+
+    def rate_checks(self) -> dict[str, Any]:
+        """Observed f_{t+1}/f_t against the predicted 1 − ημ.
+
+        For W_V alone f is quadratic with constant Hessian JᵀJ/N, μ = λ_min(JJᵀ)/N and L = λ_max/N hold everywhere,
+        so with η ≤ 1/L the bound must hold at every step. For other modes μ_t is known only at checkpoints and L
+        nowhere, so the ratio is compared at the checkpoints and reported, not asserted.
+        """
+        f = self.losses[: self.last + 1]
+        mus = self.mu()
+        if len(f) < 2 or not mus:
+            return {"checked": 0, "held": 0, "exact": False}
+        exact = self.train == ("W_V",)
+        if exact:
+            mu = mus[0][1]
+            L = self.checkpoints[0]["lambda_max"] / self.sizes_N
+            pred = 1 - self.eta * mu
+            ratios = f[1:] / f[:-1]
+            ok = ratios <= pred * (1 + PL_SLACK)
+            return {"checked": int(ratios.size), "held": int(ok.sum()), "exact": True, "predicted": pred,
+                    "eta_L": self.eta * L, "worst_ratio": float(ratios.max())}
+        held, checked, worst = 0, 0, 0.0
+        for t, mu in mus:
+            if t + 1 <= self.last:
+                checked += 1
+                ratio = f[t + 1] / f[t]
+                held += int(ratio <= (1 - self.eta * mu) * (1 + PL_SLACK))
+                worst = max(worst, ratio)
+        return {"checked": checked, "held": held, "exact": False, "worst_ratio": worst}
+
+    def fitted_rate(self) -> float | None:
+        """exp of the least-squares slope of log f_t over the second half of the recorded steps."""
+        f = self.losses[: self.last + 1]
+        lo = len(f) // 2
+        tail = f[lo:]
+        if tail.size < 3 or not (tail > 0).all():
+            return None
+        t = np.arange(lo, len(f))
+        slope = np.polyfit(t, np.log(tail), 1)[0]
+        return float(math.exp(slope))
+
+    def summary(self, target: float) -> dict[str, Any]:
+        mus = [m for _, m in self.mu()]
+        pl = self.pl_checks()
+        ratio = self.pl_ratio()
+        fit = self.fitted_rate()
+        return {
+            "kernel": self.kernel, "train": self.mode, "seed": self.seed, "eta": self.eta, "status": self.status,
+            "steps": self.last + 1, "f0": float(self.losses[0]) if self.last >= 0 else None,
+            "final_loss": float(self.losses[self.last]) if self.last >= 0 else None,
+            "steps_to_target": self.steps_to(target),
+            "pl_ratio_first": float(ratio[0]) if ratio.size else None,
+            "pl_ratio_last": float(ratio[-1]) if ratio.size else None,
+            "mu_min": min(mus) if mus else None,
+            "predicted_rate": 1 - self.eta * min(mus) if mus else None,
+            "fitted_rate": fit,
+            "pl_checks": len(pl), "pl_holds": sum(c["holds"] for c in pl),
+            "rate": self.rate_checks(), "notes": self.notes,
+        }
+
+
+def _check_seeds(seeds: list[int]) -> list[int]:
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, Integral) or s < 0 for s in seeds):
+        raise InputError(f"Seeds must be non-negative integers, got {seeds!r}.")
+    return list(seeds)
+
+
+def _checkpoint(run: Run, inst: Instance, step: int) -> None:
+    """λ_min and λ_max of JJᵀ at the current weights (those of ``step``)."""
+    J = jacobian(run.kernel, inst, run.train, threads=1)
+    ev = np.linalg.eigvalsh(J @ J.T)
+    run.checkpoints.append({"step": step, "lambda_min": float(max(ev[0], 0.0)), "lambda_max": float(ev[-1])})
+
+
+def simulate(kernels: list[str], modes: list[tuple[str, ...]], seeds: list[int], settings: Settings = Settings(), *,
+             threads: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Run]:
+    """Run GD for every kernel × mode × seed; see the module docstring. The same seed gives the same data and
+    initial weights for every kernel and mode. A run that diverges is kept, with the step it diverged at."""
+    from attngrad.numeric.kernel_support import thread_map
+
+    kernels = [check_kernel(k) for k in kernels]
+    modes = [check_train(m) for m in modes]
+    seeds = _check_seeds(seeds)
+    if not kernels or not modes:
+        raise InputError("Give at least one kernel and one training mode.")
+    base = {s: settings.instance(s) for s in seeds}
+    jobs = []
+    for kernel in kernels:
+        for mode in modes:
+            for seed in seeds:
+                inst = base[seed].copy()
+                mb = member(kernel, mode)
+                run = Run(kernel, mode, seed, sizes_N=settings.sizes.N, losses=np.full(settings.steps, np.nan),
+                          gsq=np.full(settings.steps, np.nan), notes=list(inst.notes))
+                jobs.append(_Job(run, inst, mb, mb.arrays(inst)))
+
+    def start(job: _Job) -> None:
+        run = job.run
+        f0 = float(job.member.module.batch_serial(*job.arrays, job.member.module.BLOCK)[0][0, 0])
+        if not math.isfinite(f0):
+            raise InputError(f"The initial loss of {run.kernel}/{run.mode}/seed {run.seed} overflows float64; "
+                             "scale the weights down.")
+        job.limit = settings.divergence * max(f0, settings.tol, 1e-300)
+        _checkpoint(run, job.inst, 0)
+        run.eta = settings.eta if settings.eta is not None else settings.sizes.N / run.checkpoints[0]["lambda_max"]
+        if not (math.isfinite(run.eta) and run.eta > 0):
+            raise InputError(f"The automatic step size of {run.kernel}/{run.mode}/seed {run.seed} is {run.eta} (the "
+                             "Jacobian vanishes at the start); give a step size.")
+
+    thread_map(start, jobs, threads)
+    for lo in range(0, settings.steps, settings.lambda_every):
+        hi = min(lo + settings.lambda_every, settings.steps)
+
+        def chunk(job: _Job) -> None:
+            run, mb = job.run, job.member
+            status, last = mb.module.descend_serial(
+                *job.arrays, mb.mask, run.eta, lo, hi, settings.tol, settings.window, settings.plateau_rtol,
+                job.limit, run.losses, run.gsq, mb.module.BLOCK)
+            run.last = int(last)
+            run.status = DESCEND_STATUS[status] if status else ("running" if hi < settings.steps else "finished")
+            if run.status == "diverged":
+                run.notes.append(f"diverged at step {run.last} (f = {run.losses[run.last]:.3g})")
+            elif run.status == "running":
+                _checkpoint(run, job.inst, hi)
+            elif run.status in ("converged", "plateau") and run.last > run.checkpoints[-1]["step"]:
+                _checkpoint(run, job.inst, run.last)
+
+        thread_map(chunk, [j for j in jobs if j.run.status == "running"], threads)
+        if progress:
+            progress(hi, settings.steps)
+    return [j.run for j in jobs]
+
+
+@dataclass
+class _Job:
+    run: Run
+    inst: Instance  # its weights are the arrays the generated descent updates in place
+    member: Any
+    arrays: list[np.ndarray]
+    limit: float = math.inf
+
+
+# the default experiment ---------------------------------------------------------------------------------
+PAPER_MODES = (("W_V",), ("W_Q",), ("W_Q", "W_K", "W_V"))
+EXPERIMENTS = {
+    "paper": dict(kernels=["softmax", "gaussian"], modes=list(PAPER_MODES), seeds=list(range(8)), settings=Settings()),
+    "outside-hull": dict(kernels=["softmax", "gaussian"], modes=[("W_Q",)], seeds=list(range(8)),
+                         settings=Settings(targets="outside-hull")),
+}
+STALL = 1e-3  # a run stalls when it misses the target and its PL ratio fell below STALL × its first value
+
+
+def story(runs: list[Run], target: float) -> dict[str, Any]:
+    """The paper's three claims as measured fractions over seeds, per kernel (papers.md §3):
+    (a) W_V only: linear convergence and the per-step bound; (b) W_Q only: reaching the target vs stalling;
+    (c) W_Q, W_K, W_V: steps to the target."""
+    out: dict[str, Any] = {}
+    by = {}
+    for r in runs:
+        by.setdefault((r.mode, r.kernel), []).append(r)
+    for (mode, kernel), rs in by.items():
+        n = len(rs)
+        reach = [r.steps_to(target) for r in rs]
+        hit = [s for s in reach if s is not None]
+        stalled = [r for r, s in zip(rs, reach) if s is None and r.pl_ratio().size
+                   and r.pl_ratio()[-1] < STALL * r.pl_ratio()[0]]
+        rate = [r.rate_checks() for r in rs]
+        fits = [r.fitted_rate() for r in rs]
+        entry = {
+            "runs": n, "reached_target": len(hit) / n, "stalled": len(stalled) / n,
+            "diverged": sum(r.status == "diverged" for r in rs) / n,
+            "steps_to_target_median": float(np.median(hit)) if hit else None,
+            "steps_to_target_range": [min(hit), max(hit)] if hit else None,
+            "linear": sum(f is not None and f < 1 for f in fits) / n,
+            "fitted_rate_median": float(np.median([f for f in fits if f is not None])) if any(f is not None for f in fits) else None,
+            "predicted_rate_median": float(np.median([r.summary(target)["predicted_rate"] for r in rs
+                                                      if r.summary(target)["predicted_rate"] is not None] or [np.nan])),
+            "bound_steps_checked": sum(x["checked"] for x in rate),
+            "bound_steps_held": sum(x["held"] for x in rate),
+            "pl_checks": sum(len(r.pl_checks()) for r in rs),
+            "pl_holds": sum(sum(c["holds"] for c in r.pl_checks()) for r in rs),
+        }
+        out.setdefault(mode, {})[kernel] = entry
+    return out
+
+
+def rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """One row per recorded step of every run (λ and the PL check filled in at checkpoints)."""
+    out = []
+    for r in runs:
+        checks = {c["step"]: c for c in r.pl_checks()}
+        lam = {int(c["step"]): c for c in r.checkpoints}
+        ratio = r.pl_ratio()
+        for t in range(r.last + 1):
+            c = checks.get(t)
+            out.append({"kernel": r.kernel, "train": r.mode, "seed": r.seed, "step": t, "loss": float(r.losses[t]),
+                        "grad_norm": float(math.sqrt(r.gsq[t])) if r.gsq[t] >= 0 else float("nan"),
+                        "pl_ratio": float(ratio[t]),
+                        "lambda_min": lam[t]["lambda_min"] if t in lam else None,
+                        "mu_f": c["mu_f"] if c else None, "pl_holds": c["holds"] if c else None})
+    return out
+
+
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    out = asdict(settings)
+    out["scales"] = dict(settings.scales)
+    return out
+
+
+__all__ = ["EXPERIMENTS", "KERNELS", "PAPER_MODES", "Run", "STATUS", "Settings", "WEIGHTS", "replace", "rows",
+           "settings_dict", "simulate", "story"]
