@@ -215,6 +215,16 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
         click.echo(f"note: {note}")
 
 
+def _register() -> None:
+    from attngrad.cli.one_layer import bounds, landscape, simulate
+
+    for command in (simulate, landscape, bounds):
+        main.add_command(command)
+
+
+_register()
+
+
 def _report(verdicts, verbose: bool, elapsed: float) -> None:
     from attngrad.derive.check import show_point
 

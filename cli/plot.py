@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 from attngrad.errors import InputError
 
 
-def _pyplot():
+def pyplot():
     try:
         import matplotlib
 
@@ -21,7 +22,7 @@ def _pyplot():
 
 def bench_plot(result: dict[str, Any], out: str) -> None:
     """Time vs n on log–log axes, one panel per (dtype, d), one line per method, the machine bound dashed."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = [t for t in result["timings"] if t["median_s"] is not None]
     panels = sorted({(t["dtype"], t["d"]) for t in result["timings"]})
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
@@ -41,3 +42,77 @@ def bench_plot(result: dict[str, Any], out: str) -> None:
         raise InputError(f"Cannot write the plot to {out}: {exc.strerror or exc}.") from None
     finally:
         plt.close(fig)
+
+
+def _save(fig, plt, out: str) -> None:
+    try:
+        fig.savefig(Path(out), dpi=120)
+    except OSError as exc:
+        raise InputError(f"Cannot write the plot to {out}: {exc.strerror or exc}.") from None
+    finally:
+        plt.close(fig)
+
+
+def simulate_plot(runs: list, out: str) -> None:
+    """Loss (top) and PL ratio ½‖∇f‖²/f (bottom) against the step, log scale, one column per training mode;
+    one colour per kernel: the median over seeds, the band between the smallest and largest seed shaded."""
+    import numpy as np
+
+    plt = pyplot()
+    modes = list(dict.fromkeys(r.mode for r in runs))
+    kernels = list(dict.fromkeys(r.kernel for r in runs))
+    fig, axes = plt.subplots(2, len(modes), figsize=(4.6 * len(modes), 6.4), squeeze=False, sharex="col")
+    for col, mode in enumerate(modes):
+        for k, kernel in enumerate(kernels):
+            sel = [r for r in runs if r.mode == mode and r.kernel == kernel]
+            if not sel:
+                continue
+            steps = max(r.last for r in sel) + 1
+            for row, series in enumerate((lambda r: r.losses, lambda r: r.pl_ratio())):
+                data = np.full((len(sel), steps), np.nan)
+                for i, r in enumerate(sel):
+                    v = series(r)[: r.last + 1]
+                    data[i, : v.size] = np.where(v > 0, v, np.nan)
+                x = np.arange(steps)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    lo, hi = np.nanmin(data, 0), np.nanmax(data, 0)
+                all_on = min(r.last for r in sel) + 1  # the median is drawn while every seed still runs
+                ax = axes[row, col]
+                ax.fill_between(x, lo, hi, color=f"C{k}", alpha=0.18, linewidth=0)
+                for line in data:
+                    ax.plot(x, line, color=f"C{k}", alpha=0.35, linewidth=0.6)
+                ax.plot(x[:all_on], np.median(data[:, :all_on], 0), color=f"C{k}", linewidth=1.8,
+                        label=f"{kernel}: median, seeds, min–max band ({len(sel)} seeds)")
+                ax.set_yscale("log")
+        axes[0, col].set_title(f"train {mode}")
+        axes[0, col].set_ylabel("loss f")
+        axes[1, col].set_ylabel("PL ratio ½‖∇f‖²/f")
+        axes[1, col].set_xlabel("GD step")
+        axes[0, col].legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, plt, out)
+
+
+def landscape_plot(slice_, out: str) -> None:
+    """Contour (left) and surface (right) of f on the grid; local minima marked."""
+    import numpy as np
+
+    plt = pyplot()
+    A, B = np.meshgrid(slice_.alphas, slice_.betas, indexing="ij")
+    Z = np.log10(np.maximum(slice_.losses, 1e-300))
+    fig = plt.figure(figsize=(11, 4.6))
+    ax = fig.add_subplot(1, 2, 1)
+    cs = ax.contourf(A, B, Z, levels=30, cmap="viridis")
+    fig.colorbar(cs, ax=ax, label="log10 f")
+    minima = slice_.local_minima()
+    if minima:
+        ax.plot([slice_.alphas[a] for a, _ in minima], [slice_.betas[b] for _, b in minima], "r.", label="local minima")
+        ax.legend(fontsize=7)
+    ax.set(xlabel="α", ylabel="β", title=f"{slice_.kernel}, train {','.join(slice_.train)}: "
+                                          f"local minima on the grid: {len(minima)}")
+    ax3 = fig.add_subplot(1, 2, 2, projection="3d")
+    ax3.plot_surface(A, B, Z, cmap="viridis", linewidth=0)
+    ax3.set(xlabel="α", ylabel="β", zlabel="log10 f")
+    fig.tight_layout()
+    _save(fig, plt, out)

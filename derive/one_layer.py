@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 from types import SimpleNamespace
 
+import numpy as np
 import sympy as sp
 
 from attngrad.errors import InputError
@@ -158,7 +159,9 @@ SIZES = {
 
 
 def claims() -> list[Claim]:
-    """The closed-form gradient of every weight for every kernel (one head), and W_Q with two heads."""
+    """The closed-form gradient of every weight for every kernel (one head), and W_Q with two heads; the
+    Softmax equal-keys facts behind the degenerate case (papers.md §3.1); the generated kernel of every
+    kernel and training mode against the true gradient."""
     out = []
 
     def side(kernel: str, w: str, heads: int, closed: bool):
@@ -176,4 +179,68 @@ def claims() -> list[Claim]:
             out.append(Claim(f"attngrad/one-layer/{label}[{kernel}]",
                              f"∇_{weight} f in closed form ({kernel} kernel{', 2 heads' if heads > 1 else ''}; papers.md §3)",
                              side(kernel, weight, heads, False), side(kernel, weight, heads, True), sizes=SIZES))
+    out += equal_keys_claims() + kernel_claims()
+    return out
+
+
+EQUAL_KEYS = ("W_Q", "W_V", "W_O")  # trained in the equal-keys model (it has no W_K)
+
+
+def equal_keys_claims() -> list[Claim]:
+    """Softmax with every key equal (K_i = 1kᵀ): S = 11ᵀ/n, P1 = 0, ∇_{W_Q} f = 0 and f independent of W_Q."""
+    def eq(c: SimpleNamespace) -> Model:
+        return one_layer("softmax", c.N, equal_keys=True, train=EQUAL_KEYS)
+
+    def mean_loss(c: SimpleNamespace) -> E.Node:
+        m = eq(c)
+        w = m.inputs()
+        terms = []
+        for i in range(c.N):
+            X, Y = w[f"X_{i}"], w[f"Y_{i}"]
+            uniform = E.Fill(sp.Integer(1) / n, n, n)
+            terms.append(half_sq_norm(uniform @ X @ w["W_V"] @ w["W_O"] - Y))
+        return _sum(terms) / c.N
+
+    tag = "[softmax]"
+    return [
+        Claim(f"attngrad/one-layer/equal-keys-uniform{tag}", "K = 1kᵀ ⇒ S = softmax(QKᵀ/√d) = 11ᵀ/n (papers.md §3.1)",
+              lambda c: eq(c)["S_0"], E.Fill(sp.Integer(1) / n, n, n), sizes=SIZES),
+        Claim(f"attngrad/one-layer/rows-of-P-sum-to-zero{tag}", "P = S∘G − diag((S∘G)1)S has P1 = 0 for any keys",
+              lambda c: RowSum(one_layer("softmax", c.N)["P_0"]), E.Fill(0, n, 1), sizes=SIZES),
+        Claim(f"attngrad/one-layer/equal-keys-stationary{tag}", "K_i = 1kᵀ ⇒ ∇_{W_Q} f = 0 for every W_Q (papers.md §3.1)",
+              lambda c: Grad(eq(c).loss, eq(c).inputs()["W_Q"]), E.Fill(0, D, d), sizes=SIZES),
+        Claim(f"attngrad/one-layer/equal-keys-loss{tag}", "K_i = 1kᵀ ⇒ f = (1/2N) Σ_i ‖(1/n)11ᵀV_iW_O − Y_i‖², free of W_Q",
+              lambda c: eq(c).loss, mean_loss, sizes=SIZES),
+    ]
+
+
+def kernel_claims() -> list[Claim]:
+    """The generated kernel of each kernel and training mode (numeric/generated/one_layer_*) against the closed
+    form of the chain of every weight, which the grad-… claims prove equal to the true gradient (SymPy exactly at
+    dyadic-rational inputs, 50 digits at random inputs, float64 at real sizes)."""
+    from attngrad.numeric.generated import ONE_LAYER_MODES
+
+    out = []
+    for kernel in KERNELS:
+        for mode, train in ONE_LAYER_MODES.items():
+            for weight in train:
+                def fn(*arrays, _k=kernel, _t=train, _w=weight):
+                    from attngrad.numeric.one_layer import loss_and_grads
+
+                    N = (len(arrays) - 4) // 2
+                    X, Y = np.stack(arrays[:N]), np.stack(arrays[N:2 * N])
+                    return loss_and_grads(_k, X, Y, dict(zip(WEIGHTS, arrays[2 * N:])), _t, threads=1).grads[_w]
+
+                def lhs(c: SimpleNamespace, _fn=fn, _w=weight, _k=kernel) -> E.Node:
+                    m = one_layer(_k, c.N)
+                    ins = m.inputs()
+                    order = [ins[f"X_{i}"] for i in range(c.N)] + [ins[f"Y_{i}"] for i in range(c.N)] + [ins[w] for w in WEIGHTS]
+                    return E.Kernel(f"generated one-layer {_k}/{mode}: ∇{_w}", _fn, tuple(order), *ins[_w].shape)
+
+                def rhs(c: SimpleNamespace, _w=weight, _k=kernel) -> E.Node:
+                    return one_layer(_k, c.N)[f"∇{_w}"]  # the closed form the grad-… claims prove
+
+                out.append(Claim(f"attngrad/one-layer/generated-{mode}-grad-{weight}[{kernel}]",
+                                 f"the generated kernel for training {','.join(train)} ({kernel}) gives ∇_{weight} f in closed form",
+                                 lhs, rhs, sizes=SIZES))
     return out

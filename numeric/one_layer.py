@@ -281,3 +281,72 @@ def _threads(threads: int | None) -> int:
 
         return numba.get_num_threads()
     return threads
+
+
+def attended_inputs(kernel: str, inst: Instance, *, threads: int | None = None) -> np.ndarray:
+    """F = [S_1X_1; …; S_NX_N] (Nn × D), read off the generated kernel's W_V Jacobian J = F ⊗ W_Oᵀ (the identity of
+    the bound pl/W_V): Σ_{o,b} J[(r, o), (a, b)] W_O[b, o] = F[r, a]·‖W_O‖²."""
+    WO = inst.weights["W_O"]
+    norm = float(np.sum(WO * WO))
+    if norm == 0:
+        raise InputError("W_O is zero, so F cannot be read off the W_V Jacobian.")
+    s = inst.sizes
+    J = jacobian(kernel, inst, ("W_V",), threads=threads).reshape(s.N * s.n, s.dy, s.D, s.dv)
+    return np.einsum("roab,bo->ra", J, WO) / norm
+
+
+@dataclass(frozen=True)
+class Data:
+    """A user's instance from an .npz file: X (N×n×D), Y (N×n×d_y) and any of the weights."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    weights: tuple[tuple[str, np.ndarray], ...]
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """The sizes the file fixes (d and d_v only when a weight that has them is given)."""
+        N, n, D = self.X.shape
+        out = {"N": N, "n": n, "D": D, "dy": self.Y.shape[2]}
+        W = dict(self.weights)
+        for w, (axis, key) in {"W_Q": (1, "d"), "W_K": (1, "d"), "W_V": (1, "dv"), "W_O": (0, "dv")}.items():
+            if w in W:
+                out[key] = W[w].shape[axis]
+        return out
+
+
+def load_data(path: str) -> Data:
+    """Read and check an .npz with X, Y and optional W_Q, W_K, W_V, W_O (one sentence on any problem)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"Cannot read {path} as an .npz file: {exc}.") from None
+    missing = [k for k in ("X", "Y") if k not in arrays]
+    if missing:
+        raise InputError(f"{path} has no array {missing[0]} (it needs X: N×n×D and Y: N×n×d_y).")
+    unknown = sorted(set(arrays) - {"X", "Y", *WEIGHTS})
+    if unknown:
+        raise InputError(f"{path} has an array {unknown[0]} that is not X, Y or one of {', '.join(WEIGHTS)}.")
+    X, Y = as_float_array("X", arrays["X"], np.float64), as_float_array("Y", arrays["Y"], np.float64)
+    if X.ndim != 3 or Y.ndim != 3 or X.shape[:2] != Y.shape[:2]:
+        raise InputError(f"X and Y must be N×n×D and N×n×d_y with the same N and n, got {X.shape} and {Y.shape}.")
+    weights = tuple((w, as_float_array(w, arrays[w], np.float64)) for w in WEIGHTS if w in arrays)
+    data = Data(X, Y, weights)
+    s = data.sizes
+    full = Sizes(**{"d": 1, "dv": 1, **s})
+    for w, a in weights:
+        if a.ndim != 2 or any(a.shape[k] != full.shape(w)[k] for k in range(2)):
+            raise InputError(f"{w} in {path} has shape {a.shape}, which does not fit X {X.shape} and Y {Y.shape}.")
+    for a, b, what in (("W_Q", "W_K", "d"), ("W_V", "W_O", "dv")):
+        W = dict(weights)
+        if a in W and b in W and W[a].shape[1] != (W[b].shape[1] if what == "d" else W[b].shape[0]):
+            raise InputError(f"{a} and {b} in {path} disagree on {what}.")
+    return data
+
+
+def with_data(inst: Instance, data: Data) -> Instance:
+    """``inst`` (drawn at a seed) with the data's X, Y and given weights in place of its own."""
+    out = as_instance(data.X, data.Y, {**inst.weights, **dict(data.weights)})
+    out.notes = [n for n in inst.notes if "embeddings" not in n]
+    return Instance(out.X.copy(), out.Y.copy(), {k: v.copy() for k, v in out.weights.items()}, out.notes)

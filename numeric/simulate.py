@@ -20,7 +20,7 @@ import numpy as np
 from attngrad.errors import InputError
 from attngrad.numeric.generated import DESCEND_STATUS
 from attngrad.numeric.one_layer import (KERNELS, WEIGHTS, Instance, Sizes, check_kernel, check_train, jacobian,
-                                        make_instance, member)
+                                        make_instance, member, with_data)
 
 #: a run's status at the end (``finished``: ran every step)
 STATUS = (*DESCEND_STATUS[1:], "finished")
@@ -48,6 +48,7 @@ class Settings:
     targets: str = "random"
     scales: tuple[tuple[str, float], ...] = ()
     tie_qk: bool = True
+    data: Any = None  # a user's one_layer.Data: its X, Y and weights replace the drawn ones
 
     def __post_init__(self) -> None:
         ints = {"steps": self.steps, "window": self.window, "lambda_every": self.lambda_every}
@@ -62,8 +63,9 @@ class Settings:
                 raise InputError(f"{name} must be a finite number ≥ 0, got {value!r}.")
 
     def instance(self, seed: int) -> Instance:
-        return make_instance(self.sizes, seed, embedding=self.embedding, targets=self.targets,
+        inst = make_instance(self.sizes, seed, embedding=self.embedding, targets=self.targets,
                              scales=dict(self.scales), tie_qk=self.tie_qk)
+        return inst if self.data is None else with_data(inst, self.data)
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Run:
     checkpoints: list[dict[str, float]] = field(default_factory=list)  # step, lambda_min, lambda_max
     notes: list[str] = field(default_factory=list)
     sizes_N: int = 1  # samples: μ = λ_min(JJᵀ)/N
+    instance: Instance | None = None  # the data and the weights where the run stopped
 
     @property
     def mode(self) -> str:
@@ -166,6 +169,7 @@ class Run:
             "mu_min": min(mus) if mus else None,
             "predicted_rate": 1 - self.eta * min(mus) if mus else None,
             "fitted_rate": fit,
+            "increases": int(np.sum(np.diff(self.losses[: self.last + 1]) > 0)),
             "pl_checks": len(pl), "pl_holds": sum(c["holds"] for c in pl),
             "rate": self.rate_checks(), "notes": self.notes,
         }
@@ -240,6 +244,8 @@ def simulate(kernels: list[str], modes: list[tuple[str, ...]], seeds: list[int],
         thread_map(chunk, [j for j in jobs if j.run.status == "running"], threads)
         if progress:
             progress(hi, settings.steps)
+    for j in jobs:
+        j.run.instance = j.inst
     return [j.run for j in jobs]
 
 
@@ -259,7 +265,7 @@ EXPERIMENTS = {
     "outside-hull": dict(kernels=["softmax", "gaussian"], modes=[("W_Q",)], seeds=list(range(8)),
                          settings=Settings(targets="outside-hull")),
 }
-STALL = 1e-3  # a run stalls when it misses the target and its PL ratio fell below STALL × its first value
+STALL = 1e-3  # a run stalls when it misses the target and hits a plateau or its PL ratio falls below STALL × its first
 
 
 def story(runs: list[Run], target: float) -> dict[str, Any]:
@@ -274,8 +280,8 @@ def story(runs: list[Run], target: float) -> dict[str, Any]:
         n = len(rs)
         reach = [r.steps_to(target) for r in rs]
         hit = [s for s in reach if s is not None]
-        stalled = [r for r, s in zip(rs, reach) if s is None and r.pl_ratio().size
-                   and r.pl_ratio()[-1] < STALL * r.pl_ratio()[0]]
+        stalled = [r for r, s in zip(rs, reach) if s is None and r.status != "diverged" and (
+            r.status == "plateau" or (r.pl_ratio().size and r.pl_ratio()[-1] < STALL * r.pl_ratio()[0]))]
         rate = [r.rate_checks() for r in rs]
         fits = [r.fitted_rate() for r in rs]
         entry = {
@@ -314,8 +320,9 @@ def rows(runs: list[Run]) -> list[dict[str, Any]]:
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:
-    out = asdict(settings)
+    out = asdict(replace(settings, data=None))
     out["scales"] = dict(settings.scales)
+    out["data"] = None if settings.data is None else {"from file": True, **settings.data.sizes}
     return out
 
 
