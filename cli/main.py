@@ -215,6 +215,58 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
         click.echo(f"note: {note}")
 
 
+@bench.command("simulate")
+@click.option("--experiment", default="paper", show_default=True, help="The experiment to time (see attngrad simulate).")
+@click.option("--repeats", default=3, show_default=True, type=int)
+@click.option("--steps", default=200, show_default=True, type=int, help="GD steps per timed call of the per-step timings.")
+@click.option("--threads", type=int, help="Threads for our runs and for PyTorch (default: all).")
+@click.option("--peers/--no-peers", default=True, show_default=True, help="Time the PyTorch GD loop too.")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def bench_simulate(experiment: str, repeats: int, steps: int, threads: int | None, peers: bool, as_json: bool) -> None:
+    """Time the GD simulation: the experiment end to end, a step of one instance, and the same loop in PyTorch."""
+    from attngrad.numeric.bench_sim import run_simulate
+
+    with click.progressbar(length=1, label="bench", file=sys.stderr) as bar:
+        def progress(text: str) -> None:
+            bar.label = text
+            bar.render_progress()
+
+        out = run_simulate(experiment, repeats=repeats, steps=steps, threads=threads, peers=peers, progress=progress)
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+        return
+    m = out["machine"]
+    click.echo(f"{m['cpu']}; {out['threads']} threads; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    rows = []
+    for r in out["experiment_runs"]:
+        s = r["seconds"]
+        rows.append([f"{experiment}, {'every step' if r['every_step'] else 'stop rules on'}",
+                     f"{r['runs']} runs × ≤{r['steps']} steps", f"{s['median']:.2f} s", f"{s['min']:.2f}–{s['max']:.2f} s",
+                     str(r["instance_steps"]), f"{r['per_instance_step_s'] * 1e6:.1f} µs", f"{r['first_call_s']:.1f} s"])
+    click.echo(_table(rows, ["ours: experiment", "size", "median", "min–max", "instance-steps", "per instance-step",
+                             "first call"]))
+    click.echo("")
+    torch_cols = sorted({k for r in out["per_step"] for k in r if k.startswith("torch_") and k.endswith("_threads_s")},
+                        key=lambda k: -int(k.split("_")[1]))
+    rows = []
+    for r in out["per_step"]:
+        cells = [r["kernel"], r["train"], f"{r['ours_1_thread_s']['median'] * 1e6:.0f}"]
+        cells += [f"{r[k]['median'] * 1e6:.0f}" for k in torch_cols]
+        if torch_cols:
+            cells.append(f"{r['torch_verified_rel_err']:.1e}")
+        rows.append(cells)
+    heads = ["kernel", "train", "ours µs/step (1 thread)"] + [
+        f"torch µs/step ({k.split('_')[1]} thread{'s' if k.split('_')[1] != '1' else ''})" for k in torch_cols]
+    click.echo(_table(rows, heads + (["torch vs ours, first steps"] if torch_cols else [])))
+    if "ratios" in out:
+        q = out["ratios"]
+        click.echo(f"\nPyTorch step (its faster thread setting, mean over the runs) / our time per instance-step in the "
+                   f"experiment: {q['torch_step_over_ours_instance_step']:.1f}×")
+        click.echo(f"per core: PyTorch on 1 thread / ours on 1 thread: {q['torch_1_thread_over_ours_1_thread']:.1f}×")
+    for note in out["notes"]:
+        click.echo(f"note: {note}")
+
+
 def _register() -> None:
     from attngrad.cli.one_layer import bounds, landscape, simulate
 

@@ -657,8 +657,9 @@ BLOCK = {block}
 
 
 def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...]) -> str:
-    """``batch_serial``: the mean of every output over samples stacked along axis 0 of the batch inputs, and
-    ``descend_serial``: gradient descent on that mean for every input whose gradient ``∇name`` is an output."""
+    """``batch_serial``: the mean of every output over samples stacked along axis 0 of the batch inputs;
+    ``samples_serial``: every output of each sample; ``descend_serial``: gradient descent on the mean for every
+    input whose gradient ``∇name`` is an output."""
     from attngrad.numeric.generated import DESCEND_STATUS
 
     args = ", ".join(inputs)
@@ -680,6 +681,17 @@ def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...])
         f"        o = kernel_serial({call}, 1, block)",
         *[f"        {o} += o[{k}]" for k, o in enumerate(outs)],
         f"    return {', '.join(f'{o} / {first}.shape[0]' for o in outs)}",
+        "", "",
+        "@njit(cache=True, nogil=True)",
+        f"def samples_serial({args}, block):  # pragma: no cover - compiled",
+        f'    """{", ".join(outs)} of each sample, stacked along a new axis 0 (one row per sample of the batch)."""',
+        "    i = 0",
+        f"    o = kernel_serial({call}, 1, block)",
+        *[f"    {o} = np.empty(({first}.shape[0],) + o[{k}].shape)" for k, o in enumerate(outs)],
+        f"    for i in range({first}.shape[0]):",
+        f"        o = kernel_serial({call}, 1, block)",
+        *[f"        {o}[i] = o[{k}]" for k, o in enumerate(outs)],
+        f"    return {', '.join(outs)}",
         "", "",
         "@njit(cache=True, nogil=True)",
         f"def descend_serial({args}, train, eta, start, stop, tol, window, plateau_rtol, div_limit, losses, gsq, block):"

@@ -210,9 +210,9 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
     return result
 
 
-def _child(func: str, args: list) -> Any:
-    """Run ``func(*args)`` of this module in a fresh Python process and return its JSON result."""
-    script = f"import json, sys\nfrom attngrad.numeric.bench import {func}\nprint(json.dumps({func}(*json.loads(sys.argv[1]))))"
+def _child(func: str, args: list, module: str = "attngrad.numeric.bench") -> Any:
+    """Run ``func(*args)`` of ``module`` in a fresh Python process and return its JSON result."""
+    script = f"import json, sys\nfrom {module} import {func}\nprint(json.dumps({func}(*json.loads(sys.argv[1]))))"
     res = subprocess.run([sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True, timeout=7200)
     if res.returncode != 0:
         raise InputError(f"The benchmark process for {args[0]} failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}")

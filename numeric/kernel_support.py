@@ -122,6 +122,46 @@ def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> li
         return list(pool.map(fn, items))
 
 
+_BLAS_SYMBOLS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                 ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+                 ("openblas_get_num_threads", "openblas_set_num_threads"))
+
+
+def _openblas():
+    """NumPy's bundled OpenBLAS as a ctypes library with (get, set) thread functions, or None."""
+    import ctypes
+    from pathlib import Path
+
+    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    for path in sorted(libs.glob("*openblas*")):
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError:
+            continue
+        for get, set_ in _BLAS_SYMBOLS:
+            if hasattr(lib, get) and hasattr(lib, set_):
+                return getattr(lib, get), getattr(lib, set_)
+    return None
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """NumPy's OpenBLAS on one thread meanwhile: between calls its idle worker threads spin on the cores the
+    Numba code runs on (measured: the GD simulation took 2× as long). Found by ctypes, as threadpoolctl does;
+    does nothing when NumPy links another BLAS."""
+    found = _openblas()
+    if found is None:
+        yield
+        return
+    get, set_ = found
+    previous = int(get())
+    set_(1)
+    try:
+        yield
+    finally:
+        set_(previous)
+
+
 @contextmanager
 def using_threads(threads: int | None) -> Iterator[int]:
     """Run with `threads` Numba threads (None: the current setting), restoring the setting afterwards."""

@@ -244,32 +244,30 @@ def jacobian(kernel: str, inst: Instance, train: tuple[str, ...] | str, *, threa
     """J = ∂(F_i[k, o] for all i, k, o)/∂(trained weights, each row-major, in WEIGHTS order): (N·n·d_y) × p.
 
     Row (i, k, o) is ∇(Y_i) − ∇(Y_i + e_ko) of sample i's generated kernel: the gradient is Jᵢᵀ(F_i − Y_i),
-    linear in Y_i.
+    linear in Y_i. The perturbed samples go through the generated ``samples_serial`` as one batch.
     """
     from attngrad.numeric.kernel_support import thread_map
 
     mb = member(kernel, train)
-    arrays = mb.arrays(inst)
-    names = mb.module.INPUTS
-    yk = names.index("Y_0")
+    arrays = dict(zip(mb.module.INPUTS, mb.arrays(inst)))
+    batch = mb.module.BATCH_INPUTS
     keep = [k for k, w in enumerate(mb.trains) if w in mb.train]
     N, n, dy = inst.Y.shape
+    rows = np.arange(N * n * dy)
+    sample = rows // (n * dy)
 
-    def grads(i: int, Y: np.ndarray) -> np.ndarray:
-        args = [Y if k == yk else (x[i] if name in mb.module.BATCH_INPUTS else x) for k, (name, x) in enumerate(zip(names, arrays))]
-        out = mb.module.kernel_serial(*args, 1, mb.module.BLOCK)
-        return np.concatenate([out[1 + k].ravel() for k in keep])
+    def flat(out: tuple) -> np.ndarray:
+        return np.concatenate([out[1 + k].reshape(out[1 + k].shape[0], -1) for k in keep], axis=1)
 
-    def rows(span: tuple[int, int]) -> np.ndarray:
-        out = []
-        for row in range(*span):
-            i, k, o = row // (n * dy), (row // dy) % n, row % dy
-            Yk = inst.Y[i].copy()
-            Yk[k, o] += 1.0
-            out.append(grads(i, inst.Y[i]) - grads(i, Yk))
-        return np.array(out).reshape(span[1] - span[0], -1)
+    def part(span: tuple[int, int]) -> np.ndarray:
+        r = rows[span[0]:span[1]]
+        args = {x: (arrays[x][sample[r]] if x in batch else arrays[x]) for x in mb.module.INPUTS}
+        args["Y_0"] = args["Y_0"].copy()
+        args["Y_0"][np.arange(r.size), (r // dy) % n, r % dy] += 1.0
+        return flat(mb.module.samples_serial(*args.values(), mb.module.BLOCK))
 
-    return np.concatenate(thread_map(rows, _chunks(N * n * dy, _threads(threads)), threads))
+    base = flat(mb.module.samples_serial(*arrays.values(), mb.module.BLOCK))
+    return base[sample] - np.concatenate(thread_map(part, _chunks(rows.size, _threads(threads)), threads))
 
 
 def _threads(threads: int | None) -> int:

@@ -97,3 +97,36 @@ def jax_jit_grad(arrays: dict[str, np.ndarray], scale_name: str, threads: int) -
         return float(value), np.asarray(gX), np.asarray(gY)
 
     return call
+
+
+def torch_gd(kernel: str, train: tuple[str, ...], X: np.ndarray, Y: np.ndarray, weights: dict[str, np.ndarray],
+             eta: float, threads: int) -> Callable[[int], np.ndarray]:
+    """The one-layer GD loop of papers.md §3 as a PyTorch user writes it: the samples batched, float64,
+    autograd for the trained weights, an in-place update. Returns ``steps -> losses`` (f before each update)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+    W = {k: torch.from_numpy(v.copy()).requires_grad_(k in train) for k, v in weights.items()}
+    N, d = X.shape[0], weights["W_Q"].shape[1]
+    root = d ** 0.5
+
+    def attention(Q, K):
+        if kernel == "softmax":
+            return torch.softmax(Q @ K.transpose(1, 2) / root, dim=-1)
+        dist = (Q * Q).sum(-1, keepdim=True) + (K * K).sum(-1).unsqueeze(1) - 2 * Q @ K.transpose(1, 2)
+        return torch.exp(-dist / (2 * root)) if kernel == "gaussian" else torch.softmax(-dist / (2 * root), dim=-1)
+
+    def run(steps: int) -> np.ndarray:
+        out = np.empty(steps)
+        for t in range(steps):
+            S = attention(Xt @ W["W_Q"], Xt @ W["W_K"])
+            loss = 0.5 * ((S @ (Xt @ W["W_V"]) @ W["W_O"] - Yt) ** 2).sum() / N
+            grads = torch.autograd.grad(loss, [W[k] for k in train])
+            with torch.no_grad():
+                for k, g in zip(train, grads):
+                    W[k] -= eta * g
+            out[t] = float(loss)
+        return out
+
+    return run

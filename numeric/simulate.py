@@ -43,7 +43,7 @@ class Settings:
     window: int = 200  # plateau: f fell by at most plateau_rtol (relative) over this many steps
     plateau_rtol: float = 1e-10
     divergence: float = 1e6  # stop when f exceeds divergence · f₀ (or is not finite)
-    lambda_every: int = 100
+    lambda_every: int = 250
     embedding: str = "orthogonal"
     targets: str = "random"
     scales: tuple[tuple[str, float], ...] = ()
@@ -192,6 +192,13 @@ def simulate(kernels: list[str], modes: list[tuple[str, ...]], seeds: list[int],
              threads: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Run]:
     """Run GD for every kernel × mode × seed; see the module docstring. The same seed gives the same data and
     initial weights for every kernel and mode. A run that diverges is kept, with the step it diverged at."""
+    from attngrad.numeric.kernel_support import single_threaded_blas
+
+    with single_threaded_blas():
+        return _simulate(kernels, modes, seeds, settings, threads, progress)
+
+
+def _simulate(kernels, modes, seeds, settings: Settings, threads, progress) -> list[Run]:
     from attngrad.numeric.kernel_support import thread_map
 
     kernels = [check_kernel(k) for k in kernels]

@@ -334,6 +334,26 @@ def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - com
 
 
 @njit(cache=True, nogil=True)
+def samples_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - compiled
+    """loss, grad_W_Q, grad_W_K, grad_W_V, grad_W_O of each sample, stacked along a new axis 0 (one row per sample of the batch)."""
+    i = 0
+    o = kernel_serial(X_0[i], Y_0[i], W_Q, W_K, W_V, W_O, 1, block)
+    loss = np.empty((X_0.shape[0],) + o[0].shape)
+    grad_W_Q = np.empty((X_0.shape[0],) + o[1].shape)
+    grad_W_K = np.empty((X_0.shape[0],) + o[2].shape)
+    grad_W_V = np.empty((X_0.shape[0],) + o[3].shape)
+    grad_W_O = np.empty((X_0.shape[0],) + o[4].shape)
+    for i in range(X_0.shape[0]):
+        o = kernel_serial(X_0[i], Y_0[i], W_Q, W_K, W_V, W_O, 1, block)
+        loss[i] = o[0]
+        grad_W_Q[i] = o[1]
+        grad_W_K[i] = o[2]
+        grad_W_V[i] = o[3]
+        grad_W_O[i] = o[4]
+    return loss, grad_W_Q, grad_W_K, grad_W_V, grad_W_O
+
+
+@njit(cache=True, nogil=True)
 def descend_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, train, eta, start, stop, tol, window, plateau_rtol, div_limit, losses, gsq, block):  # pragma: no cover - compiled
     """Gradient descent on W_Q, W_K, W_V, W_O where ``train`` is True, updated in place: losses[t] and
     gsq[t] (squared norm of the trained gradients) are recorded before step t's update. Returns (status, last

@@ -239,6 +239,20 @@ def batch_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, block):  # pragma: no cover - com
 
 
 @njit(cache=True, nogil=True)
+def samples_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, block):  # pragma: no cover - compiled
+    """loss, grad_W_V of each sample, stacked along a new axis 0 (one row per sample of the batch)."""
+    i = 0
+    o = kernel_serial(X_0[i], Y_0[i], W_V, W_O, Q_0[i], K_0[i], 1, block)
+    loss = np.empty((X_0.shape[0],) + o[0].shape)
+    grad_W_V = np.empty((X_0.shape[0],) + o[1].shape)
+    for i in range(X_0.shape[0]):
+        o = kernel_serial(X_0[i], Y_0[i], W_V, W_O, Q_0[i], K_0[i], 1, block)
+        loss[i] = o[0]
+        grad_W_V[i] = o[1]
+    return loss, grad_W_V
+
+
+@njit(cache=True, nogil=True)
 def descend_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, train, eta, start, stop, tol, window, plateau_rtol, div_limit, losses, gsq, block):  # pragma: no cover - compiled
     """Gradient descent on W_V where ``train`` is True, updated in place: losses[t] and
     gsq[t] (squared norm of the trained gradients) are recorded before step t's update. Returns (status, last

@@ -1,0 +1,163 @@
+"""`attngrad bench simulate`: the GD simulation of papers.md §3 timed, against the same GD loop in PyTorch.
+
+Measured in the same run, each part in a process of its own (no library's idle threads spin on the cores
+while another part is timed):
+
+- ours, an experiment (``paper`` by default) as configured, with its stop rules, and with every step taken
+  (stop rules off): the first call (JIT compilation or cache load) is reported apart, then ``repeats`` timed
+  runs; the time per instance-step is the wall time over the instance-steps taken;
+- ours, one instance on one thread, per kernel and training mode: time per GD step;
+- torch-autograd (``peers`` extra): the same GD loop written in PyTorch (samples batched, float64, autograd),
+  on the same instance with the same step size, first checked against our loss sequence, then timed per step
+  with every thread and with one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from attngrad.errors import InputError
+from attngrad.numeric.bench import _child, machine_info
+
+VERIFY_STEPS = 20
+VERIFY_RTOL = 1e-9
+
+
+def _instance_and_eta(experiment: str, kernel: str, mode: tuple[str, ...], seed: int = 0):
+    from attngrad.numeric import simulate as sim
+
+    settings = sim.EXPERIMENTS[experiment]["settings"]
+    run = sim.simulate([kernel], [mode], [seed], sim.replace(settings, steps=1))[0]
+    return settings.instance(seed), run.eta
+
+
+def _experiment_child(experiment: str, every_step: bool, repeats: int, threads: int) -> dict[str, Any]:
+    from attngrad.numeric import simulate as sim
+
+    exp = sim.EXPERIMENTS[experiment]
+    settings = exp["settings"]
+    if every_step:
+        settings = sim.replace(settings, tol=0.0, window=settings.steps + 1, divergence=1e300)
+
+    def call(s=settings):
+        t0 = time.perf_counter()
+        runs = sim.simulate(exp["kernels"], exp["modes"], exp["seeds"], s, threads=threads)
+        return time.perf_counter() - t0, sum(r.last + 1 for r in runs)
+
+    first, _ = call(sim.replace(settings, steps=2))
+    times, steps = [], 0
+    for _ in range(repeats):
+        seconds, steps = call()
+        times.append(seconds)
+    return {"first_call_s": first, "times_s": times, "instance_steps": steps,
+            "runs": len(exp["kernels"]) * len(exp["modes"]) * len(exp["seeds"]), "steps": settings.steps}
+
+
+def _ours_step_child(experiment: str, kernel: str, mode: list[str], steps: int, repeats: int) -> dict[str, Any]:
+    from attngrad.numeric.one_layer import member
+
+    inst, eta = _instance_and_eta(experiment, kernel, tuple(mode))
+    mb = member(kernel, tuple(mode))
+    losses, gsq = np.zeros(steps), np.zeros(steps)
+
+    def call() -> None:
+        arrays = mb.arrays(inst.copy())
+        mb.module.descend_serial(*arrays, mb.mask, eta, 0, steps, 0.0, steps + 1, -1.0, 1e300, losses, gsq,
+                                 mb.module.BLOCK)
+
+    t0 = time.perf_counter()
+    call()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) / steps)
+    return {"first_call_s": first, "step_s": times, "losses": losses[:VERIFY_STEPS].tolist()}
+
+
+def _torch_step_child(experiment: str, kernel: str, mode: list[str], steps: int, repeats: int,
+                      threads: int) -> dict[str, Any]:
+    from attngrad.numeric.peers import torch_gd
+
+    inst, eta = _instance_and_eta(experiment, kernel, tuple(mode))
+    build = lambda: torch_gd(kernel, tuple(mode), inst.X, inst.Y, inst.weights, eta, threads)  # noqa: E731
+    t0 = time.perf_counter()
+    check = build()(VERIFY_STEPS)
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        run = build()
+        t0 = time.perf_counter()
+        run(steps)
+        times.append((time.perf_counter() - t0) / steps)
+    return {"first_call_s": first, "step_s": times, "losses": check.tolist()}
+
+
+def _stats(xs: list[float]) -> dict[str, float]:
+    return {"median": float(np.median(xs)), "min": float(min(xs)), "max": float(max(xs))}
+
+
+def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 200, threads: int | None = None,
+                 peers: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """See the module docstring. ``steps``: GD steps per timed call of the per-step measurements."""
+    import numba
+
+    from attngrad.numeric import simulate as sim
+    from attngrad.numeric.kernel_support import check_threads
+    from attngrad.numeric.peers import INSTALL
+
+    check_threads(threads)
+    if experiment not in sim.EXPERIMENTS:
+        raise InputError(f"Unknown experiment '{experiment}'; use one of {', '.join(sim.EXPERIMENTS)}.")
+    for name, value in (("--repeats", repeats), ("--steps", steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}.")
+    threads = threads or numba.get_num_threads()
+    exp = sim.EXPERIMENTS[experiment]
+    out: dict[str, Any] = {"machine": machine_info(threads), "experiment": experiment, "threads": threads,
+                           "repeats": repeats, "steps_per_call": steps, "experiment_runs": [], "per_step": [],
+                           "notes": []}
+    for every in (False, True):
+        if progress:
+            progress(f"{experiment}{', every step' if every else ''}")
+        r = _child("_experiment_child", [experiment, every, repeats, threads], module="attngrad.numeric.bench_sim")
+        r.update(every_step=every, seconds=_stats(r["times_s"]),
+                 per_instance_step_s=float(np.median(r["times_s"])) / r["instance_steps"])
+        out["experiment_runs"].append(r)
+    have_torch = peers and importlib.util.find_spec("torch") is not None
+    if peers and not have_torch:
+        out["notes"].append(f"PyTorch is not installed, so the PyTorch GD loop was not measured; {INSTALL}.")
+    for kernel in exp["kernels"]:
+        for mode in exp["modes"]:
+            label = f"{kernel} {','.join(mode)}"
+            if progress:
+                progress(f"per step: {label}")
+            ours = _child("_ours_step_child", [experiment, kernel, list(mode), steps, repeats],
+                          module="attngrad.numeric.bench_sim")
+            row = {"kernel": kernel, "train": ",".join(mode), "ours_1_thread_s": _stats(ours["step_s"]),
+                   "ours_first_call_s": ours["first_call_s"]}
+            if have_torch:
+                for t in sorted({threads, 1}, reverse=True):
+                    peer = _child("_torch_step_child", [experiment, kernel, list(mode), steps, repeats, t],
+                                  module="attngrad.numeric.bench_sim")
+                    a, b = np.array(peer["losses"]), np.array(ours["losses"])
+                    row[f"torch_{t}_threads_s"] = _stats(peer["step_s"])
+                    row["torch_verified_rel_err"] = float(np.max(np.abs(a - b) / np.abs(b)))
+            out["per_step"].append(row)
+    full = out["experiment_runs"][1]["per_instance_step_s"]
+    if have_torch:
+        torch_best = [min(r[k]["median"] for k in r if k.startswith("torch_") and k.endswith("_threads_s"))
+                      for r in out["per_step"]]
+        torch_1 = [r["torch_1_threads_s"]["median"] for r in out["per_step"]]
+        ours_1 = [r["ours_1_thread_s"]["median"] for r in out["per_step"]]
+        out["ratios"] = {
+            "torch_step_over_ours_instance_step": float(np.mean(torch_best)) / full,
+            "torch_1_thread_over_ours_1_thread": float(np.mean(torch_1)) / float(np.mean(ours_1)),
+            "verified": all(r["torch_verified_rel_err"] <= VERIFY_RTOL for r in out["per_step"]),
+        }
+    return out
