@@ -221,6 +221,7 @@ def loss_and_grads(kernel: str, X: Any, Y: Any, weights: dict[str, Any], train: 
     """
     from attngrad.numeric.kernel_support import thread_map
 
+    check_kernel(kernel)
     inst = as_instance(X, Y, weights)
     mb = member(kernel, train)
     arrays = mb.arrays(inst)
