@@ -1,3 +1,4 @@
 from attngrad.cli.main import main
 
-main()
+if __name__ == "__main__":  # guarded: `attngrad check` starts worker processes that import __main__
+    main()

@@ -62,14 +62,17 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 @click.option("--exact-sizes", help="Sizes of the exact symbolic tier, e.g. '1x1,2x2' (n x d).")
 @click.option("--no-exact", is_flag=True, help="Skip the exact symbolic tier.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every tier's evidence for every claim.")
+@click.option("--jobs", type=int, help="Worker processes (default: one per core; 1 checks in this process).")
 def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str | None, as_json: bool,
-          seed: int, exact_sizes: str | None, no_exact: bool, verbose: bool) -> None:
+          seed: int, exact_sizes: str | None, no_exact: bool, verbose: bool, jobs: int | None) -> None:
     """Check claims (all built-in ones by default) and print their verdicts.
 
     Exit 0 when every project claim holds, 1 when one does not; a paper's printed claims are
     reported as holds or refuted with their evidence and do not change the exit code.
     """
-    from attngrad.derive.check import EXACT_SIZES, check_claim, check_exact_sizes
+    import os
+
+    from attngrad.derive.check import EXACT_SIZES, check_all, check_exact_sizes
     from attngrad.derive.claims import builtin_claims, load_claims_file, select
 
     claims = load_claims_file(file_) if file_ else builtin_claims()
@@ -83,12 +86,14 @@ def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str |
         return
     sizes = _parse_sizes(exact_sizes) or EXACT_SIZES
     check_exact_sizes(sizes)
+    if seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {seed}.")
+    if jobs is not None and jobs < 1:
+        raise InputError(f"--jobs must be a positive integer, got {jobs}.")
     t0 = time.perf_counter()
-    verdicts = []
-    with click.progressbar(claims, label="checking", file=sys.stderr,
-                           item_show_func=lambda c: c.id if c else None) as bar:
-        for claim in bar:
-            verdicts.append(check_claim(claim, seed=seed, exact_sizes=sizes, exact=not no_exact))
+    with click.progressbar(length=len(claims), label="checking", file=sys.stderr) as bar:
+        verdicts = check_all(claims, str(file_) if file_ else None, jobs=jobs or os.cpu_count() or 1,
+                             progress=lambda: bar.update(1), seed=seed, exact_sizes=sizes, exact=not no_exact)
     elapsed = time.perf_counter() - t0
     failed = [v for v in verdicts if not v.printed and v.verdict != "holds"]
     if as_json:

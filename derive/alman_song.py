@@ -238,7 +238,7 @@ def kernel_claims() -> list[Claim]:
                     kern = E.Kernel(f"{method}.{what}", fn, (A1, A2, A3, Emat, Y, X), node.shape[0], node.shape[1], dtype)
                     out.append(Claim(f"attngrad/{method}-{what}[{scale},{dtype}]",
                                      f"the {method} Numba kernel's {what} in {dtype} equals the chain's {name} (s = {scale})",
-                                     kern, node, "attngrad", False, m))
+                                     kern, node, "attngrad", False, m, group=method))
     return out
 
 

@@ -416,3 +416,71 @@ def _check(claim: Claim, seed: int, exact_sizes, mp_sizes, float_sizes, exact: b
             verdict = "inconclusive"
     return Verdict(claim.id, claim.source, claim.printed, claim.statement, verdict, tiers, ce, relation,
                    time.perf_counter() - t0)
+
+
+# many claims, in worker processes ----------------------------------------------------------------------------
+def _tasks(claims: list[Claim]) -> list[list[int]]:
+    """Claim indices in tasks: a group's claims together (they compile one kernel), every other claim alone."""
+    tasks: list[list[int]] = []
+    where: dict[str, list[int]] = {}
+    for i, c in enumerate(claims):
+        if c.group and c.group in where:
+            where[c.group].append(i)
+        else:
+            tasks.append([i])
+            if c.group:
+                where[c.group] = tasks[-1]
+    return tasks
+
+
+_LOADED: dict[str | None, list[Claim]] = {}
+
+
+def _claims_of(source: str | None) -> list[Claim]:
+    """The claims of a source (None: the built-in ones; else a user's file), built once per process."""
+    if source not in _LOADED:
+        from .claims import builtin_claims, load_claims_file
+
+        _LOADED[source] = builtin_claims() if source is None else load_claims_file(source)
+    return _LOADED[source]
+
+
+def _run_task(source: str | None, ids: list[str], indices: list[int], kwargs: dict) -> list[tuple[int, Verdict]]:
+    claims = _claims_of(source)
+    out = []
+    for i, claim_id in zip(indices, ids):
+        claim = claims[i]
+        if claim.id != claim_id:  # the worker built the claims differently: never check the wrong one
+            raise InputError(f"Claim {claim_id} could not be rebuilt in a worker process (found {claim.id}).")
+        out.append((i, check_claim(claim, **kwargs)))
+    return out
+
+
+def check_all(claims: list[Claim], source: str | None, *, jobs: int = 1, progress=None, **kwargs) -> list[Verdict]:
+    """Verdicts of ``claims`` in order. ``source`` says where they come from (None: built in; a path: a user's
+    file), so that with ``jobs`` > 1 worker processes can rebuild them by position; each task (a group of claims
+    that share a kernel, or one claim) runs in one worker, largest groups first. ``progress()`` after each claim.
+    Claims that cannot be found again by id in the source (or repeat an id) are checked here, one by one."""
+    known = [c.id for c in _claims_of(source)] if jobs > 1 else []
+    index = {cid: i for i, cid in enumerate(known)}
+    if jobs <= 1 or len(claims) < 2 or len(index) != len(known) or any(c.id not in index for c in claims):
+        out = []
+        for c in claims:
+            out.append(check_claim(c, **kwargs))
+            if progress:
+                progress()
+        return out
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    tasks = sorted(_tasks(claims), key=len, reverse=True)
+    verdicts: dict[int, Verdict] = {}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_run_task, source, [claims[k].id for k in t], [index[claims[k].id] for k in t], kwargs)
+                   for t in tasks]
+        for fut in as_completed(futures):
+            for i, v in fut.result():
+                verdicts[i] = v
+                if progress:
+                    progress()
+    return [verdicts[index[c.id]] for c in claims]

@@ -38,6 +38,7 @@ class Claim:
     positive: inputs that must be drawn positive (e.g. under a log).
     sizes: size points per tier, overriding the defaults over (n, d): ``{"mpmath": ({"N": 2, "n": 3, …}, …),
         "exact": (…), "float64": (…)}``, for models with size symbols of their own.
+    group: claims that compile the same Numba kernel; ``attngrad check`` runs a group in one worker process.
     """
 
     id: str
@@ -51,6 +52,7 @@ class Claim:
     positive: tuple[str, ...] = ()
     note: str = ""
     sizes: dict[str, tuple[dict[str, int], ...]] = field(default_factory=dict)
+    group: str = ""  # claims of one group are checked one after another in one process (they share a JIT kernel)
 
     @property
     def paper(self) -> str:

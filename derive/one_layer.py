@@ -218,7 +218,7 @@ def kernel_claims() -> list[Claim]:
     """The generated kernel of each kernel and training mode (numeric/generated/one_layer_*) against the closed
     form of the chain of every weight, which the grad-… claims prove equal to the true gradient (SymPy exactly at
     dyadic-rational inputs, 50 digits at random inputs, float64 at real sizes)."""
-    from attngrad.numeric.generated import ONE_LAYER_MODES
+    from attngrad.numeric.generated import ONE_LAYER, ONE_LAYER_MODES
 
     out = []
     for kernel in KERNELS:
@@ -242,5 +242,5 @@ def kernel_claims() -> list[Claim]:
 
                 out.append(Claim(f"attngrad/one-layer/generated-{mode}-grad-{weight}[{kernel}]",
                                  f"the generated kernel for training {','.join(train)} ({kernel}) gives ∇_{weight} f in closed form",
-                                 lhs, rhs, sizes=SIZES))
+                                 lhs, rhs, sizes=SIZES, group=ONE_LAYER[(kernel, mode)]))
     return out
