@@ -29,6 +29,31 @@ def main() -> None:
     """attngrad: check attention-gradient formulas symbolically and numerically."""
 
 
+class _Quiet:
+    """Stands in for a progress bar when stderr is not a terminal (no stray labels in logs and pipes)."""
+
+    label = ""
+
+    def __enter__(self) -> "_Quiet":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        pass
+
+    def render_progress(self) -> None:
+        pass
+
+
+def progressbar(length: int, label: str) -> Any:
+    """A progress bar on stderr when it is a terminal."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+    return _Quiet()
+
+
 def _parse_sizes(text: str | None) -> tuple[dict[str, int], ...] | None:
     if text is None:
         return None
@@ -91,7 +116,7 @@ def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str |
     if jobs is not None and jobs < 1:
         raise InputError(f"--jobs must be a positive integer, got {jobs}.")
     t0 = time.perf_counter()
-    with click.progressbar(length=len(claims), label="checking", file=sys.stderr) as bar:
+    with progressbar(len(claims), "checking") as bar:
         verdicts = check_all(claims, str(file_) if file_ else None, jobs=jobs or os.cpu_count() or 1,
                              progress=lambda: bar.update(1), seed=seed, exact_sizes=sizes, exact=not no_exact)
     elapsed = time.perf_counter() - t0
@@ -184,8 +209,14 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
 
     check_threads(threads)
     ns, ds = _ints(n_text, "--n"), _ints(d_text, "--d")
+    if seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {seed}.")
+    if plot_path:
+        from attngrad.cli.plot import check_plot_path
+
+        check_plot_path(plot_path)
     names = tuple(m.strip() for m in methods.split(",")) if methods else None
-    with click.progressbar(length=1, label="bench", file=sys.stderr) as bar:
+    with progressbar(1, "bench") as bar:
         def progress(text: str) -> None:
             bar.label = text
             bar.render_progress()
@@ -231,7 +262,7 @@ def bench_simulate(experiment: str, repeats: int, steps: int, threads: int | Non
     """Time the GD simulation: the experiment end to end, a step of one instance, and the same loop in PyTorch."""
     from attngrad.numeric.bench_sim import run_simulate
 
-    with click.progressbar(length=1, label="bench", file=sys.stderr) as bar:
+    with progressbar(1, "bench") as bar:
         def progress(text: str) -> None:
             bar.label = text
             bar.render_progress()

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import click
 
+from attngrad.cli.plot import check_plot_path
 from attngrad.errors import InputError
 
 KERNEL_NAMES = ("softmax", "gaussian", "gaussian-normalised")
@@ -111,25 +112,24 @@ def build_settings(base, steps=None, eta=None, tol=None, target=None, window=Non
 
 
 class _Progress:
-    """A progress bar on stderr, only when stderr is a terminal."""
+    """A progress bar on stderr (when it is a terminal) fed with (done, total)."""
 
     def __init__(self, label: str, length: int):
-        self.bar = click.progressbar(length=length, label=label, file=sys.stderr) if sys.stderr.isatty() else None
+        from attngrad.cli.main import progressbar
+
+        self.bar = progressbar(length, label)
         self.done = 0
 
     def __enter__(self) -> "_Progress":
-        if self.bar:
-            self.bar.__enter__()
+        self.bar.__enter__()
         return self
 
     def __call__(self, done: int, total: int) -> None:
-        if self.bar:
-            self.bar.update(done - self.done)
+        self.bar.update(done - self.done)
         self.done = done
 
     def __exit__(self, *exc) -> None:
-        if self.bar:
-            self.bar.__exit__(*exc)
+        self.bar.__exit__(*exc)
 
 
 def _write(path: Path, write: Callable[[Any], None]) -> None:
@@ -166,18 +166,6 @@ def _json_default(x: Any) -> Any:
     return str(x)
 
 
-def _check_plot_path(path: str | None) -> None:
-    """Fail before the work, not after it: the folder of a plot must exist and the extra be installed."""
-    if path is None:
-        return
-    from attngrad.cli.plot import pyplot
-
-    pyplot()
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise InputError(f"Cannot write the plot to {path}: the folder {folder} does not exist.")
-
-
 # simulate -------------------------------------------------------------------------------------------------
 @click.command()
 @click.argument("experiment", required=False, default="paper")
@@ -211,7 +199,7 @@ def simulate(experiment: str, kernels: tuple[str, ...], modes: tuple[str, ...], 
     check_threads(threads)
     if experiment not in sim.EXPERIMENTS:
         raise InputError(f"Unknown experiment '{experiment}'; use one of {', '.join(sim.EXPERIMENTS)}.")
-    _check_plot_path(plot_path)
+    check_plot_path(plot_path)
     exp = sim.EXPERIMENTS[experiment]
     sizes = dict(N=size_N, n=size_n, D=size_D, d=size_d, dv=size_dv, dy=size_dy)
     settings = build_settings(exp["settings"], steps, eta, tol, target, window, divergence, lambda_every, sizes,
@@ -300,7 +288,7 @@ def landscape(kernels, mode, seed, steps, points, span, size_N, size_n, size_D, 
         raise InputError(f"--seed must be a non-negative integer, got {seed}.")
     train = check_train(mode)
     if plot_prefix:
-        _check_plot_path(plot_prefix + "-x.png")
+        check_plot_path(plot_prefix + "-x.png")
     sizes = dict(N=size_N, n=size_n, D=size_D, d=size_d, dv=size_dv, dy=size_dy)
     settings = build_settings(sim.Settings(), steps=steps, sizes=sizes, embedding=embedding, targets=targets,
                               init_scales=init_scales, tie_qk=tie_qk, data_path=data_path)

@@ -20,6 +20,16 @@ def pyplot():
     return plt
 
 
+def check_plot_path(path: str | None) -> None:
+    """Fail before the work, not after it: the plot extra must be installed and the plot's folder exist."""
+    if path is None:
+        return
+    pyplot()
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise InputError(f"Cannot write the plot to {path}: the folder {folder} does not exist.")
+
+
 def bench_plot(result: dict[str, Any], out: str) -> None:
     """Time vs n on log–log axes, one panel per (dtype, d), one line per method, the machine bound dashed."""
     plt = pyplot()

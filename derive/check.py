@@ -374,14 +374,16 @@ def check_claim(claim: Claim, *, seed: int = 0, exact_sizes=EXACT_SIZES, mp_size
     """Check one claim; see the module docstring for the tiers and the verdict rule."""
     mp_sizes = claim.sizes.get("mpmath", mp_sizes)
     float_sizes = claim.sizes.get("float64", float_sizes)
-    if "exact" in claim.sizes and tuple(exact_sizes) == EXACT_SIZES:
-        exact_sizes = claim.sizes["exact"]
+    if "exact" in claim.sizes and (tuple(exact_sizes) == EXACT_SIZES or
+                                   {k for p in exact_sizes for k in p} != {k for p in claim.sizes["exact"] for k in p}):
+        exact_sizes = claim.sizes["exact"]  # sizes over (n, d) do not fit a claim with size symbols of its own
     try:
         return _check(claim, seed, exact_sizes, mp_sizes, float_sizes, exact)
     except (ValueError, ZeroDivisionError) as exc:
         if isinstance(exc, InputError):
             raise
-        raise InputError(f"Claim {claim.id} could not be evaluated: {exc}") from None
+        reason = str(exc).strip().rstrip(".")
+        raise InputError(f"Claim {claim.id} could not be evaluated: {reason}.") from None
 
 
 def _check(claim: Claim, seed: int, exact_sizes, mp_sizes, float_sizes, exact: bool) -> Verdict:

@@ -96,6 +96,8 @@ def import_user_file(path: str | Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:
+        raise InputError(f"The file {p} called sys.exit({exc.code!r}) while it was imported.") from None
     except Exception as exc:  # a user's file may raise anything
         first = (str(exc).strip().splitlines() or [""])[0]
         raise InputError(f"The file {p} could not be imported: {type(exc).__name__}: {first}") from None

@@ -24,6 +24,10 @@ import sympy as sp
 from . import expr as E
 
 
+NOT_REAL = ("it takes {what} at the random inputs; draw that input positive with "
+            "Claim(..., positive=('name',))")
+
+
 class NotSymbolic(Exception):
     """A node that has no exact value (a numeric kernel)."""
 
@@ -297,8 +301,15 @@ class MpmathField(Field):
             return self._exp(a).astype(object)
 
     def log(self, a):
+        if any(x <= 0 for x in np.asarray(a).reshape(-1)):
+            raise ValueError(NOT_REAL.format(what="a log of a number ≤ 0"))
         with mpmath.workdps(self.dps):
             return self._log(a).astype(object)
+
+    def power(self, a, k):
+        if not sp.sympify(k).is_Integer and any(x < 0 for x in np.asarray(a).reshape(-1)):
+            raise ValueError(NOT_REAL.format(what=f"a power {k} of a negative number"))
+        return super().power(a, k)
 
     def step(self) -> Any:
         return mpmath.mpf(10) ** (-int(self.dps / 2.5))

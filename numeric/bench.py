@@ -187,6 +187,7 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
     threads = threads or numba.get_num_threads()
     build, notes = builders(methods)
     result = BenchResult(machine_info(threads), notes=notes)
+    result.machine.update(repeats=repeats, warmup=warmup)
     rates = {dt: machine_rates(dt) for dt in dtypes}
     result.machine["rates"] = rates
     budget = 0.6 * available_memory()

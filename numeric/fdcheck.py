@@ -25,9 +25,7 @@ DEFAULT_TOLERANCES = {
 }
 MODES = ("full", "directions")
 
-# Default first step, relative to max(1, |x_i|), rounded to a power of two so that x ± h/2^k are exact.
-# With three levels the extrapolated error is O(h⁶), so the best h is near eps^(1/7) ≈ 0.006.
-BASE_STEP = 2.0**-7
+# The default first step is relative to max(1, |x_i|) and a power of two, so that x ± h/2^k are exact (base_step).
 # Assumed error of one evaluation of fn, in units of eps·|fn|; enters the rounding part of the estimate.
 FN_ULPS = 4.0
 _EPS = float(np.finfo(np.float64).eps)
@@ -50,7 +48,8 @@ def _power_of_two(step: float) -> float:
     return 2.0 ** round(math.log2(step))
 
 
-def _derivative(phi: Callable[[float], float], x0: float, h: float, levels: int, f0: float) -> tuple[float, float]:
+def _derivative(phi: Callable[[float], float], x0: float, h: float, levels: int, f0: float,
+                eps: float = _EPS) -> tuple[float, float]:
     """Ridders: derivative of phi at x0 from steps h, h/2, …, and its error estimate."""
     prev: list[float] = []
     prev_bound: list[float] = []
@@ -70,7 +69,7 @@ def _derivative(phi: Callable[[float], float], x0: float, h: float, levels: int,
         if k:
             error = max(abs(row[k] - row[k - 1]), abs(row[k] - prev[k - 1]))
         prev, prev_bound = row, bound
-    return prev[-1], error + 2.0 * FN_ULPS * _EPS * fmax * prev_bound[-1]
+    return prev[-1], error + 2.0 * FN_ULPS * eps * fmax * prev_bound[-1]
 
 
 def _checked_point(name: str, x: Any, dtype: Any = None) -> np.ndarray:
@@ -87,30 +86,40 @@ def _check_levels_and_step(levels: Any, h: Any) -> None:
         raise InputError(f"The step h must be a positive finite number, got {h!r}.")
 
 
+def base_step(fn_dtype: Any = np.float64) -> float:
+    """The default first step for a function accurate to ``fn_dtype``: eps^(1/7) as a power of two (2⁻⁷ for
+    float64, 2⁻³ for float32), where the O(h⁶) error left after extrapolation meets the rounding error."""
+    return _power_of_two(float(np.finfo(fn_dtype).eps) ** (1 / 7))
+
+
 def fd_gradient(
-    fn: Callable[[np.ndarray], Any], x: Any, *, h: float | None = None, levels: int = 3, name: str = "x"
+    fn: Callable[[np.ndarray], Any], x: Any, *, h: float | None = None, levels: int = 3, name: str = "x",
+    fn_dtype: Any = np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient of fn at x by Richardson-extrapolated central differences, with a per-entry error estimate.
 
-    fn is called with float64 arrays of x's shape (x is cast to float64). Entry i uses the steps
-    h_i, h_i/2, …, h_i/2^(levels−1), where h_i = h, or by default BASE_STEP·max(1, |x_i|) rounded to a power
-    of two. The estimate is Ridders' (the larger change between the last two extrapolation levels) plus the
-    propagated rounding error of fn, assumed to be FN_ULPS·eps·|fn|. Costs 2·levels·x.size calls of fn.
+    fn is called with float64 arrays of x's shape (x is cast to float64); ``fn_dtype`` is the precision its
+    values have (float32 for a function computed in float32). Entry i uses the steps h_i, h_i/2, …,
+    h_i/2^(levels−1), where h_i = h, or by default base_step(fn_dtype)·max(1, |x_i|) rounded to a power of two.
+    The estimate is Ridders' (the larger change between the last two extrapolation levels) plus the propagated
+    rounding error of fn, assumed to be FN_ULPS·eps·|fn| with the eps of fn_dtype. Costs 2·levels·x.size calls.
     """
     _check_levels_and_step(levels, h)
+    eps = float(np.finfo(fn_dtype).eps)
+    first = base_step(fn_dtype)
     x64 = _checked_point(name, x, np.float64)
     f0 = _value(fn, x64.copy(), name)
     grad = np.empty_like(x64)
     error = np.empty_like(x64)
     for i in np.ndindex(x64.shape):
-        step = h if h is not None else _power_of_two(BASE_STEP * max(1.0, abs(x64[i])))
+        step = h if h is not None else _power_of_two(first * max(1.0, abs(x64[i])))
 
         def phi(t: float, i: tuple = i) -> float:
             moved = x64.copy()
             moved[i] = t
             return _value(fn, moved, name)
 
-        grad[i], error[i] = _derivative(phi, float(x64[i]), step, levels, f0)
+        grad[i], error[i] = _derivative(phi, float(x64[i]), step, levels, f0, eps)
     return grad, error
 
 
@@ -169,7 +178,8 @@ def check_grad(
     Passes where |claimed − fd| ≤ atol + rtol·|fd| + (fd error estimate), entrywise ("full", 2·3·x.size
     calls of fn) or for ⟨claimed, v⟩ against the derivative of t ↦ fn(x + t·v) for `n_directions` random
     unit v drawn with `seed` ("directions", 6·n_directions calls). atol and rtol default to
-    DEFAULT_TOLERANCES for the dtype of the claimed gradient.
+    DEFAULT_TOLERANCES for the dtype of the claimed gradient, and fn is taken to be as accurate as that dtype
+    (a float32 gradient comes with a float32 function: larger steps, a larger rounding estimate).
     """
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
@@ -182,20 +192,22 @@ def check_grad(
     default_atol, default_rtol = DEFAULT_TOLERANCES[claimed.dtype.type]
     atol_, rtol_ = _tolerance(atol, default_atol, "atol"), _tolerance(rtol, default_rtol, "rtol")
     x64 = x_arr.astype(np.float64)
+    precision = claimed.dtype
     if mode == "full":
-        fd, fd_err = fd_gradient(fn, x64, name=name)
+        fd, fd_err = fd_gradient(fn, x64, name=name, fn_dtype=precision)
         value = claimed.astype(np.float64)
     else:
         if isinstance(n_directions, bool) or not isinstance(n_directions, Integral) or n_directions < 1:
             raise InputError(f"n_directions must be a positive integer, got {n_directions!r}.")
         rng = np.random.default_rng(seed)
-        step = _power_of_two(BASE_STEP * max(1.0, float(np.sqrt(np.mean(x64 * x64)))))
+        step = _power_of_two(base_step(precision) * max(1.0, float(np.sqrt(np.mean(x64 * x64)))))
         value, fd, fd_err = (np.empty(n_directions) for _ in range(3))
         for k in range(n_directions):
             v = rng.standard_normal(x64.shape)
             v /= np.linalg.norm(v)
             value[k] = np.sum(claimed * v)
-            line_grad, line_err = fd_gradient(lambda t, v=v: fn(x64 + t[0] * v), np.zeros(1), h=step, name=name)
+            line_grad, line_err = fd_gradient(lambda t, v=v: fn(x64 + t[0] * v), np.zeros(1), h=step, name=name,
+                                              fn_dtype=precision)
             fd[k], fd_err[k] = line_grad[0], line_err[0]
     diff = np.abs(value - fd)
     allowed = atol_ + rtol_ * np.abs(fd) + fd_err

@@ -113,7 +113,7 @@ def as_attention_inputs(A1: Any, A2: Any, A3: Any, E: Any, Y: Any, X: Any, dtype
     for name, arr in zip(ATTENTION_NAMES, arrays):
         label, shape = expected[name]
         if arr.shape != shape:
-            raise InputError(f"{name} has shape {arr.shape} but must be {label} = {shape}.")
+            raise InputError(f"{name} has shape {arr.shape} but must be {label} = {shape} (n and d are read from A1).")
     if dt is None:
         dt = _default_dtype(arrays)
     return tuple(_convert(name, arr, dt) for name, arr in zip(ATTENTION_NAMES, arrays))

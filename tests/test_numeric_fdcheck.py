@@ -164,3 +164,20 @@ def test_bad_input_raises_one_sentence(call, fragment):
     assert isinstance(info.value, ValueError)
     assert fragment in message
     assert message.endswith(".") and "\n" not in message and not re.search(r"\. [A-Z]", message)
+
+
+def test_float32_gradient_of_a_float32_loss_passes_and_a_slip_fails():
+    """A float32 gradient comes with a float32 function: the check uses float32 steps and rounding estimate."""
+    import attngrad
+
+    arrays = attngrad.random_inputs(128, 8, seed=1, dtype=np.float32)
+    X = arrays.pop("X")
+
+    def loss(X_):
+        return attngrad.loss_and_grad(**arrays, X=X_.astype(np.float32)).loss
+
+    grad = attngrad.loss_and_grad(**arrays, X=X).grad_X
+    assert grad.dtype == np.float32
+    for mode in ("full", "directions"):
+        assert check_grad(loss, grad, X, mode=mode).ok
+        assert not check_grad(loss, grad.T, X, mode=mode).ok
