@@ -337,11 +337,19 @@ class KernelPrinter:
             return f"{self.buf(node_s).name}[{c}, b]"
         if kind in ("global", "input"):
             if isinstance(node_s, E.Transpose):  # a column read as a row broadcasts; else entry (c, j0 + b)
-                return f"{self.arr(node_s.a)}[{c}, {'0' if node_s.a.shape[1] == 1 else 'j0 + b'}]"
+                return self._index(node_s.a, c, '0' if node_s.a.shape[1] == 1 else 'j0 + b')
             if node.shape[0] == 1:
-                return f"{self.arr(node)}[0, {c}]"
-            return f"{self.arr(node)}[j0 + b, {c}]"
+                return self._index(node_s, "0", c)
+            return self._index(node_s, "j0 + b", c)
         raise CodegenError(f"{show(node)} cannot be read by rows.")
+
+    def _index(self, node: E.Node, row: str, col: str) -> str:
+        """Entry (row, col) of a global or input array (the batch printer offsets a sample's rows)."""
+        return f"{self.arr(node)}[{row}, {col}]"
+
+    def _part(self, node: E.Node, row: str, col: str, transposed: bool = False) -> str:
+        """This thread's partial sum of entry (row, col) of a reduction (kept transposed if asked)."""
+        return f"{self.arr(node)}_parts[t, {col if transposed else row}, {row if transposed else col}]"
 
     def arr(self, node: E.Node) -> str:
         """The array name of a global or input node (Named unwrapped)."""
@@ -385,7 +393,7 @@ class KernelPrinter:
         for node, form, ops in self.sched.reduces:
             total = f"sum_parts({self.arr(node)}_parts)"
             if self._parts_transposed(form, ops):
-                total = f"np.ascontiguousarray({total}.T)"
+                total = f"sum_parts_t({self.arr(node)}_parts)"
             body.append(f"{self.arr(node)} = {total}")
         for p in self.sched.post:
             body += self._print_global(p)
@@ -435,7 +443,10 @@ class KernelPrinter:
             mm = "matmul_serial" if self.serial else "matmul"
             return [f"{name} = {mm}({self._whole(node.a)}, {self._whole(node.b)})"]
         if isinstance(node, E.Scale):
-            return [f"{name} = ({self.size(node.k)}) * {self._whole(node.a)}"]
+            operand = self._whole(node.a)
+            if self._temporary(node.a, node):  # scale in place: nothing else reads the operand
+                return [f"{name} = {operand}", f"{name} *= {self.size(node.k)}"]
+            return [f"{name} = ({self.size(node.k)}) * {operand}"]
         if isinstance(node, (E.Add, E.Hadamard)):
             a, b = self._whole(node.a), self._whole(node.b)
             if node.a.shape != node.b.shape and not (_scalar(node.a) or _scalar(node.b)):
@@ -456,6 +467,16 @@ class KernelPrinter:
         if isinstance(node, E.Fill):
             return [f"{name} = np.full(({self.size(node.shape[0])}, {self.size(node.shape[1])}), {float(node.value)!r})"]
         raise CodegenError(f"The kernel printer has no global form for {type(node).__name__} ({show(node)}).")
+
+    def _temporary(self, node: E.Node, user: E.Node) -> bool:
+        """An array this kernel computed (a reduction or a product, not an input, not an output) that only
+        ``user`` reads."""
+        s = _strip(node)
+        if isinstance(s, (E.Matrix, E.Transpose, E.Fill)) or self.kind(node) not in ("reduce", "post", "global"):
+            return False
+        if not isinstance(s, (E.MatMul, E.Total, E.ColSum, E.Scale, E.Add)):
+            return False
+        return self._consumers(s) == [user]
 
     def _whole(self, node: E.Node) -> str:
         s = _strip(node)
@@ -533,7 +554,7 @@ class KernelPrinter:
         if isinstance(b, E.Diag):  # M·diag(v) scales column l by v_l: v must be known for every l
             if self.kind(b.a) == "row":
                 raise CodegenError(f"{show(node)} scales columns by a row quantity; a row-streaming kernel cannot form it.")
-            return self._loop(node, f"{self.at(node.a, 'l')} * {self.arr(b.a)}[l, 0]")
+            return self._loop(node, f"{self.at(node.a, 'l')} * {self._index(b.a, 'l', '0')}")
         if self.kind(node.b) == "row":
             raise CodegenError(f"{show(node)} multiplies by a row quantity on the right; the kernel cannot stream it.")
         K, C = self.size(node.a.shape[1]), self.size(node.b.shape[1])
@@ -547,7 +568,7 @@ class KernelPrinter:
             left = f"{tmp}[k, b]"
         acc = f"{out}[c, b] += {left} * g"
         if isinstance(b, E.Transpose):  # B = Gᵀ with G stored row-major: walk G by rows
-            return head + [f"for c in range({C}):", f"    for k in range({K}):", f"        g = {self.arr(b.a)}[c, k]",
+            return head + [f"for c in range({C}):", f"    for k in range({K}):", f"        g = {self._index(b.a, 'c', 'k')}",
                            "        for b in range(nb):", f"            {acc}"]
         return head + [f"for k in range({K}):", f"    for c in range({C}):", f"        g = {self._whole_at(node.b, 'k', 'c')}",
                        "        for b in range(nb):", f"            {acc}"]
@@ -558,29 +579,28 @@ class KernelPrinter:
             return f"{float(s.value)!r}"
         if isinstance(s, E.Transpose):
             return self._whole_at(s.a, j, i)
-        return f"{self.arr(s)}[{i}, {j}]"
+        return self._index(s, i, j)
 
     def _print_reduce(self, node, form, ops) -> list[str]:
-        part = f"{self.arr(node)}_parts"
         if form == "total":
             a = ops[0]
             return ["acc = 0.0", f"for l in range({self.size(a.shape[1])}):", "    for b in range(nb):",
-                    f"        acc += {self.at(a, 'l')}", f"{part}[t, 0, 0] += acc"]
+                    f"        acc += {self.at(a, 'l')}", f"{self._part(node, '0', '0')} += acc"]
         if form == "colsum":
             a = ops[0]
             return [f"for l in range({self.size(a.shape[1])}):", "    acc = 0.0", "    for b in range(nb):",
-                    f"        acc += {self.at(a, 'l')}", f"    {part}[t, 0, l] += acc"]
+                    f"        acc += {self.at(a, 'l')}", f"    {self._part(node, '0', 'l')} += acc"]
         x, y = ops
         P, Q = self.size(x.shape[1]), self.size(y.shape[1])
         if self._by_rows(y):  # y's row j0+b is contiguous: the innermost loop runs along it
             return ["for b in range(nb):", f"    for p in range({P}):", f"        v = {self.at(x, 'p')}",
-                    f"        for q in range({Q}):", f"            {part}[t, p, q] += v * {self.at(y, 'q')}"]
+                    f"        for q in range({Q}):", f"            {self._part(node, 'p', 'q')} += v * {self.at(y, 'q')}"]
         if self._by_rows(x):  # the same along x's row; the partials are kept transposed
             return ["for b in range(nb):", f"    for q in range({Q}):", f"        v = {self.at(y, 'q')}",
-                    f"        for p in range({P}):", f"            {part}[t, q, p] += v * {self.at(x, 'p')}"]
+                    f"        for p in range({P}):", f"            {self._part(node, 'p', 'q', True)} += v * {self.at(x, 'p')}"]
         return [f"for p in range({P}):", f"    for q in range({Q}):",
                 "        acc = 0.0", "        for b in range(nb):",
-                f"            acc += {self.at(x, 'p')} * {self.at(y, 'q')}", f"        {part}[t, p, q] += acc"]
+                f"            acc += {self.at(x, 'p')} * {self.at(y, 'q')}", f"        {self._part(node, 'p', 'q')} += acc"]
 
     def _by_rows(self, node: E.Node) -> bool:
         """An input or global with n rows (not a transpose, not a column): row j0+b is contiguous in memory."""
@@ -644,7 +664,7 @@ Chain ({provenance}):
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
 
 INPUTS = {inputs!r}
 BATCH_INPUTS = {batch!r}
@@ -654,6 +674,140 @@ BLOCK = {block}
 
 
 '''
+
+
+class BatchPrinter(KernelPrinter):
+    """``batch_serial``: the mean of the outputs over a batch of samples, in one function.
+
+    The samples of a batch input (axis 0) are stacked into one 2-D array of N·n rows. Products of stacked
+    arrays with shared ones run once for the whole batch (X·W_Q over all N·n rows), the row loop runs sample
+    after sample over the stacked arrays with its buffers allocated once, a reduction that keeps the token
+    axis is kept per sample (stacked), any other is summed over the samples, and a sum over tokens of two
+    stacked arrays is one product over the stack (Σ_i X_iᵀA_i = X_stackᵀA_stack). Every output must be such a
+    sum over samples; the function returns it divided by N. A chain outside these rules raises CodegenError
+    (the caller falls back to a loop over ``kernel_serial``)."""
+
+    def __init__(self, model: Model, outputs: dict[str, str], inputs: tuple[str, ...]):
+        super().__init__(model, outputs, inputs)
+        self.serial = True
+        self.forms: dict[int, str] = {}  # node id → shared | stacked | summed
+
+    def form(self, node: E.Node) -> str:
+        key = id(_strip(node))
+        if key not in self.forms:
+            self.forms[key] = self._form(node)
+        return self.forms[key]
+
+    def _form(self, node: E.Node) -> str:
+        s = _strip(node)
+        if isinstance(s, E.Matrix):
+            return "stacked" if s.name in self.model.batch_inputs else "shared"
+        if isinstance(s, (E.Fill, E.Identity)):
+            return "shared"
+        kind = self.kind(s)
+        if kind == "reduce":
+            return "stacked" if _is_n(s.shape[0]) or _is_n(s.shape[1]) else "summed"
+        kids = [self.form(c) for c in s.children]
+        if isinstance(s, (E.Transpose, E.Scale, E.Named)):
+            return kids[0]
+        if all(k == "shared" for k in kids):
+            return "shared"
+        if isinstance(s, E.MatMul):
+            fa, fb = kids
+            if "summed" in kids and "stacked" not in kids:
+                return "summed"
+            if fa == "stacked" and isinstance(_strip(s.a), E.Transpose) and _is_n(s.a.shape[1]) and fb == "stacked":
+                return "summed"  # Σ_i A_iᵀB_i over the stacked rows
+            if fa == "stacked" and fb == "shared" and _is_n(s.shape[0]) and not isinstance(_strip(s.a), E.Transpose):
+                return "stacked"  # row by row
+        elif isinstance(s, (E.Add,)):
+            if len(set(kids)) == 1:
+                return kids[0]
+        elif isinstance(s, E.Hadamard):
+            if "summed" not in kids or set(kids) == {"summed", "shared"}:
+                return "summed" if "summed" in kids else "stacked"
+        elif isinstance(s, (E.RowSum, E.Pow, E.Exp, E.Log)):
+            if kids[0] == "stacked":
+                return "stacked"
+        elif isinstance(s, (E.ColSum, E.Total)) and kids[0] == "stacked":
+            return "summed"
+        raise CodegenError(f"{show(s)} does not split into a sum over the samples of a batch.")
+
+    def _index(self, node: E.Node, row: str, col: str) -> str:
+        s = _strip(node)
+        if self.form(s) == "stacked":
+            row = f"i * n + {row}" if _is_n(s.shape[0]) else row
+            col = f"i * n + {col}" if _is_n(s.shape[1]) and not _is_n(s.shape[0]) else col
+        return f"{self.arr(s)}[{row}, {col}]"
+
+    def _part(self, node: E.Node, row: str, col: str, transposed: bool = False) -> str:
+        if self.form(node) == "stacked":
+            row = f"i * n + {row}" if _is_n(node.shape[0]) else row
+            col = f"i * n + {col}" if _is_n(node.shape[1]) and not _is_n(node.shape[0]) else col
+        return f"{self.arr(node)}_parts[0, {col if transposed else row}, {row if transposed else col}]"
+
+    def arr(self, node: E.Node) -> str:
+        s = _strip(node)
+        if isinstance(s, E.Matrix) and s.name in self.model.batch_inputs:
+            return s.name + "_s"
+        return super().arr(s)
+
+    def _stacked_size(self, x: sp.Expr) -> str:
+        return "N * n" if _is_n(x) else self.size(x)
+
+    def doprint_batch(self) -> str:
+        self.schedule()
+        for name in self.outputs:
+            if self.form(self.model[name]) != "summed":
+                raise CodegenError(f"The output {name} is not a sum over the samples of a batch.")
+        for node in self.sched.glob + self.sched.post:
+            self.form(node)
+        first = self.model.batch_inputs[0]
+        body = [f"N = {first}.shape[0]"] + self._size_lines()
+        for name in self.model.batch_inputs:
+            m = self.inputs[name]
+            body.append(f"{name}_s = {name}.reshape(N * {self.size(m.shape[0])}, {self.size(m.shape[1])})")
+        for g in self.sched.glob:
+            if self.form(g) == "stacked" and isinstance(g, E.MatMul) and self.form(g.b) != "shared":
+                raise CodegenError(f"{show(g)} is a product within each sample; the batch printer forms none.")
+            body += self._print_global(g)
+        for node, form, ops in self.sched.reduces:
+            shape = [self._stacked_size(x) if self.form(node) == "stacked" else self.size(x) for x in node.shape]
+            if self._parts_transposed(form, ops):
+                shape.reverse()
+            body.append(f"{self.arr(node)}_parts = np.zeros((1, {shape[0]}, {shape[1]}))")
+        blk = ["nb = min(block, n - j0)"]
+        for r in self.sched.rows:
+            blk += [f"# {self._label(r)}"] + getattr(self, "_print_" + type(r).__name__)(r)
+        for node, form, ops in self.sched.reduces:
+            blk += [f"# {self._label(node)}"] + self._print_reduce(node, form, ops)
+        body += [f"{name} = np.empty(({cols}, block))" for name, cols in self.buf_cols.items()] + self.scratch
+        body += ["for i in range(N):", "    for j0 in range(0, n, block):"] + ["        " + x for x in blk]
+        for node, form, ops in self.sched.reduces:
+            total = f"sum_parts_t({self.arr(node)}_parts)" if self._parts_transposed(form, ops) else \
+                f"sum_parts({self.arr(node)}_parts)"
+            body.append(f"{self.arr(node)} = {total}")
+        for p in self.sched.post:
+            body += self._print_global(p)
+        outs = [self._value(self.model[o]) for o in self.outputs]
+        body.append(f"return {', '.join(f'{o} / N' for o in outs)}")
+        head = ["@njit(cache=True, nogil=True, fastmath=False)",
+                f"def batch_serial({', '.join(self.input_names + self.parameters())}, block):  # pragma: no cover - compiled",
+                f'    """Means over the samples (axis 0 of {", ".join(self.model.batch_inputs)}) of '
+                f'{", ".join(self.outputs.values())}, in one pass over the batch."""']
+        return "\n".join(head + ["    " + x for x in body]) + "\n"
+
+    def _size_lines(self) -> list[str]:
+        out = []
+        for sym in sorted({s for m in self.inputs.values() for x in m.shape for s in x.free_symbols}, key=str):
+            for name in self.input_names:
+                shp = self.inputs[name].shape
+                axes = [k for k in (0, 1) if shp[k] == sym]
+                if axes:
+                    shift = 1 if name in self.model.batch_inputs else 0
+                    out.append(f"{sym} = {name}.shape[{axes[0] + shift}]")
+                    break
+        return out
 
 
 def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...]) -> str:
@@ -671,16 +825,22 @@ def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...])
     if not grads:
         raise CodegenError(f"Model {model.name} has no gradient of an input to descend along.")
     code = {name: k for k, name in enumerate(DESCEND_STATUS)}
+    try:
+        batch = [BatchPrinter(model, outputs, inputs).doprint_batch()]
+    except CodegenError:  # a chain the batch printer cannot split: loop over the samples instead
+        batch = [
+            "@njit(cache=True, nogil=True)",
+            f"def batch_serial({args}, block):  # pragma: no cover - compiled",
+            f'    """Means over the samples (axis 0 of {", ".join(model.batch_inputs)}) of {", ".join(outs)}."""',
+            "    i = 0",
+            f"    {', '.join(outs)} = kernel_serial({call}, 1, block)",
+            f"    for i in range(1, {first}.shape[0]):",
+            f"        o = kernel_serial({call}, 1, block)",
+            *[f"        {o} += o[{k}]" for k, o in enumerate(outs)],
+            f"    return {', '.join(f'{o} / {first}.shape[0]' for o in outs)}",
+        ]
     lines = [
-        "@njit(cache=True, nogil=True)",
-        f"def batch_serial({args}, block):  # pragma: no cover - compiled",
-        f'    """Means over the samples (axis 0 of {", ".join(model.batch_inputs)}) of {", ".join(outs)}."""',
-        "    i = 0",
-        f"    {', '.join(outs)} = kernel_serial({call}, 1, block)",
-        f"    for i in range(1, {first}.shape[0]):",
-        f"        o = kernel_serial({call}, 1, block)",
-        *[f"        {o} += o[{k}]" for k, o in enumerate(outs)],
-        f"    return {', '.join(f'{o} / {first}.shape[0]' for o in outs)}",
+        *batch,
         "", "",
         "@njit(cache=True, nogil=True)",
         f"def samples_serial({args}, block):  # pragma: no cover - compiled",

@@ -3,9 +3,10 @@
 Measured in the same run, each part in a process of its own (no library's idle threads spin on the cores
 while another part is timed):
 
-- ours, an experiment (``paper`` by default) as configured, with its stop rules, and with every step taken
-  (stop rules off): the first call (JIT compilation or cache load) is reported apart, then ``repeats`` timed
-  runs; the time per instance-step is the wall time over the instance-steps taken;
+- ours, an experiment (``paper`` by default) as configured, with its stop rules; with every step taken (stop
+  rules off); and with every step but the exact Jacobians (λ_min(JJᵀ) every ``lambda_every`` steps) left out,
+  which is GD alone, the work the PyTorch loop does: the first call (JIT compilation or cache load) is reported
+  apart, then ``repeats`` timed runs; the time per instance-step is the wall time over the instance-steps taken;
 - ours, one instance on one thread, per kernel and training mode: time per GD step;
 - torch-autograd (``peers`` extra): the same GD loop written in PyTorch (samples batched, float64, autograd),
   on the same instance with the same step size, first checked against our loss sequence, then timed per step
@@ -35,13 +36,15 @@ def _instance_and_eta(experiment: str, kernel: str, mode: tuple[str, ...], seed:
     return settings.instance(seed), run.eta
 
 
-def _experiment_child(experiment: str, every_step: bool, repeats: int, threads: int) -> dict[str, Any]:
+def _experiment_child(experiment: str, every_step: bool, repeats: int, threads: int, jacobians: bool = True) -> dict[str, Any]:
     from attngrad.numeric import simulate as sim
 
     exp = sim.EXPERIMENTS[experiment]
     settings = exp["settings"]
     if every_step:
         settings = sim.replace(settings, tol=0.0, window=settings.steps + 1, divergence=1e300)
+    if not jacobians:  # GD alone: the exact Jacobian only at the start (for the step size)
+        settings = sim.replace(settings, lambda_every=settings.steps)
 
     def call(s=settings):
         t0 = time.perf_counter()
@@ -122,11 +125,11 @@ def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 20
     out: dict[str, Any] = {"machine": machine_info(threads), "experiment": experiment, "threads": threads,
                            "repeats": repeats, "steps_per_call": steps, "experiment_runs": [], "per_step": [],
                            "notes": []}
-    for every in (False, True):
+    for every, jac in ((False, True), (True, True), (True, False)):
         if progress:
-            progress(f"{experiment}{', every step' if every else ''}")
-        r = _child("_experiment_child", [experiment, every, repeats, threads], module="attngrad.numeric.bench_sim")
-        r.update(every_step=every, seconds=_stats(r["times_s"]),
+            progress(f"{experiment}{', every step' if every else ''}{'' if jac else ', GD alone'}")
+        r = _child("_experiment_child", [experiment, every, repeats, threads, jac], module="attngrad.numeric.bench_sim")
+        r.update(every_step=every, jacobians=jac, seconds=_stats(r["times_s"]),
                  per_instance_step_s=float(np.median(r["times_s"])) / r["instance_steps"])
         out["experiment_runs"].append(r)
     have_torch = peers and importlib.util.find_spec("torch") is not None
@@ -149,7 +152,7 @@ def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 20
                     row[f"torch_{t}_threads_s"] = _stats(peer["step_s"])
                     row["torch_verified_rel_err"] = float(np.max(np.abs(a - b) / np.abs(b)))
             out["per_step"].append(row)
-    full = out["experiment_runs"][1]["per_instance_step_s"]
+    full, bare = (out["experiment_runs"][k]["per_instance_step_s"] for k in (1, 2))
     if have_torch:
         torch_best = [min(r[k]["median"] for k in r if k.startswith("torch_") and k.endswith("_threads_s"))
                       for r in out["per_step"]]
@@ -157,6 +160,7 @@ def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 20
         ours_1 = [r["ours_1_thread_s"]["median"] for r in out["per_step"]]
         out["ratios"] = {
             "torch_step_over_ours_instance_step": float(np.mean(torch_best)) / full,
+            "torch_step_over_ours_gd_instance_step": float(np.mean(torch_best)) / bare,
             "torch_1_thread_over_ours_1_thread": float(np.mean(torch_1)) / float(np.mean(ours_1)),
             "verified": all(r["torch_verified_rel_err"] <= VERIFY_RTOL for r in out["per_step"]),
         }

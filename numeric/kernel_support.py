@@ -94,10 +94,27 @@ def broadcast(A, B, multiply):  # pragma: no cover - compiled
 
 @njit(cache=True, fastmath=False)
 def sum_parts(parts):  # pragma: no cover - compiled
-    """Σ_t parts[t]: the per-thread partial results of a reduction, added in a fixed order."""
+    """Σ_t parts[t]: the per-thread partial results of a reduction, added in a fixed order (a single part is
+    returned as it is: the partials are not used again)."""
+    if parts.shape[0] == 1:
+        return parts[0]
     out = parts[0].copy()
     for t in range(1, parts.shape[0]):
         out += parts[t]
+    return out
+
+
+@njit(cache=True, fastmath=False)
+def sum_parts_t(parts):  # pragma: no cover - compiled
+    """(Σ_t parts[t])ᵀ as a C-contiguous array, in one pass: for reductions whose partials are kept transposed."""
+    T, Q, P = parts.shape
+    out = np.empty((P, Q))
+    for p in range(P):
+        for q in range(Q):
+            acc = parts[0, q, p]
+            for t in range(1, T):
+                acc += parts[t, q, p]
+            out[p, q] = acc
     return out
 
 

@@ -21,7 +21,7 @@ Chain (derive/, checked by `attngrad check`):
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
 
 INPUTS = ('A1', 'A2', 'A3', 'E', 'Y', 'X')
 BATCH_INPUTS = ()
@@ -167,10 +167,12 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
                         acc += buf5[p, b] * buf2[q, b]
                     grad_Y_6_parts[t, p, q] += acc
     g4 = sum_parts(g4_parts)
-    g5 = np.ascontiguousarray(sum_parts(g5_parts).T)
+    g5 = sum_parts_t(g5_parts)
     grad_Y_6 = sum_parts(grad_Y_6_parts)
-    L_9 = (1/2) * g4
-    grad_X_10 = (s) * g5
+    L_9 = g4
+    L_9 *= 1/2
+    grad_X_10 = g5
+    grad_X_10 *= s
     return L_9, grad_X_10, grad_Y_6
 
 
@@ -311,8 +313,10 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
                         acc += buf5[p, b] * buf2[q, b]
                     grad_Y_6_parts[t, p, q] += acc
     g4 = sum_parts(g4_parts)
-    g5 = np.ascontiguousarray(sum_parts(g5_parts).T)
+    g5 = sum_parts_t(g5_parts)
     grad_Y_6 = sum_parts(grad_Y_6_parts)
-    L_9 = (1/2) * g4
-    grad_X_10 = (s) * g5
+    L_9 = g4
+    L_9 *= 1/2
+    grad_X_10 = g5
+    grad_X_10 *= s
     return L_9, grad_X_10, grad_Y_6

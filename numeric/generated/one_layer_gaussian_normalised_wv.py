@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
 
 INPUTS = ('X_0', 'Y_0', 'W_V', 'W_O', 'Q_0', 'K_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'Q_0', 'K_0')
@@ -120,7 +120,8 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
                     S_R_0_9_parts[t, p, q] += acc
     g8 = sum_parts(g8_parts)
     S_R_0_9 = sum_parts(S_R_0_9_parts)
-    f_12 = (1/2) * g8
+    f_12 = g8
+    f_12 *= 1/2
     g13 = matmul(X_0.T, S_R_0_9)
     grad_W_V_14 = matmul(g13, W_O.T)
     return f_12, grad_W_V_14
@@ -220,22 +221,117 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
                     S_R_0_9_parts[t, p, q] += acc
     g8 = sum_parts(g8_parts)
     S_R_0_9 = sum_parts(S_R_0_9_parts)
-    f_12 = (1/2) * g8
+    f_12 = g8
+    f_12 *= 1/2
     g13 = matmul_serial(X_0.T, S_R_0_9)
     grad_W_V_14 = matmul_serial(g13, W_O.T)
     return f_12, grad_W_V_14
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=False)
 def batch_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, block):  # pragma: no cover - compiled
-    """Means over the samples (axis 0 of X_0, Y_0, Q_0, K_0) of loss, grad_W_V."""
-    i = 0
-    loss, grad_W_V = kernel_serial(X_0[i], Y_0[i], W_V, W_O, Q_0[i], K_0[i], 1, block)
-    for i in range(1, X_0.shape[0]):
-        o = kernel_serial(X_0[i], Y_0[i], W_V, W_O, Q_0[i], K_0[i], 1, block)
-        loss += o[0]
-        grad_W_V += o[1]
-    return loss / X_0.shape[0], grad_W_V / X_0.shape[0]
+    """Means over the samples (axis 0 of X_0, Y_0, Q_0, K_0) of loss, grad_W_V, in one pass over the batch."""
+    N = X_0.shape[0]
+    D = X_0.shape[2]
+    d = Q_0.shape[2]
+    dv = W_V.shape[1]
+    dy = Y_0.shape[2]
+    n = X_0.shape[1]
+    X_0_s = X_0.reshape(N * n, D)
+    Y_0_s = Y_0.reshape(N * n, dy)
+    Q_0_s = Q_0.reshape(N * n, d)
+    K_0_s = K_0.reshape(N * n, d)
+    g1 = Q_0_s * Q_0_s
+    g2 = g1.sum(axis=1).reshape(-1, 1)
+    g3 = K_0_s * K_0_s
+    g4 = g3.sum(axis=1).reshape(-1, 1)
+    V_0_5 = matmul_serial(X_0_s, W_V)
+    VO_0_6 = matmul_serial(V_0_5, W_O)
+    g7 = (-1) * Y_0_s
+    g8_parts = np.zeros((1, 1, 1))
+    S_R_0_9_parts = np.zeros((1, N * n, dy))
+    buf0 = np.empty((n, block))
+    buf1 = np.empty((1, block))
+    buf2 = np.empty((dy, block))
+    left10 = np.empty((d, block))
+    rowmax11 = np.empty(block)
+    for i in range(N):
+        for j0 in range(0, n, block):
+            nb = min(block, n - j0)
+            # Q_0·K_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf0[c, b] = 0.0
+            for k in range(d):
+                for b in range(nb):
+                    left10[k, b] = Q_0_s[i * n + j0 + b, k]
+            for c in range(n):
+                for k in range(d):
+                    g = K_0_s[i * n + c, k]
+                    for b in range(nb):
+                        buf0[c, b] += left10[k, b] * g
+            # exp((1/(2*sqrt(d)))·(−dist_0))
+            for b in range(nb):
+                rowmax11[b] = -np.inf
+            for l in range(n):
+                for b in range(nb):
+                    x = (((1/2)/math.sqrt(d)) * (-((g2[i * n + j0 + b, 0] + g4[i * n + l, 0]) + (-((2) * buf0[l, b])))))
+                    if x > rowmax11[b]:
+                        rowmax11[b] = x
+            for b in range(nb):
+                if not rowmax11[b] > -np.inf:
+                    rowmax11[b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g2[i * n + j0 + b, 0] + g4[i * n + l, 0]) + (-((2) * buf0[l, b]))))) - rowmax11[b])
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            for b in range(nb):
+                buf1[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf1[0, b] += buf0[l, b]
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
+            for l in range(1):
+                for b in range(nb):
+                    buf1[l, b] = 1.0 / buf1[0, b]
+            # S_0 = diag(exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹)·exp((1/(2*sqrt(d)))·(−dist_0))
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = buf1[0, b] * buf0[l, b]
+            # S_0·VO_0
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = 0.0
+            for k in range(n):
+                for c in range(dy):
+                    g = VO_0_6[i * n + k, c]
+                    for b in range(nb):
+                        buf2[c, b] += buf0[k, b] * g
+            # R_0 = S_0·VO_0 − Y_0
+            for l in range(dy):
+                for b in range(nb):
+                    buf2[l, b] = buf2[l, b] + g7[i * n + j0 + b, l]
+            # Σ(R_0∘R_0)
+            acc = 0.0
+            for l in range(dy):
+                for b in range(nb):
+                    acc += (buf2[l, b] * buf2[l, b])
+            g8_parts[0, 0, 0] += acc
+            # SᵀR_0 = S_0ᵀ·R_0
+            for p in range(n):
+                for q in range(dy):
+                    acc = 0.0
+                    for b in range(nb):
+                        acc += buf0[p, b] * buf2[q, b]
+                    S_R_0_9_parts[0, i * n + p, q] += acc
+    g8 = sum_parts(g8_parts)
+    S_R_0_9 = sum_parts(S_R_0_9_parts)
+    f_12 = g8
+    f_12 *= 1/2
+    g13 = matmul_serial(X_0_s.T, S_R_0_9)
+    grad_W_V_14 = matmul_serial(g13, W_O.T)
+    return f_12 / N, grad_W_V_14 / N
+
 
 
 @njit(cache=True, nogil=True)

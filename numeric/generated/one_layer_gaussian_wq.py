@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'K_0', 'VO_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'K_0', 'VO_0')
@@ -125,9 +125,11 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                     for p in range(D):
                         g8_parts[t, q, p] += v * X_0[j0 + b, p]
     g7 = sum_parts(g7_parts)
-    g8 = np.ascontiguousarray(sum_parts(g8_parts).T)
-    f_10 = (1/2) * g7
-    grad_W_Q_11 = (1/math.sqrt(d)) * g8
+    g8 = sum_parts_t(g8_parts)
+    f_10 = g7
+    f_10 *= 1/2
+    grad_W_Q_11 = g8
+    grad_W_Q_11 *= 1/math.sqrt(d)
     return f_10, grad_W_Q_11
 
 
@@ -230,22 +232,124 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                     for p in range(D):
                         g8_parts[t, q, p] += v * X_0[j0 + b, p]
     g7 = sum_parts(g7_parts)
-    g8 = np.ascontiguousarray(sum_parts(g8_parts).T)
-    f_10 = (1/2) * g7
-    grad_W_Q_11 = (1/math.sqrt(d)) * g8
+    g8 = sum_parts_t(g8_parts)
+    f_10 = g7
+    f_10 *= 1/2
+    grad_W_Q_11 = g8
+    grad_W_Q_11 *= 1/math.sqrt(d)
     return f_10, grad_W_Q_11
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=False)
 def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compiled
-    """Means over the samples (axis 0 of X_0, Y_0, K_0, VO_0) of loss, grad_W_Q."""
-    i = 0
-    loss, grad_W_Q = kernel_serial(X_0[i], Y_0[i], W_Q, K_0[i], VO_0[i], 1, block)
-    for i in range(1, X_0.shape[0]):
-        o = kernel_serial(X_0[i], Y_0[i], W_Q, K_0[i], VO_0[i], 1, block)
-        loss += o[0]
-        grad_W_Q += o[1]
-    return loss / X_0.shape[0], grad_W_Q / X_0.shape[0]
+    """Means over the samples (axis 0 of X_0, Y_0, K_0, VO_0) of loss, grad_W_Q, in one pass over the batch."""
+    N = X_0.shape[0]
+    D = X_0.shape[2]
+    d = W_Q.shape[1]
+    dy = Y_0.shape[2]
+    n = X_0.shape[1]
+    X_0_s = X_0.reshape(N * n, D)
+    Y_0_s = Y_0.reshape(N * n, dy)
+    K_0_s = K_0.reshape(N * n, d)
+    VO_0_s = VO_0.reshape(N * n, dy)
+    Q_0_1 = matmul_serial(X_0_s, W_Q)
+    g2 = Q_0_1 * Q_0_1
+    g3 = g2.sum(axis=1).reshape(-1, 1)
+    g4 = K_0_s * K_0_s
+    g5 = g4.sum(axis=1).reshape(-1, 1)
+    g6 = (-1) * Y_0_s
+    g7_parts = np.zeros((1, 1, 1))
+    g8_parts = np.zeros((1, d, D))
+    buf0 = np.empty((n, block))
+    buf1 = np.empty((dy, block))
+    buf2 = np.empty((n, block))
+    buf3 = np.empty((d, block))
+    buf4 = np.empty((1, block))
+    left9 = np.empty((d, block))
+    for i in range(N):
+        for j0 in range(0, n, block):
+            nb = min(block, n - j0)
+            # Q_0·K_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf0[c, b] = 0.0
+            for k in range(d):
+                for b in range(nb):
+                    left9[k, b] = Q_0_1[i * n + j0 + b, k]
+            for c in range(n):
+                for k in range(d):
+                    g = K_0_s[i * n + c, k]
+                    for b in range(nb):
+                        buf0[c, b] += left9[k, b] * g
+            # S_0 = exp((1/(2*sqrt(d)))·(−dist_0))
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[i * n + j0 + b, 0] + g5[i * n + l, 0]) + (-((2) * buf0[l, b]))))))
+            # S_0·VO_0
+            for c in range(dy):
+                for b in range(nb):
+                    buf1[c, b] = 0.0
+            for k in range(n):
+                for c in range(dy):
+                    g = VO_0_s[i * n + k, c]
+                    for b in range(nb):
+                        buf1[c, b] += buf0[k, b] * g
+            # R_0 = S_0·VO_0 − Y_0
+            for l in range(dy):
+                for b in range(nb):
+                    buf1[l, b] = buf1[l, b] + g6[i * n + j0 + b, l]
+            # G_0 = R_0·VO_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf2[c, b] = 0.0
+            for c in range(n):
+                for k in range(dy):
+                    g = VO_0_s[i * n + c, k]
+                    for b in range(nb):
+                        buf2[c, b] += buf1[k, b] * g
+            # M_0 = S_0∘G_0
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = buf0[l, b] * buf2[l, b]
+            # M_0·K_0
+            for c in range(d):
+                for b in range(nb):
+                    buf3[c, b] = 0.0
+            for k in range(n):
+                for c in range(d):
+                    g = K_0_s[i * n + k, c]
+                    for b in range(nb):
+                        buf3[c, b] += buf0[k, b] * g
+            # M_0·1
+            for b in range(nb):
+                buf4[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf4[0, b] += buf0[l, b]
+            # M_0·K_0 − (diag(M_0·1)·Q_0)
+            for l in range(d):
+                for b in range(nb):
+                    buf3[l, b] = buf3[l, b] + (-(buf4[0, b] * Q_0_1[i * n + j0 + b, l]))
+            # Σ(R_0∘R_0)
+            acc = 0.0
+            for l in range(dy):
+                for b in range(nb):
+                    acc += (buf1[l, b] * buf1[l, b])
+            g7_parts[0, 0, 0] += acc
+            # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
+            for b in range(nb):
+                for q in range(d):
+                    v = buf3[q, b]
+                    for p in range(D):
+                        g8_parts[0, q, p] += v * X_0_s[i * n + j0 + b, p]
+    g7 = sum_parts(g7_parts)
+    g8 = sum_parts_t(g8_parts)
+    f_10 = g7
+    f_10 *= 1/2
+    grad_W_Q_11 = g8
+    grad_W_Q_11 *= 1/math.sqrt(d)
+    return f_10 / N, grad_W_Q_11 / N
+
 
 
 @njit(cache=True, nogil=True)

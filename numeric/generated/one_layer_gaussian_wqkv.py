@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'W_K', 'W_V', 'W_O')
 BATCH_INPUTS = ('X_0', 'Y_0')
@@ -158,17 +158,20 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                         acc += buf0[p, b] * buf1[q, b]
                     S_R_0_14_parts[t, p, q] += acc
     g10 = sum_parts(g10_parts)
-    g11 = np.ascontiguousarray(sum_parts(g11_parts).T)
+    g11 = sum_parts_t(g11_parts)
     M_Q_0_12 = sum_parts(M_Q_0_12_parts)
     g13 = sum_parts(g13_parts)
     S_R_0_14 = sum_parts(S_R_0_14_parts)
-    f_16 = (1/2) * g10
-    grad_W_Q_17 = (1/math.sqrt(d)) * g11
+    f_16 = g10
+    f_16 *= 1/2
+    grad_W_Q_17 = g11
+    grad_W_Q_17 *= 1/math.sqrt(d)
     g18 = broadcast(K_0_4, g13.T, True)
     g19 = (-1) * g18
     g20 = M_Q_0_12 + g19
     g21 = matmul(X_0.T, g20)
-    grad_W_K_22 = (1/math.sqrt(d)) * g21
+    grad_W_K_22 = g21
+    grad_W_K_22 *= 1/math.sqrt(d)
     g23 = matmul(X_0.T, S_R_0_14)
     grad_W_V_24 = matmul(g23, W_O.T)
     return f_16, grad_W_Q_17, grad_W_K_22, grad_W_V_24
@@ -299,34 +302,170 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                         acc += buf0[p, b] * buf1[q, b]
                     S_R_0_14_parts[t, p, q] += acc
     g10 = sum_parts(g10_parts)
-    g11 = np.ascontiguousarray(sum_parts(g11_parts).T)
+    g11 = sum_parts_t(g11_parts)
     M_Q_0_12 = sum_parts(M_Q_0_12_parts)
     g13 = sum_parts(g13_parts)
     S_R_0_14 = sum_parts(S_R_0_14_parts)
-    f_16 = (1/2) * g10
-    grad_W_Q_17 = (1/math.sqrt(d)) * g11
+    f_16 = g10
+    f_16 *= 1/2
+    grad_W_Q_17 = g11
+    grad_W_Q_17 *= 1/math.sqrt(d)
     g18 = broadcast(K_0_4, g13.T, True)
     g19 = (-1) * g18
     g20 = M_Q_0_12 + g19
     g21 = matmul_serial(X_0.T, g20)
-    grad_W_K_22 = (1/math.sqrt(d)) * g21
+    grad_W_K_22 = g21
+    grad_W_K_22 *= 1/math.sqrt(d)
     g23 = matmul_serial(X_0.T, S_R_0_14)
     grad_W_V_24 = matmul_serial(g23, W_O.T)
     return f_16, grad_W_Q_17, grad_W_K_22, grad_W_V_24
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=False)
 def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - compiled
-    """Means over the samples (axis 0 of X_0, Y_0) of loss, grad_W_Q, grad_W_K, grad_W_V."""
-    i = 0
-    loss, grad_W_Q, grad_W_K, grad_W_V = kernel_serial(X_0[i], Y_0[i], W_Q, W_K, W_V, W_O, 1, block)
-    for i in range(1, X_0.shape[0]):
-        o = kernel_serial(X_0[i], Y_0[i], W_Q, W_K, W_V, W_O, 1, block)
-        loss += o[0]
-        grad_W_Q += o[1]
-        grad_W_K += o[2]
-        grad_W_V += o[3]
-    return loss / X_0.shape[0], grad_W_Q / X_0.shape[0], grad_W_K / X_0.shape[0], grad_W_V / X_0.shape[0]
+    """Means over the samples (axis 0 of X_0, Y_0) of loss, grad_W_Q, grad_W_K, grad_W_V, in one pass over the batch."""
+    N = X_0.shape[0]
+    D = X_0.shape[2]
+    d = W_Q.shape[1]
+    dv = W_V.shape[1]
+    dy = Y_0.shape[2]
+    n = X_0.shape[1]
+    X_0_s = X_0.reshape(N * n, D)
+    Y_0_s = Y_0.reshape(N * n, dy)
+    Q_0_1 = matmul_serial(X_0_s, W_Q)
+    g2 = Q_0_1 * Q_0_1
+    g3 = g2.sum(axis=1).reshape(-1, 1)
+    K_0_4 = matmul_serial(X_0_s, W_K)
+    g5 = K_0_4 * K_0_4
+    g6 = g5.sum(axis=1).reshape(-1, 1)
+    V_0_7 = matmul_serial(X_0_s, W_V)
+    VO_0_8 = matmul_serial(V_0_7, W_O)
+    g9 = (-1) * Y_0_s
+    g10_parts = np.zeros((1, 1, 1))
+    g11_parts = np.zeros((1, d, D))
+    M_Q_0_12_parts = np.zeros((1, N * n, d))
+    g13_parts = np.zeros((1, 1, N * n))
+    S_R_0_14_parts = np.zeros((1, N * n, dy))
+    buf0 = np.empty((n, block))
+    buf1 = np.empty((dy, block))
+    buf2 = np.empty((n, block))
+    buf3 = np.empty((d, block))
+    buf4 = np.empty((1, block))
+    left15 = np.empty((d, block))
+    for i in range(N):
+        for j0 in range(0, n, block):
+            nb = min(block, n - j0)
+            # Q_0·K_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf0[c, b] = 0.0
+            for k in range(d):
+                for b in range(nb):
+                    left15[k, b] = Q_0_1[i * n + j0 + b, k]
+            for c in range(n):
+                for k in range(d):
+                    g = K_0_4[i * n + c, k]
+                    for b in range(nb):
+                        buf0[c, b] += left15[k, b] * g
+            # S_0 = exp((1/(2*sqrt(d)))·(−dist_0))
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[i * n + j0 + b, 0] + g6[i * n + l, 0]) + (-((2) * buf0[l, b]))))))
+            # S_0·VO_0
+            for c in range(dy):
+                for b in range(nb):
+                    buf1[c, b] = 0.0
+            for k in range(n):
+                for c in range(dy):
+                    g = VO_0_8[i * n + k, c]
+                    for b in range(nb):
+                        buf1[c, b] += buf0[k, b] * g
+            # R_0 = S_0·VO_0 − Y_0
+            for l in range(dy):
+                for b in range(nb):
+                    buf1[l, b] = buf1[l, b] + g9[i * n + j0 + b, l]
+            # G_0 = R_0·VO_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf2[c, b] = 0.0
+            for c in range(n):
+                for k in range(dy):
+                    g = VO_0_8[i * n + c, k]
+                    for b in range(nb):
+                        buf2[c, b] += buf1[k, b] * g
+            # M_0 = S_0∘G_0
+            for l in range(n):
+                for b in range(nb):
+                    buf2[l, b] = buf0[l, b] * buf2[l, b]
+            # M_0·K_0
+            for c in range(d):
+                for b in range(nb):
+                    buf3[c, b] = 0.0
+            for k in range(n):
+                for c in range(d):
+                    g = K_0_4[i * n + k, c]
+                    for b in range(nb):
+                        buf3[c, b] += buf2[k, b] * g
+            # M_0·1
+            for b in range(nb):
+                buf4[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf4[0, b] += buf2[l, b]
+            # M_0·K_0 − (diag(M_0·1)·Q_0)
+            for l in range(d):
+                for b in range(nb):
+                    buf3[l, b] = buf3[l, b] + (-(buf4[0, b] * Q_0_1[i * n + j0 + b, l]))
+            # Σ(R_0∘R_0)
+            acc = 0.0
+            for l in range(dy):
+                for b in range(nb):
+                    acc += (buf1[l, b] * buf1[l, b])
+            g10_parts[0, 0, 0] += acc
+            # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
+            for b in range(nb):
+                for q in range(d):
+                    v = buf3[q, b]
+                    for p in range(D):
+                        g11_parts[0, q, p] += v * X_0_s[i * n + j0 + b, p]
+            # MᵀQ_0 = M_0ᵀ·Q_0
+            for b in range(nb):
+                for p in range(n):
+                    v = buf2[p, b]
+                    for q in range(d):
+                        M_Q_0_12_parts[0, i * n + p, q] += v * Q_0_1[i * n + j0 + b, q]
+            # 1ᵀ·M_0
+            for l in range(n):
+                acc = 0.0
+                for b in range(nb):
+                    acc += buf2[l, b]
+                g13_parts[0, 0, i * n + l] += acc
+            # SᵀR_0 = S_0ᵀ·R_0
+            for p in range(n):
+                for q in range(dy):
+                    acc = 0.0
+                    for b in range(nb):
+                        acc += buf0[p, b] * buf1[q, b]
+                    S_R_0_14_parts[0, i * n + p, q] += acc
+    g10 = sum_parts(g10_parts)
+    g11 = sum_parts_t(g11_parts)
+    M_Q_0_12 = sum_parts(M_Q_0_12_parts)
+    g13 = sum_parts(g13_parts)
+    S_R_0_14 = sum_parts(S_R_0_14_parts)
+    f_16 = g10
+    f_16 *= 1/2
+    grad_W_Q_17 = g11
+    grad_W_Q_17 *= 1/math.sqrt(d)
+    g18 = broadcast(K_0_4, g13.T, True)
+    g19 = (-1) * g18
+    g20 = M_Q_0_12 + g19
+    g21 = matmul_serial(X_0_s.T, g20)
+    grad_W_K_22 = g21
+    grad_W_K_22 *= 1/math.sqrt(d)
+    g23 = matmul_serial(X_0_s.T, S_R_0_14)
+    grad_W_V_24 = matmul_serial(g23, W_O.T)
+    return f_16 / N, grad_W_Q_17 / N, grad_W_K_22 / N, grad_W_V_24 / N
+
 
 
 @njit(cache=True, nogil=True)

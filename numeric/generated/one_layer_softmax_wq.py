@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'K_0', 'VO_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'K_0', 'VO_0')
@@ -141,9 +141,11 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                     for p in range(D):
                         g4_parts[t, q, p] += v * X_0[j0 + b, p]
     g3 = sum_parts(g3_parts)
-    g4 = np.ascontiguousarray(sum_parts(g4_parts).T)
-    f_7 = (1/2) * g3
-    grad_W_Q_8 = (1/math.sqrt(d)) * g4
+    g4 = sum_parts_t(g4_parts)
+    f_7 = g3
+    f_7 *= 1/2
+    grad_W_Q_8 = g4
+    grad_W_Q_8 *= 1/math.sqrt(d)
     return f_7, grad_W_Q_8
 
 
@@ -263,22 +265,141 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                     for p in range(D):
                         g4_parts[t, q, p] += v * X_0[j0 + b, p]
     g3 = sum_parts(g3_parts)
-    g4 = np.ascontiguousarray(sum_parts(g4_parts).T)
-    f_7 = (1/2) * g3
-    grad_W_Q_8 = (1/math.sqrt(d)) * g4
+    g4 = sum_parts_t(g4_parts)
+    f_7 = g3
+    f_7 *= 1/2
+    grad_W_Q_8 = g4
+    grad_W_Q_8 *= 1/math.sqrt(d)
     return f_7, grad_W_Q_8
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=False)
 def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compiled
-    """Means over the samples (axis 0 of X_0, Y_0, K_0, VO_0) of loss, grad_W_Q."""
-    i = 0
-    loss, grad_W_Q = kernel_serial(X_0[i], Y_0[i], W_Q, K_0[i], VO_0[i], 1, block)
-    for i in range(1, X_0.shape[0]):
-        o = kernel_serial(X_0[i], Y_0[i], W_Q, K_0[i], VO_0[i], 1, block)
-        loss += o[0]
-        grad_W_Q += o[1]
-    return loss / X_0.shape[0], grad_W_Q / X_0.shape[0]
+    """Means over the samples (axis 0 of X_0, Y_0, K_0, VO_0) of loss, grad_W_Q, in one pass over the batch."""
+    N = X_0.shape[0]
+    D = X_0.shape[2]
+    d = W_Q.shape[1]
+    dy = Y_0.shape[2]
+    n = X_0.shape[1]
+    X_0_s = X_0.reshape(N * n, D)
+    Y_0_s = Y_0.reshape(N * n, dy)
+    K_0_s = K_0.reshape(N * n, d)
+    VO_0_s = VO_0.reshape(N * n, dy)
+    Q_0_1 = matmul_serial(X_0_s, W_Q)
+    g2 = (-1) * Y_0_s
+    g3_parts = np.zeros((1, 1, 1))
+    g4_parts = np.zeros((1, d, D))
+    buf0 = np.empty((n, block))
+    buf1 = np.empty((1, block))
+    buf2 = np.empty((dy, block))
+    buf3 = np.empty((n, block))
+    buf4 = np.empty((d, block))
+    left5 = np.empty((d, block))
+    rowmax6 = np.empty(block)
+    for i in range(N):
+        for j0 in range(0, n, block):
+            nb = min(block, n - j0)
+            # Q_0·K_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf0[c, b] = 0.0
+            for k in range(d):
+                for b in range(nb):
+                    left5[k, b] = Q_0_1[i * n + j0 + b, k]
+            for c in range(n):
+                for k in range(d):
+                    g = K_0_s[i * n + c, k]
+                    for b in range(nb):
+                        buf0[c, b] += left5[k, b] * g
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))
+            for b in range(nb):
+                rowmax6[b] = -np.inf
+            for l in range(n):
+                for b in range(nb):
+                    x = ((1/math.sqrt(d)) * buf0[l, b])
+                    if x > rowmax6[b]:
+                        rowmax6[b] = x
+            for b in range(nb):
+                if not rowmax6[b] > -np.inf:
+                    rowmax6[b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax6[b])
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
+            for b in range(nb):
+                buf1[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf1[0, b] += buf0[l, b]
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹
+            for l in range(1):
+                for b in range(nb):
+                    buf1[l, b] = 1.0 / buf1[0, b]
+            # S_0 = diag(exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹)·exp((1/sqrt(d))·(Q_0·K_0ᵀ))
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = buf1[0, b] * buf0[l, b]
+            # S_0·VO_0
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = 0.0
+            for k in range(n):
+                for c in range(dy):
+                    g = VO_0_s[i * n + k, c]
+                    for b in range(nb):
+                        buf2[c, b] += buf0[k, b] * g
+            # R_0 = S_0·VO_0 − Y_0
+            for l in range(dy):
+                for b in range(nb):
+                    buf2[l, b] = buf2[l, b] + g2[i * n + j0 + b, l]
+            # G_0 = R_0·VO_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf3[c, b] = 0.0
+            for c in range(n):
+                for k in range(dy):
+                    g = VO_0_s[i * n + c, k]
+                    for b in range(nb):
+                        buf3[c, b] += buf2[k, b] * g
+            # (S_0∘G_0)·1
+            for b in range(nb):
+                buf1[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf1[0, b] += (buf0[l, b] * buf3[l, b])
+            # P_0 = S_0∘G_0 − (diag((S_0∘G_0)·1)·S_0)
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
+            # P_0·K_0
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = 0.0
+            for k in range(n):
+                for c in range(d):
+                    g = K_0_s[i * n + k, c]
+                    for b in range(nb):
+                        buf4[c, b] += buf0[k, b] * g
+            # Σ(R_0∘R_0)
+            acc = 0.0
+            for l in range(dy):
+                for b in range(nb):
+                    acc += (buf2[l, b] * buf2[l, b])
+            g3_parts[0, 0, 0] += acc
+            # X_0ᵀ·(P_0·K_0)
+            for b in range(nb):
+                for q in range(d):
+                    v = buf4[q, b]
+                    for p in range(D):
+                        g4_parts[0, q, p] += v * X_0_s[i * n + j0 + b, p]
+    g3 = sum_parts(g3_parts)
+    g4 = sum_parts_t(g4_parts)
+    f_7 = g3
+    f_7 *= 1/2
+    grad_W_Q_8 = g4
+    grad_W_Q_8 *= 1/math.sqrt(d)
+    return f_7 / N, grad_W_Q_8 / N
+
 
 
 @njit(cache=True, nogil=True)

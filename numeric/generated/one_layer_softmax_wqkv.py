@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'W_K', 'W_V', 'W_O')
 BATCH_INPUTS = ('X_0', 'Y_0')
@@ -167,13 +167,16 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                         acc += buf0[p, b] * buf2[q, b]
                     S_R_0_9_parts[t, p, q] += acc
     g6 = sum_parts(g6_parts)
-    g7 = np.ascontiguousarray(sum_parts(g7_parts).T)
+    g7 = sum_parts_t(g7_parts)
     P_Q_0_8 = sum_parts(P_Q_0_8_parts)
     S_R_0_9 = sum_parts(S_R_0_9_parts)
-    f_12 = (1/2) * g6
-    grad_W_Q_13 = (1/math.sqrt(d)) * g7
+    f_12 = g6
+    f_12 *= 1/2
+    grad_W_Q_13 = g7
+    grad_W_Q_13 *= 1/math.sqrt(d)
     g14 = matmul(X_0.T, P_Q_0_8)
-    grad_W_K_15 = (1/math.sqrt(d)) * g14
+    grad_W_K_15 = g14
+    grad_W_K_15 *= 1/math.sqrt(d)
     g16 = matmul(X_0.T, S_R_0_9)
     grad_W_V_17 = matmul(g16, W_O.T)
     return f_12, grad_W_Q_13, grad_W_K_15, grad_W_V_17
@@ -314,30 +317,172 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                         acc += buf0[p, b] * buf2[q, b]
                     S_R_0_9_parts[t, p, q] += acc
     g6 = sum_parts(g6_parts)
-    g7 = np.ascontiguousarray(sum_parts(g7_parts).T)
+    g7 = sum_parts_t(g7_parts)
     P_Q_0_8 = sum_parts(P_Q_0_8_parts)
     S_R_0_9 = sum_parts(S_R_0_9_parts)
-    f_12 = (1/2) * g6
-    grad_W_Q_13 = (1/math.sqrt(d)) * g7
+    f_12 = g6
+    f_12 *= 1/2
+    grad_W_Q_13 = g7
+    grad_W_Q_13 *= 1/math.sqrt(d)
     g14 = matmul_serial(X_0.T, P_Q_0_8)
-    grad_W_K_15 = (1/math.sqrt(d)) * g14
+    grad_W_K_15 = g14
+    grad_W_K_15 *= 1/math.sqrt(d)
     g16 = matmul_serial(X_0.T, S_R_0_9)
     grad_W_V_17 = matmul_serial(g16, W_O.T)
     return f_12, grad_W_Q_13, grad_W_K_15, grad_W_V_17
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=False)
 def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - compiled
-    """Means over the samples (axis 0 of X_0, Y_0) of loss, grad_W_Q, grad_W_K, grad_W_V."""
-    i = 0
-    loss, grad_W_Q, grad_W_K, grad_W_V = kernel_serial(X_0[i], Y_0[i], W_Q, W_K, W_V, W_O, 1, block)
-    for i in range(1, X_0.shape[0]):
-        o = kernel_serial(X_0[i], Y_0[i], W_Q, W_K, W_V, W_O, 1, block)
-        loss += o[0]
-        grad_W_Q += o[1]
-        grad_W_K += o[2]
-        grad_W_V += o[3]
-    return loss / X_0.shape[0], grad_W_Q / X_0.shape[0], grad_W_K / X_0.shape[0], grad_W_V / X_0.shape[0]
+    """Means over the samples (axis 0 of X_0, Y_0) of loss, grad_W_Q, grad_W_K, grad_W_V, in one pass over the batch."""
+    N = X_0.shape[0]
+    D = X_0.shape[2]
+    d = W_Q.shape[1]
+    dv = W_V.shape[1]
+    dy = Y_0.shape[2]
+    n = X_0.shape[1]
+    X_0_s = X_0.reshape(N * n, D)
+    Y_0_s = Y_0.reshape(N * n, dy)
+    Q_0_1 = matmul_serial(X_0_s, W_Q)
+    K_0_2 = matmul_serial(X_0_s, W_K)
+    V_0_3 = matmul_serial(X_0_s, W_V)
+    VO_0_4 = matmul_serial(V_0_3, W_O)
+    g5 = (-1) * Y_0_s
+    g6_parts = np.zeros((1, 1, 1))
+    g7_parts = np.zeros((1, d, D))
+    P_Q_0_8_parts = np.zeros((1, N * n, d))
+    S_R_0_9_parts = np.zeros((1, N * n, dy))
+    buf0 = np.empty((n, block))
+    buf1 = np.empty((1, block))
+    buf2 = np.empty((dy, block))
+    buf3 = np.empty((n, block))
+    buf4 = np.empty((d, block))
+    left10 = np.empty((d, block))
+    rowmax11 = np.empty(block)
+    for i in range(N):
+        for j0 in range(0, n, block):
+            nb = min(block, n - j0)
+            # Q_0·K_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf0[c, b] = 0.0
+            for k in range(d):
+                for b in range(nb):
+                    left10[k, b] = Q_0_1[i * n + j0 + b, k]
+            for c in range(n):
+                for k in range(d):
+                    g = K_0_2[i * n + c, k]
+                    for b in range(nb):
+                        buf0[c, b] += left10[k, b] * g
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))
+            for b in range(nb):
+                rowmax11[b] = -np.inf
+            for l in range(n):
+                for b in range(nb):
+                    x = ((1/math.sqrt(d)) * buf0[l, b])
+                    if x > rowmax11[b]:
+                        rowmax11[b] = x
+            for b in range(nb):
+                if not rowmax11[b] > -np.inf:
+                    rowmax11[b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax11[b])
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
+            for b in range(nb):
+                buf1[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf1[0, b] += buf0[l, b]
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹
+            for l in range(1):
+                for b in range(nb):
+                    buf1[l, b] = 1.0 / buf1[0, b]
+            # S_0 = diag(exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹)·exp((1/sqrt(d))·(Q_0·K_0ᵀ))
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = buf1[0, b] * buf0[l, b]
+            # S_0·VO_0
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = 0.0
+            for k in range(n):
+                for c in range(dy):
+                    g = VO_0_4[i * n + k, c]
+                    for b in range(nb):
+                        buf2[c, b] += buf0[k, b] * g
+            # R_0 = S_0·VO_0 − Y_0
+            for l in range(dy):
+                for b in range(nb):
+                    buf2[l, b] = buf2[l, b] + g5[i * n + j0 + b, l]
+            # G_0 = R_0·VO_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf3[c, b] = 0.0
+            for c in range(n):
+                for k in range(dy):
+                    g = VO_0_4[i * n + c, k]
+                    for b in range(nb):
+                        buf3[c, b] += buf2[k, b] * g
+            # (S_0∘G_0)·1
+            for b in range(nb):
+                buf1[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf1[0, b] += (buf0[l, b] * buf3[l, b])
+            # P_0 = S_0∘G_0 − (diag((S_0∘G_0)·1)·S_0)
+            for l in range(n):
+                for b in range(nb):
+                    buf3[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
+            # P_0·K_0
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = 0.0
+            for k in range(n):
+                for c in range(d):
+                    g = K_0_2[i * n + k, c]
+                    for b in range(nb):
+                        buf4[c, b] += buf3[k, b] * g
+            # Σ(R_0∘R_0)
+            acc = 0.0
+            for l in range(dy):
+                for b in range(nb):
+                    acc += (buf2[l, b] * buf2[l, b])
+            g6_parts[0, 0, 0] += acc
+            # X_0ᵀ·(P_0·K_0)
+            for b in range(nb):
+                for q in range(d):
+                    v = buf4[q, b]
+                    for p in range(D):
+                        g7_parts[0, q, p] += v * X_0_s[i * n + j0 + b, p]
+            # PᵀQ_0 = P_0ᵀ·Q_0
+            for b in range(nb):
+                for p in range(n):
+                    v = buf3[p, b]
+                    for q in range(d):
+                        P_Q_0_8_parts[0, i * n + p, q] += v * Q_0_1[i * n + j0 + b, q]
+            # SᵀR_0 = S_0ᵀ·R_0
+            for p in range(n):
+                for q in range(dy):
+                    acc = 0.0
+                    for b in range(nb):
+                        acc += buf0[p, b] * buf2[q, b]
+                    S_R_0_9_parts[0, i * n + p, q] += acc
+    g6 = sum_parts(g6_parts)
+    g7 = sum_parts_t(g7_parts)
+    P_Q_0_8 = sum_parts(P_Q_0_8_parts)
+    S_R_0_9 = sum_parts(S_R_0_9_parts)
+    f_12 = g6
+    f_12 *= 1/2
+    grad_W_Q_13 = g7
+    grad_W_Q_13 *= 1/math.sqrt(d)
+    g14 = matmul_serial(X_0_s.T, P_Q_0_8)
+    grad_W_K_15 = g14
+    grad_W_K_15 *= 1/math.sqrt(d)
+    g16 = matmul_serial(X_0_s.T, S_R_0_9)
+    grad_W_V_17 = matmul_serial(g16, W_O.T)
+    return f_12 / N, grad_W_Q_13 / N, grad_W_K_15 / N, grad_W_V_17 / N
+
 
 
 @njit(cache=True, nogil=True)

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts
+from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
 
 INPUTS = ('X_0', 'Y_0', 'W_V', 'W_O', 'Q_0', 'K_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'Q_0', 'K_0')
@@ -115,7 +115,8 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
                     S_R_0_5_parts[t, p, q] += acc
     g4 = sum_parts(g4_parts)
     S_R_0_5 = sum_parts(S_R_0_5_parts)
-    f_8 = (1/2) * g4
+    f_8 = g4
+    f_8 *= 1/2
     g9 = matmul(X_0.T, S_R_0_5)
     grad_W_V_10 = matmul(g9, W_O.T)
     return f_8, grad_W_V_10
@@ -211,22 +212,113 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
                     S_R_0_5_parts[t, p, q] += acc
     g4 = sum_parts(g4_parts)
     S_R_0_5 = sum_parts(S_R_0_5_parts)
-    f_8 = (1/2) * g4
+    f_8 = g4
+    f_8 *= 1/2
     g9 = matmul_serial(X_0.T, S_R_0_5)
     grad_W_V_10 = matmul_serial(g9, W_O.T)
     return f_8, grad_W_V_10
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=False)
 def batch_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, block):  # pragma: no cover - compiled
-    """Means over the samples (axis 0 of X_0, Y_0, Q_0, K_0) of loss, grad_W_V."""
-    i = 0
-    loss, grad_W_V = kernel_serial(X_0[i], Y_0[i], W_V, W_O, Q_0[i], K_0[i], 1, block)
-    for i in range(1, X_0.shape[0]):
-        o = kernel_serial(X_0[i], Y_0[i], W_V, W_O, Q_0[i], K_0[i], 1, block)
-        loss += o[0]
-        grad_W_V += o[1]
-    return loss / X_0.shape[0], grad_W_V / X_0.shape[0]
+    """Means over the samples (axis 0 of X_0, Y_0, Q_0, K_0) of loss, grad_W_V, in one pass over the batch."""
+    N = X_0.shape[0]
+    D = X_0.shape[2]
+    d = Q_0.shape[2]
+    dv = W_V.shape[1]
+    dy = Y_0.shape[2]
+    n = X_0.shape[1]
+    X_0_s = X_0.reshape(N * n, D)
+    Y_0_s = Y_0.reshape(N * n, dy)
+    Q_0_s = Q_0.reshape(N * n, d)
+    K_0_s = K_0.reshape(N * n, d)
+    V_0_1 = matmul_serial(X_0_s, W_V)
+    VO_0_2 = matmul_serial(V_0_1, W_O)
+    g3 = (-1) * Y_0_s
+    g4_parts = np.zeros((1, 1, 1))
+    S_R_0_5_parts = np.zeros((1, N * n, dy))
+    buf0 = np.empty((n, block))
+    buf1 = np.empty((1, block))
+    buf2 = np.empty((dy, block))
+    left6 = np.empty((d, block))
+    rowmax7 = np.empty(block)
+    for i in range(N):
+        for j0 in range(0, n, block):
+            nb = min(block, n - j0)
+            # Q_0·K_0ᵀ
+            for c in range(n):
+                for b in range(nb):
+                    buf0[c, b] = 0.0
+            for k in range(d):
+                for b in range(nb):
+                    left6[k, b] = Q_0_s[i * n + j0 + b, k]
+            for c in range(n):
+                for k in range(d):
+                    g = K_0_s[i * n + c, k]
+                    for b in range(nb):
+                        buf0[c, b] += left6[k, b] * g
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))
+            for b in range(nb):
+                rowmax7[b] = -np.inf
+            for l in range(n):
+                for b in range(nb):
+                    x = ((1/math.sqrt(d)) * buf0[l, b])
+                    if x > rowmax7[b]:
+                        rowmax7[b] = x
+            for b in range(nb):
+                if not rowmax7[b] > -np.inf:
+                    rowmax7[b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax7[b])
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
+            for b in range(nb):
+                buf1[0, b] = 0.0
+            for l in range(n):
+                for b in range(nb):
+                    buf1[0, b] += buf0[l, b]
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹
+            for l in range(1):
+                for b in range(nb):
+                    buf1[l, b] = 1.0 / buf1[0, b]
+            # S_0 = diag(exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹)·exp((1/sqrt(d))·(Q_0·K_0ᵀ))
+            for l in range(n):
+                for b in range(nb):
+                    buf0[l, b] = buf1[0, b] * buf0[l, b]
+            # S_0·VO_0
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = 0.0
+            for k in range(n):
+                for c in range(dy):
+                    g = VO_0_2[i * n + k, c]
+                    for b in range(nb):
+                        buf2[c, b] += buf0[k, b] * g
+            # R_0 = S_0·VO_0 − Y_0
+            for l in range(dy):
+                for b in range(nb):
+                    buf2[l, b] = buf2[l, b] + g3[i * n + j0 + b, l]
+            # Σ(R_0∘R_0)
+            acc = 0.0
+            for l in range(dy):
+                for b in range(nb):
+                    acc += (buf2[l, b] * buf2[l, b])
+            g4_parts[0, 0, 0] += acc
+            # SᵀR_0 = S_0ᵀ·R_0
+            for p in range(n):
+                for q in range(dy):
+                    acc = 0.0
+                    for b in range(nb):
+                        acc += buf0[p, b] * buf2[q, b]
+                    S_R_0_5_parts[0, i * n + p, q] += acc
+    g4 = sum_parts(g4_parts)
+    S_R_0_5 = sum_parts(S_R_0_5_parts)
+    f_8 = g4
+    f_8 *= 1/2
+    g9 = matmul_serial(X_0_s.T, S_R_0_5)
+    grad_W_V_10 = matmul_serial(g9, W_O.T)
+    return f_8 / N, grad_W_V_10 / N
+
 
 
 @njit(cache=True, nogil=True)
