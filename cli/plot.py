@@ -46,12 +46,7 @@ def bench_plot(result: dict[str, Any], out: str) -> None:
         ax.set(xscale="log", yscale="log", xlabel="n", ylabel="seconds (median)", title=f"L + ∇L, d={d}, {dt}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    try:
-        fig.savefig(Path(out), dpi=120)
-    except OSError as exc:
-        raise InputError(f"Cannot write the plot to {out}: {exc.strerror or exc}.") from None
-    finally:
-        plt.close(fig)
+    _save(fig, plt, out)
 
 
 def _save(fig, plt, out: str) -> None:

@@ -375,31 +375,49 @@ class KernelPrinter:
         body = sizes[:]
         for g in self.sched.glob:
             body += self._print_global(g)
-        for node, form, ops in self.sched.reduces:
-            shape = [self.size(node.shape[0]), self.size(node.shape[1])]
-            if self._parts_transposed(form, ops):
-                shape.reverse()
-            body.append(f"{self.arr(node)}_parts = np.zeros((nchunks, {shape[0]}, {shape[1]}))")
+        body += self._parts_lines("nchunks", self.size)
         body.append(f"for t in {'range' if self.serial else 'prange'}(nchunks):")
-        blk = ["nb = min(block, stop - j0)"]
-        for r in self.sched.rows:
-            blk += [f"# {self._label(r)}"] + getattr(self, "_print_" + type(r).__name__)(r)
-        for node, form, ops in self.sched.reduces:
-            blk += [f"# {self._label(node)}"] + self._print_reduce(node, form, ops)
-        inner = [f"{name} = np.empty(({cols}, block))" for name, cols in self.buf_cols.items()] + self.scratch
+        blk = self._block_lines("stop")
+        inner = self._buffer_lines()
         inner += ["start = t * n // nchunks", "stop = (t + 1) * n // nchunks", "for j0 in range(start, stop, block):"]
         inner += ["    " + x for x in blk]
         body += ["    " + x for x in inner]
-        for node, form, ops in self.sched.reduces:
-            total = f"sum_parts({self.arr(node)}_parts)"
-            if self._parts_transposed(form, ops):
-                total = f"sum_parts_t({self.arr(node)}_parts)"
-            body.append(f"{self.arr(node)} = {total}")
+        body += self._total_lines()
         for p in self.sched.post:
             body += self._print_global(p)
         outs = [self._value(self.model[o]) for o in self.outputs]
         body.append(f"return {', '.join(outs)}")
         return "\n".join(L + ["    " + x for x in body]) + "\n"
+
+    def _parts_lines(self, count: str, size) -> list[str]:
+        """The zeroed partial sums of every reduction (``count`` of them), transposed where they are kept so."""
+        out = []
+        for node, form, ops in self.sched.reduces:
+            shape = [size(x) if not isinstance(x, str) else x for x in self._part_shape(node, size)]
+            if self._parts_transposed(form, ops):
+                shape.reverse()
+            out.append(f"{self.arr(node)}_parts = np.zeros(({count}, {shape[0]}, {shape[1]}))")
+        return out
+
+    def _part_shape(self, node: E.Node, size) -> list[sp.Expr]:
+        return [node.shape[0], node.shape[1]]
+
+    def _block_lines(self, stop: str) -> list[str]:
+        """One block of rows j0 … j0 + nb − 1 (nb ≤ block, up to ``stop``): the row nodes, then the reductions."""
+        blk = [f"nb = min(block, {stop} - j0)"]
+        for r in self.sched.rows:
+            blk += [f"# {self._label(r)}"] + getattr(self, "_print_" + type(r).__name__)(r)
+        for node, form, ops in self.sched.reduces:
+            blk += [f"# {self._label(node)}"] + self._print_reduce(node, form, ops)
+        return blk
+
+    def _buffer_lines(self) -> list[str]:
+        """The row buffers and scratch arrays the block printed by _block_lines uses (print the block first)."""
+        return [f"{name} = np.empty(({cols}, block))" for name, cols in self.buf_cols.items()] + self.scratch
+
+    def _total_lines(self) -> list[str]:
+        return [f"{self.arr(node)} = sum_parts{'_t' if self._parts_transposed(form, ops) else ''}({self.arr(node)}_parts)"
+                for node, form, ops in self.sched.reduces]
 
     def parameters(self) -> tuple[str, ...]:
         """Scalar symbols other than the sizes (a scale ``s``): extra kernel arguments, by name."""
@@ -752,8 +770,11 @@ class BatchPrinter(KernelPrinter):
             return s.name + "_s"
         return super().arr(s)
 
-    def _stacked_size(self, x: sp.Expr) -> str:
-        return "N * n" if _is_n(x) else self.size(x)
+    def _part_shape(self, node: E.Node, size) -> list:
+        """A stacked reduction keeps every sample's token axis: N·n entries along it."""
+        if self.form(node) != "stacked":
+            return [node.shape[0], node.shape[1]]
+        return ["N * n" if _is_n(x) else x for x in node.shape]
 
     def doprint_batch(self) -> str:
         self.schedule()
@@ -771,22 +792,11 @@ class BatchPrinter(KernelPrinter):
             if self.form(g) == "stacked" and isinstance(g, E.MatMul) and self.form(g.b) != "shared":
                 raise CodegenError(f"{show(g)} is a product within each sample; the batch printer forms none.")
             body += self._print_global(g)
-        for node, form, ops in self.sched.reduces:
-            shape = [self._stacked_size(x) if self.form(node) == "stacked" else self.size(x) for x in node.shape]
-            if self._parts_transposed(form, ops):
-                shape.reverse()
-            body.append(f"{self.arr(node)}_parts = np.zeros((1, {shape[0]}, {shape[1]}))")
-        blk = ["nb = min(block, n - j0)"]
-        for r in self.sched.rows:
-            blk += [f"# {self._label(r)}"] + getattr(self, "_print_" + type(r).__name__)(r)
-        for node, form, ops in self.sched.reduces:
-            blk += [f"# {self._label(node)}"] + self._print_reduce(node, form, ops)
-        body += [f"{name} = np.empty(({cols}, block))" for name, cols in self.buf_cols.items()] + self.scratch
+        body += self._parts_lines("1", self.size)
+        blk = self._block_lines("n")
+        body += self._buffer_lines()
         body += ["for i in range(N):", "    for j0 in range(0, n, block):"] + ["        " + x for x in blk]
-        for node, form, ops in self.sched.reduces:
-            total = f"sum_parts_t({self.arr(node)}_parts)" if self._parts_transposed(form, ops) else \
-                f"sum_parts({self.arr(node)}_parts)"
-            body.append(f"{self.arr(node)} = {total}")
+        body += self._total_lines()
         for p in self.sched.post:
             body += self._print_global(p)
         outs = [self._value(self.model[o]) for o in self.outputs]

@@ -173,3 +173,38 @@ def test_threads_setting_is_used_and_restored():
     two = loss_and_grad(**x, threads=2)
     assert numba.get_num_threads() == before
     assert np.abs(one.grad_X - two.grad_X).max() <= 1e-12 * np.abs(one.grad_X).max()
+
+
+def _batch_model(squared: bool) -> Model:
+    """A toy chain over one sample X (n×d) with a shared W: L = Σ(XW)∘(XW) or (Σ XW)², and its gradient."""
+    X, W = E.Matrix("X_0", E.n, E.d), E.Matrix("W", E.d, E.d)
+    m = Model("toy-squared" if squared else "toy", variables=("W",), input_order=("X_0", "W"))
+    Z = m.define("Z", X @ W)
+    if squared:  # the square of a sum over the sample's rows is not a sum over samples of anything shared
+        t = m.define("t", E.Total(Z))
+        m.loss = m.define("L", t * t)
+        m.define("∇W", X.T @ E.Fill(1, E.n, E.d) * (2 * t))
+    else:
+        m.loss = m.define("L", E.Total(Z * Z))
+        m.define("∇W", 2 * (X.T @ Z))
+    m.batch_inputs = ("X_0",)
+    return m
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_batch_mean_equals_the_mean_of_single_samples_and_falls_back_when_it_must(tmp_path, squared):
+    m = _batch_model(squared)
+    src = cg.render(m)
+    assert ("in one pass over the batch" in src) is (not squared)
+    path = tmp_path / f"toy_{squared}.py"
+    path.write_text(src)
+    mod = _import(path)
+    rng = np.random.default_rng(5)
+    X, W = rng.standard_normal((3, 4, 2)), rng.standard_normal((2, 2))
+    singles = [mod.kernel_serial(X[i], W, 1, mod.BLOCK) for i in range(3)]
+    mean = mod.batch_serial(X, W, mod.BLOCK)
+    for k in range(2):
+        np.testing.assert_allclose(mean[k], sum(s[k] for s in singles) / 3, rtol=1e-13)
+    # and against NumPy directly
+    per = [(x @ W).sum() ** 2 if squared else ((x @ W) ** 2).sum() for x in X]
+    assert mean[0][0, 0] == pytest.approx(np.mean(per), rel=1e-13)
