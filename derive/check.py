@@ -344,6 +344,8 @@ def _tier_float(claim: Claim, seed: int, sizes_list, kdtype: str | None):
         worst_ratio = max(worst_ratio, diff.max_abs / (rtol * diff.scale + field_.fd_error))
     outcome = "holds" if worst_ratio <= 1 else ("refuted" if worst_ratio > 1e3 else "undecided")
     method = "float64, gradients by Richardson central differences" if grads else "float64"
+    if kdtype:
+        method = f"the {kdtype} kernel against the chain in float64"
     tol = f"rtol={rtol:.0e}" + (f" + fd error estimate {fd_err:.1e}" if grads else "")
     return TierResult("float64", outcome, method, done, seed, worst_abs, worst_rel, tol, time.perf_counter() - t0)
 

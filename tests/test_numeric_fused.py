@@ -159,6 +159,27 @@ def test_fused_within_rounding_of_long_double_for_any_entries(n, d, entry_scale,
     assert_within_rounding(fused, inputs, parse_scale(scale, d))
 
 
+@KERNELS
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 40), d=st.integers(1, 6), entry_scale=st.floats(0.05, 30.0),
+    seed=st.integers(0, 2**32 - 1), scale=st.sampled_from(["1/d", "1/sqrt(d)", "1"]),
+)
+def test_float32_results_are_the_float64_chain_rounded_once(n, d, entry_scale, seed, scale, method):
+    """float32 inputs (exactly representable in long double): the kernels compute in float64 and round the results
+    to float32 once, so they are within the float64 rounding bound plus half a float32 ulp of the exact chain."""
+    inputs = {k: v.astype(np.float32) for k, v in random_inputs(n, d, seed=seed, entry_scale=entry_scale).items()}
+    out = loss_and_grad(**inputs, scale=scale, method=method)
+    assert out.grad_X.dtype == np.float32 and out.grad_Y.dtype == np.float32
+    s = parse_scale(scale, d)
+    L, gX, gY, f = longdouble_chain(inputs, s)
+    bound_L, bound_X, bound_Y = rounding_bounds(inputs, s, f)
+    half = np.finfo(np.float32).eps / 2
+    assert abs(out.loss - float(L)) <= bound_L + half * abs(float(L)) * 1.0001
+    assert np.all(np.abs(out.grad_X - gX.astype(np.float64)) <= bound_X + half * np.abs(gX.astype(np.float64)) * 1.0001)
+    assert np.all(np.abs(out.grad_Y - gY.astype(np.float64)) <= bound_Y + half * np.abs(gY.astype(np.float64)) * 1.0001)
+
+
 def mp_loss(inputs, s):
     """Def 1.2 verbatim in mpmath (no shift: mpmath's exponent range is unbounded)."""
     A1, A2, A3, E, Y, X = (mpmath.matrix(inputs[k].tolist()) for k in NAMES)
