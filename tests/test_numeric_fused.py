@@ -147,12 +147,14 @@ def test_large_entries_overflow_naive_exp_but_not_the_kernel():
         assert_within_rounding(loss_and_grad(**inputs, method=method), inputs, s)
 
 
+# shapes, entry scales (up to where a naive exp overflows), seeds and scales drawn by Hypothesis
+ANY_ENTRIES = dict(n=st.integers(1, 40), d=st.integers(1, 6), entry_scale=st.floats(0.05, 30.0),
+                   seed=st.integers(0, 2**32 - 1), scale=st.sampled_from(["1/d", "1/sqrt(d)", "1"]))
+
+
 @KERNELS
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    n=st.integers(1, 40), d=st.integers(1, 6), entry_scale=st.floats(0.05, 30.0),
-    seed=st.integers(0, 2**32 - 1), scale=st.sampled_from(["1/d", "1/sqrt(d)", "1"]),
-)
+@given(**ANY_ENTRIES)
 def test_fused_within_rounding_of_long_double_for_any_entries(n, d, entry_scale, seed, scale, method):
     inputs = random_inputs(n, d, seed=seed, entry_scale=entry_scale)
     fused = loss_and_grad(**inputs, scale=scale, method=method)
@@ -161,10 +163,7 @@ def test_fused_within_rounding_of_long_double_for_any_entries(n, d, entry_scale,
 
 @KERNELS
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    n=st.integers(1, 40), d=st.integers(1, 6), entry_scale=st.floats(0.05, 30.0),
-    seed=st.integers(0, 2**32 - 1), scale=st.sampled_from(["1/d", "1/sqrt(d)", "1"]),
-)
+@given(**ANY_ENTRIES)
 def test_float32_results_are_the_float64_chain_rounded_once(n, d, entry_scale, seed, scale, method):
     """float32 inputs (exactly representable in long double): the kernels compute in float64 and round the results
     to float32 once, so they are within the float64 rounding bound plus half a float32 ulp of the exact chain."""
