@@ -97,11 +97,10 @@ def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str |
     """
     import os
 
-    from attngrad.derive.check import EXACT_SIZES, check_all, check_exact_sizes
-    from attngrad.derive.claims import builtin_claims, load_claims_file, select
+    from attngrad.derive.check import EXACT_SIZES, check_all, check_exact_sizes, claims_of
+    from attngrad.derive.claims import select
 
-    claims = load_claims_file(file_) if file_ else builtin_claims()
-    claims = select(claims, ids, paper)
+    claims = select(claims_of(str(file_) if file_ else None, reload=True), ids, paper)
     if list_only:
         if as_json:
             click.echo(json.dumps([{"id": c.id, "source": c.source, "printed": c.printed,

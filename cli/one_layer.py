@@ -397,7 +397,7 @@ def instance_numbers(chosen, kernel: str, train: tuple[str, ...], seed: int, set
     g2 = float(sum(np.sum(g * g) for g in res.grads.values()))
     ev = np.linalg.eigvalsh((lambda J: J @ J.T)(jacobian(kernel, inst, train)))
     lmin, lmax = max(float(ev[0]), 0.0), float(ev[-1])
-    eta = settings.eta if settings.eta is not None else s.N / lmax
+    eta = settings.eta if settings.eta is not None else sim.auto_eta(lmax, s.N)
     out: dict[str, list] = {}
     by_id = {b.id: b for b in chosen}
     from attngrad.derive.bounds import linear_rate, pl_any_subset, pl_wv

@@ -25,6 +25,7 @@ lam_min, lam_max = sp.symbols("lambda_min lambda_max", nonnegative=True)
 eta, mu, L = sp.symbols("eta mu L", positive=True)
 t = sp.Symbol("t", integer=True, nonnegative=True)
 smin_F, smax_F, smin_O, smax_O = sp.symbols("sigma_min_F sigma_max_F sigma_min_O sigma_max_O", nonnegative=True)
+grad_WQ = sp.Symbol("nabla_WQ_f")
 
 NAMES = {  # how a symbol prints: (unicode, LaTeX)
     f: ("f", "f"), f0: ("f₀", "f_0"), g2: ("‖∇f‖²", r"\|\nabla f\|^2"), eps: ("ε", r"\varepsilon"),
@@ -32,6 +33,7 @@ NAMES = {  # how a symbol prints: (unicode, LaTeX)
     eta: ("η", r"\eta"), mu: ("μ", r"\mu"), L: ("L", "L"), t: ("t", "t"), N: ("N", "N"),
     smin_F: ("σ_min(F)", r"\sigma_{\min}(F)"), smax_F: ("σ_max(F)", r"\sigma_{\max}(F)"),
     smin_O: ("σ_min(W_O)", r"\sigma_{\min}(W_O)"), smax_O: ("σ_max(W_O)", r"\sigma_{\max}(W_O)"),
+    grad_WQ: ("∇_{W_Q} f", r"\nabla_{W_Q} f"),
 }
 
 
@@ -244,12 +246,10 @@ def linear_rate() -> Bound:
 
 @lru_cache(maxsize=None)
 def softmax_degenerate() -> Bound:
-    grad = sp.Symbol("nabla_WQ_f")
-    NAMES.setdefault(grad, ("∇_{W_Q} f", r"\nabla_{W_Q} f"))
     b = Bound("softmax/equal-keys", "Softmax with equal keys: a stationary point with positive loss",
               ["Softmax kernel; within each sample every key is the same: K_i = 1kᵀ (e.g. W_K = 0)",
                "any W_Q; W_V, W_O fixed or not"],
-              sp.Eq(grad, 0))
+              sp.Eq(grad_WQ, 0))
     b.steps = [
         _claim_step("QKᵀ = (Qk)1ᵀ has constant rows, so S_i = 11ᵀ/n", "attngrad/one-layer/equal-keys-uniform[softmax]"),
         _claim_step("the rows of P = S∘G − diag((S∘G)1)S sum to zero (the rows of S sum to one)",

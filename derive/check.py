@@ -440,9 +440,10 @@ def _tasks(claims: list[Claim]) -> list[list[int]]:
 _LOADED: dict[str | None, list[Claim]] = {}
 
 
-def _claims_of(source: str | None) -> list[Claim]:
-    """The claims of a source (None: the built-in ones; else a user's file), built once per process."""
-    if source not in _LOADED:
+def claims_of(source: str | None, reload: bool = False) -> list[Claim]:
+    """The claims of a source (None: the built-in ones; else a user's file), built once per process (again with
+    ``reload``: a user's file may have changed since)."""
+    if reload or source not in _LOADED:
         from .claims import builtin_claims, load_claims_file
 
         _LOADED[source] = builtin_claims() if source is None else load_claims_file(source)
@@ -450,7 +451,7 @@ def _claims_of(source: str | None) -> list[Claim]:
 
 
 def _run_task(source: str | None, ids: list[str], indices: list[int], kwargs: dict) -> list[tuple[int, Verdict]]:
-    claims = _claims_of(source)
+    claims = claims_of(source)
     out = []
     for i, claim_id in zip(indices, ids):
         claim = claims[i]
@@ -465,7 +466,7 @@ def check_all(claims: list[Claim], source: str | None, *, jobs: int = 1, progres
     file), so that with ``jobs`` > 1 worker processes can rebuild them by position; each task (a group of claims
     that share a kernel, or one claim) runs in one worker, largest groups first. ``progress()`` after each claim.
     Claims that cannot be found again by id in the source (or repeat an id) are checked here, one by one."""
-    known = [c.id for c in _claims_of(source)] if jobs > 1 else []
+    known = [c.id for c in claims_of(source)] if jobs > 1 else []
     index = {cid: i for i, cid in enumerate(known)}
     if jobs <= 1 or len(claims) < 2 or len(index) != len(known) or any(c.id not in index for c in claims):
         out = []

@@ -434,18 +434,11 @@ class KernelPrinter:
         return (names[0] + " = " if names else "") + show(node)
 
     def _size_lines(self) -> list[str]:
-        out = []
-        for sym in sorted({s for m in self.inputs.values() for x in m.shape for s in x.free_symbols}, key=str):
-            for name in self.input_names:
-                shp = self.inputs[name].shape
-                for axis in (0, 1):
-                    if shp[axis] == sym:
-                        out.append(f"{sym} = {name}.shape[{axis}]")
-                        break
-                else:
-                    continue
-                break
-        return out
+        return size_lines([(x, self.inputs[x], x in self._stacked_inputs()) for x in self.input_names])
+
+    def _stacked_inputs(self) -> tuple[str, ...]:
+        """Inputs that arrive with the samples along an extra axis 0 (none here; see BatchPrinter)."""
+        return ()
 
     def _value(self, node: E.Node) -> str:
         node = _strip(node)
@@ -686,6 +679,8 @@ from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmu
 
 INPUTS = {inputs!r}
 BATCH_INPUTS = {batch!r}
+FROZEN = {frozen!r}  # inputs that frozen_serial(*FROZEN_ARGS) computes
+FROZEN_ARGS = {frozen_args!r}
 PARAMETERS = {params!r}
 OUTPUTS = {out_names!r}
 BLOCK = {block}
@@ -807,17 +802,53 @@ class BatchPrinter(KernelPrinter):
                 f'{", ".join(self.outputs.values())}, in one pass over the batch."""']
         return "\n".join(head + ["    " + x for x in body]) + "\n"
 
-    def _size_lines(self) -> list[str]:
-        out = []
-        for sym in sorted({s for m in self.inputs.values() for x in m.shape for s in x.free_symbols}, key=str):
-            for name in self.input_names:
-                shp = self.inputs[name].shape
-                axes = [k for k in (0, 1) if shp[k] == sym]
-                if axes:
-                    shift = 1 if name in self.model.batch_inputs else 0
-                    out.append(f"{sym} = {name}.shape[{axes[0] + shift}]")
-                    break
-        return out
+    def _stacked_inputs(self) -> tuple[str, ...]:
+        return self.model.batch_inputs
+
+
+def size_lines(arrays: list[tuple[str, E.Matrix, bool]]) -> list[str]:
+    """``d = W_Q.shape[1]``: each size symbol read off the first array (name, matrix, has a sample axis 0) that has it."""
+    out = []
+    for sym in sorted({x for _, m, _ in arrays for dim in m.shape for x in dim.free_symbols}, key=str):
+        for name, m, stacked in arrays:
+            axes = [k for k in (0, 1) if m.shape[k] == sym]
+            if axes:
+                out.append(f"{sym} = {name}.shape[{axes[0] + int(stacked)}]")
+                break
+    return out
+
+
+def _print_frozen(model: Model) -> list[str]:
+    """``frozen_serial``: the chain's frozen inputs (products of other inputs, constant while training) for every
+    sample of a batch, from those inputs — so that a caller never types these products again."""
+    leaves: dict[str, E.Matrix] = {}
+    for node in model.frozen.values():
+        leaves.update(E.leaves(node))
+    args = list(frozen_args(model))
+    stacked = [x for x in args if x in model.batch_inputs]
+    if not stacked:
+        raise CodegenError(f"Model {model.name}'s frozen inputs do not depend on a sample.")
+
+    def product(node: E.Node) -> str:
+        node = _strip(node)
+        if isinstance(node, E.Matrix):
+            return f"{node.name}_s" if node.name in stacked else node.name
+        if isinstance(node, E.MatMul):
+            return f"matmul_serial({product(node.a)}, {product(node.b)})"
+        raise CodegenError(f"The frozen input {show(node)} is not a product of inputs.")
+
+    first = stacked[0]
+    lines = ["@njit(cache=True, nogil=True)", f"def frozen_serial({', '.join(args)}):  # pragma: no cover - compiled",
+             f'    """{", ".join(f"{k} = {show(v)}" for k, v in model.frozen.items())}, for every sample (axis 0)."""',
+             f"    N = {first}.shape[0]"]
+    lines += ["    " + x for x in size_lines([(x, leaves[x], x in stacked) for x in args]
+                                           + [(k, model.inputs()[k], True) for k in model.frozen])]
+    lines += [f"    {x}_s = {x}.reshape(N * {sp.pycode(leaves[x].shape[0])}, {sp.pycode(leaves[x].shape[1])})" for x in stacked]
+    for name, node in model.frozen.items():
+        rows, cols = (sp.pycode(x) for x in model.inputs()[name].shape)
+        lines.append(f"    {_identifier(name)} = {product(node)}.reshape(N, {rows}, {cols})")
+    lines.append(f"    return {', '.join(_identifier(k) for k in model.frozen)}{',' if len(model.frozen) == 1 else ''}")
+    return lines
 
 
 def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...]) -> str:
@@ -890,7 +921,19 @@ def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...])
     for k, (v, py) in enumerate(grads):
         lines += [f"        if train[{k}]:", f"            {v} -= eta * {py}"]
     lines.append(f"    return {code['running']}, stop - 1")
+    if model.frozen:
+        lines += ["", ""] + _print_frozen(model)
     return "\n".join(lines) + "\n"
+
+
+def frozen_args(model: Model) -> tuple[str, ...]:
+    """The arguments of ``frozen_serial`` (the sample inputs first), or () without frozen inputs."""
+    if not (model.frozen and model.batch_inputs):
+        return ()
+    leaves: set[str] = set()
+    for node in model.frozen.values():
+        leaves |= set(E.leaves(node))
+    return tuple([x for x in model.batch_inputs if x in leaves] + sorted(x for x in leaves if x not in model.batch_inputs))
 
 
 def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], command: str = "attngrad codegen") -> str:
@@ -906,7 +949,8 @@ def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], com
     chain = "\n".join(f"    {name} = {text}" + (f"    # {doc}" if doc else "") for name, text, doc in model.describe())
     return HEADER.format(imports="\nimport math\n" if "math." in body else "", model=model.name, command=command, outputs=", ".join(f"{k} → {v}" for k, v in outputs.items()),
                          chain=chain, provenance="derive/, checked by `attngrad check`" if command == "attngrad codegen" else
-                         "from the file named in the command above", inputs=tuple(inputs), batch=tuple(model.batch_inputs), params=printer.parameters(), out_names=tuple(outputs.values()),
+                         "from the file named in the command above", inputs=tuple(inputs), batch=tuple(model.batch_inputs), frozen=tuple(model.frozen),
+                         frozen_args=frozen_args(model), params=printer.parameters(), out_names=tuple(outputs.values()),
                          block=BLOCK) + body
 
 

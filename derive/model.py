@@ -25,6 +25,9 @@ class Model:
     #: inputs that differ per sample (one chain = one sample): the generated module also averages the kernel
     #: over a batch of samples stacked along a leading axis of these, and runs gradient descent on that mean
     batch_inputs: tuple[str, ...] = ()
+    #: inputs that stand for products of other inputs, constant while training (name → product); the generated
+    #: module computes them (``frozen_serial``), so no caller types them again
+    frozen: dict[str, E.Node] = field(default_factory=dict)
 
     def kernel_inputs(self) -> tuple[str, ...]:
         """The generated kernel's arguments: ``input_order`` if given, else the inputs by name."""

@@ -80,18 +80,19 @@ def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: b
         for h, w in enumerate(W):
             t = f"{i}{_head(h, heads)}"
 
-            def product(name: str, weights: tuple[str, ...], cols, expr, doc: str = "") -> E.Node:
+            def product(name: str, weights: tuple[str, ...], cols, expr, frozen, doc: str = "") -> E.Node:
                 if any(x in train for x in weights):
                     return m.define(f"{name}_{t}", expr(), doc)
-                return E.Matrix(f"{name}_{t}", n, cols)  # frozen: an input of the chain
+                m.frozen[f"{name}_{t}"] = frozen  # constant while training: an input of the chain
+                return E.Matrix(f"{name}_{t}", n, cols)
 
-            Q = product("Q", ("W_Q",), d, lambda: Xi @ w["W_Q"])
+            Q = product("Q", ("W_Q",), d, lambda: Xi @ w["W_Q"], Xi @ w["W_Q"])
             if equal_keys:
                 K = m.define(f"K_{t}", E.ones(n) @ k_vec.T, "every key equal to k")
             else:
-                K = product("K", ("W_K",), d, lambda: Xi @ w["W_K"])
-            V = product("V", ("W_V", "W_O"), dv, lambda: Xi @ w["W_V"]) if {"W_V", "W_O"} & set(train) else None
-            VO = product("VO", ("W_V", "W_O"), dy, lambda: V @ w["W_O"], "V W_O")
+                K = product("K", ("W_K",), d, lambda: Xi @ w["W_K"], Xi @ w["W_K"])
+            V = product("V", ("W_V", "W_O"), dv, lambda: Xi @ w["W_V"], Xi @ w["W_V"]) if {"W_V", "W_O"} & set(train) else None
+            VO = product("VO", ("W_V", "W_O"), dy, lambda: V @ w["W_O"], Xi @ w["W_V"] @ w["W_O"], "V W_O")
             if kernel == "softmax":
                 S = m.define(f"S_{t}", softmax_rows(Q @ K.T / root), "softmax(QKᵀ/√d)")
             else:
@@ -135,6 +136,7 @@ def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: b
     order += [f"{p}_{i}{_head(h, heads)}" for i in range(N) for h in range(heads) for p in ("Q", "K", "V", "VO")] + ["k"]
     used = m.inputs()
     m.input_order = tuple(x for x in order if x in used)
+    m.frozen = {k: v for k, v in m.frozen.items() if k in used}
     if N == 1:  # one sample per chain: a generated module averages it over a batch of samples
         m.batch_inputs = tuple(x for x in m.input_order if x.split("^")[0].endswith("_0"))
     return m

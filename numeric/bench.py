@@ -181,10 +181,10 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
     Each method runs in a process of its own, so that no library's idle worker threads (OpenBLAS, PyTorch's
     OpenMP pool, XLA) spin on the cores while another one is timed.
     """
-    import numba
+    from attngrad.numeric.kernel_support import resolve_threads
 
     check_grid(ns, ds, dtypes, repeats, warmup)
-    threads = threads or numba.get_num_threads()
+    threads = resolve_threads(threads)
     build, notes = builders(methods)
     result = BenchResult(machine_info(threads), notes=notes)
     result.machine.update(repeats=repeats, warmup=warmup)

@@ -108,19 +108,16 @@ def _stats(xs: list[float]) -> dict[str, float]:
 def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 200, threads: int | None = None,
                  peers: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """See the module docstring. ``steps``: GD steps per timed call of the per-step measurements."""
-    import numba
-
     from attngrad.numeric import simulate as sim
-    from attngrad.numeric.kernel_support import check_threads
+    from attngrad.numeric.kernel_support import resolve_threads
     from attngrad.numeric.peers import INSTALL
 
-    check_threads(threads)
+    threads = resolve_threads(threads)
     if experiment not in sim.EXPERIMENTS:
         raise InputError(f"Unknown experiment '{experiment}'; use one of {', '.join(sim.EXPERIMENTS)}.")
     for name, value in (("--repeats", repeats), ("--steps", steps)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}.")
-    threads = threads or numba.get_num_threads()
     exp = sim.EXPERIMENTS[experiment]
     out: dict[str, Any] = {"machine": machine_info(threads), "experiment": experiment, "threads": threads,
                            "repeats": repeats, "steps_per_call": steps, "experiment_runs": [], "per_step": [],

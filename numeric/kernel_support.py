@@ -127,12 +127,17 @@ def check_threads(threads: int | None) -> None:
         raise InputError(f"threads must be an integer from 1 to {top}, got {threads!r}.")
 
 
+def resolve_threads(threads: int | None) -> int:
+    """``threads`` checked, or Numba's current thread count when None."""
+    check_threads(threads)
+    return numba.get_num_threads() if threads is None else int(threads)
+
+
 def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> list:
     """[fn(x) for x in items] on ``threads`` Python threads (all by default): for coarse tasks that call Numba
     functions compiled with ``nogil=True``, which then run side by side. A ``prange`` around the generated
     kernels would do the same, but each such loop costs tens of seconds of LLVM work when first compiled."""
-    check_threads(threads)
-    workers = min(len(items), threads or numba.get_num_threads())
+    workers = min(len(items), resolve_threads(threads))
     if workers <= 1:
         return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -156,7 +156,9 @@ def make_instance(sizes: Sizes, seed: int = 0, *, embedding: str = "orthogonal",
     if targets == "random":
         Y = rng.standard_normal((N, n, sizes.dy))
     else:
-        VO = X @ W["W_V"] @ W["W_O"]  # N × n × d_y: the rows a Softmax output row is a convex combination of
+        probe = Instance(np.ascontiguousarray(X), np.zeros((N, n, sizes.dy)), W)
+        # VO = XW_VW_O (N × n × d_y), the rows a Softmax output row is a convex combination of, from the chain
+        VO = dict(zip(*_products(probe, ("W_Q",))))["VO_0"]
         centre = VO.mean(axis=1, keepdims=True)
         u = rng.standard_normal((N, n, sizes.dy))
         u /= np.linalg.norm(u, axis=2, keepdims=True)
@@ -189,13 +191,19 @@ class Member:
         return np.array([w in self.train for w in self.trains])
 
     def arrays(self, inst: Instance) -> list[np.ndarray]:
-        """The module's INPUTS for ``inst``: samples along axis 0 of the per-sample ones; a frozen product
-        (Q = XW_Q, K = XW_K, V = XW_V, VO = XW_VW_O) computed once here."""
-        W = inst.weights
-        frozen = {"Q_0": lambda: inst.X @ W["W_Q"], "K_0": lambda: inst.X @ W["W_K"], "V_0": lambda: inst.X @ W["W_V"],
-                  "VO_0": lambda: inst.X @ W["W_V"] @ W["W_O"]}
-        given = {"X_0": inst.X, "Y_0": inst.Y, **W}
-        return [np.ascontiguousarray(given[x] if x in given else frozen[x]()) for x in self.module.INPUTS]
+        """The module's INPUTS for ``inst``: samples along axis 0 of the per-sample ones; the products of the
+        weights that stay fixed (K = XW_K, VO = XW_VW_O, …) once, by the module's generated ``frozen_serial``."""
+        given = {"X_0": inst.X, "Y_0": inst.Y, **inst.weights}
+        if self.module.FROZEN:
+            given.update(zip(self.module.FROZEN, self.module.frozen_serial(*(given[x] for x in self.module.FROZEN_ARGS))))
+        return [np.ascontiguousarray(given[x]) for x in self.module.INPUTS]
+
+
+def _products(inst: Instance, train: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[np.ndarray, ...]]:
+    """The frozen products of ``inst`` for a training mode (they do not depend on the kernel)."""
+    mod = member(KERNELS[0], train).module
+    given = {"X_0": inst.X, **inst.weights}
+    return mod.FROZEN, mod.frozen_serial(*(given[x] for x in mod.FROZEN_ARGS))
 
 
 def member(kernel: str, train: tuple[str, ...] | str = WEIGHTS) -> Member:
@@ -219,7 +227,7 @@ def loss_and_grads(kernel: str, X: Any, Y: Any, weights: dict[str, Any], train: 
     X: N×n×D, Y: N×n×d_y, weights: W_Q, W_K (D×d), W_V (D×d_v), W_O (d_v×d_y). Samples are split over
     ``threads`` threads. Bad input raises InputError.
     """
-    from attngrad.numeric.kernel_support import thread_map
+    from attngrad.numeric.kernel_support import resolve_threads, thread_map
 
     check_kernel(kernel)
     inst = as_instance(X, Y, weights)
@@ -233,7 +241,7 @@ def loss_and_grads(kernel: str, X: Any, Y: Any, weights: dict[str, Any], train: 
                                      mb.module.BLOCK)
         return [(b - a) * np.asarray(o) for o in out]
 
-    sums = [sum(parts) / inst.X.shape[0] for parts in zip(*thread_map(part, _chunks(inst.X.shape[0], _threads(threads)),
+    sums = [sum(parts) / inst.X.shape[0] for parts in zip(*thread_map(part, _chunks(inst.X.shape[0], resolve_threads(threads)),
                                                                          threads))]
     loss, grads = float(sums[0][0, 0]), dict(zip(mb.trains, sums[1:]))
     if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
@@ -247,7 +255,7 @@ def jacobian(kernel: str, inst: Instance, train: tuple[str, ...] | str, *, threa
     Row (i, k, o) is ∇(Y_i) − ∇(Y_i + e_ko) of sample i's generated kernel: the gradient is Jᵢᵀ(F_i − Y_i),
     linear in Y_i. The perturbed samples go through the generated ``samples_serial`` as one batch.
     """
-    from attngrad.numeric.kernel_support import thread_map
+    from attngrad.numeric.kernel_support import resolve_threads, thread_map
 
     mb = member(kernel, train)
     arrays = dict(zip(mb.module.INPUTS, mb.arrays(inst)))
@@ -268,18 +276,7 @@ def jacobian(kernel: str, inst: Instance, train: tuple[str, ...] | str, *, threa
         return flat(mb.module.samples_serial(*args.values(), mb.module.BLOCK))
 
     base = flat(mb.module.samples_serial(*arrays.values(), mb.module.BLOCK))
-    return base[sample] - np.concatenate(thread_map(part, _chunks(rows.size, _threads(threads)), threads))
-
-
-def _threads(threads: int | None) -> int:
-    from attngrad.numeric.kernel_support import check_threads
-
-    check_threads(threads)
-    if threads is None:
-        import numba
-
-        return numba.get_num_threads()
-    return threads
+    return base[sample] - np.concatenate(thread_map(part, _chunks(rows.size, resolve_threads(threads)), threads))
 
 
 def attended_inputs(kernel: str, inst: Instance, *, threads: int | None = None) -> np.ndarray:

@@ -143,6 +143,11 @@ class Run:
                 worst = max(worst, ratio)
         return {"checked": checked, "held": held, "exact": False, "worst_ratio": worst}
 
+    def predicted_rate(self) -> float | None:
+        """1 − η·min_t μ_t over the checkpoints."""
+        mus = [m for _, m in self.mu()]
+        return 1 - self.eta * min(mus) if mus else None
+
     def fitted_rate(self) -> float | None:
         """exp of the least-squares slope of log f_t over the second half of the recorded steps."""
         f = self.losses[: self.last + 1]
@@ -167,12 +172,18 @@ class Run:
             "pl_ratio_first": float(ratio[0]) if ratio.size else None,
             "pl_ratio_last": float(ratio[-1]) if ratio.size else None,
             "mu_min": min(mus) if mus else None,
-            "predicted_rate": 1 - self.eta * min(mus) if mus else None,
+            "predicted_rate": self.predicted_rate(),
             "fitted_rate": fit,
             "increases": int(np.sum(np.diff(self.losses[: self.last + 1]) > 0)),
             "pl_checks": len(pl), "pl_holds": sum(c["holds"] for c in pl),
             "rate": self.rate_checks(), "notes": self.notes,
         }
+
+
+def auto_eta(lambda_max: float, N: int) -> float:
+    """The default step 1/L̂, L̂ = λ_max(JJᵀ)/N: the smoothness L of pl/W_V for W_V alone, a Gauss–Newton estimate
+    of the curvature otherwise."""
+    return N / lambda_max
 
 
 def _check_seeds(seeds: list[int]) -> list[int]:
@@ -225,7 +236,7 @@ def _simulate(kernels, modes, seeds, settings: Settings, threads, progress) -> l
                              "scale the weights down.")
         job.limit = settings.divergence * max(f0, settings.tol, 1e-300)
         _checkpoint(run, job.inst, 0)
-        run.eta = settings.eta if settings.eta is not None else settings.sizes.N / run.checkpoints[0]["lambda_max"]
+        run.eta = settings.eta if settings.eta is not None else auto_eta(run.checkpoints[0]["lambda_max"], settings.sizes.N)
         if not (math.isfinite(run.eta) and run.eta > 0):
             raise InputError(f"The automatic step size of {run.kernel}/{run.mode}/seed {run.seed} is {run.eta} (the "
                              "Jacobian vanishes at the start); give a step size.")
@@ -298,8 +309,8 @@ def story(runs: list[Run], target: float) -> dict[str, Any]:
             "steps_to_target_range": [min(hit), max(hit)] if hit else None,
             "linear": sum(f is not None and f < 1 for f in fits) / n,
             "fitted_rate_median": float(np.median([f for f in fits if f is not None])) if any(f is not None for f in fits) else None,
-            "predicted_rate_median": float(np.median([r.summary(target)["predicted_rate"] for r in rs
-                                                      if r.summary(target)["predicted_rate"] is not None] or [np.nan])),
+            "predicted_rate_median": float(np.median([p for p in map(Run.predicted_rate, rs) if p is not None]
+                                                     or [np.nan])),
             "bound_steps_checked": sum(x["checked"] for x in rate),
             "bound_steps_held": sum(x["held"] for x in rate),
             "pl_checks": sum(len(r.pl_checks()) for r in rs),

@@ -25,6 +25,8 @@ from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmu
 
 INPUTS = ('A1', 'A2', 'A3', 'E', 'Y', 'X')
 BATCH_INPUTS = ()
+FROZEN = ()  # inputs that frozen_serial(*FROZEN_ARGS) computes
+FROZEN_ARGS = ()
 PARAMETERS = ('s',)
 OUTPUTS = ('loss', 'grad_X', 'grad_Y')
 BLOCK = 32

@@ -21,6 +21,8 @@ from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmu
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'K_0', 'VO_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'K_0', 'VO_0')
+FROZEN = ('K_0', 'VO_0')  # inputs that frozen_serial(*FROZEN_ARGS) computes
+FROZEN_ARGS = ('X_0', 'W_K', 'W_O', 'W_V')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q')
 BLOCK = 32
@@ -389,3 +391,18 @@ def descend_serial(X_0, Y_0, W_Q, K_0, VO_0, train, eta, start, stop, tol, windo
         if train[0]:
             W_Q -= eta * grad_W_Q
     return 0, stop - 1
+
+
+@njit(cache=True, nogil=True)
+def frozen_serial(X_0, W_K, W_O, W_V):  # pragma: no cover - compiled
+    """K_0 = X_0·W_K, VO_0 = (X_0·W_V)·W_O, for every sample (axis 0)."""
+    N = X_0.shape[0]
+    D = X_0.shape[2]
+    d = W_K.shape[1]
+    dv = W_O.shape[0]
+    dy = W_O.shape[1]
+    n = X_0.shape[1]
+    X_0_s = X_0.reshape(N * n, D)
+    K_0 = matmul_serial(X_0_s, W_K).reshape(N, n, d)
+    VO_0 = matmul_serial(matmul_serial(X_0_s, W_V), W_O).reshape(N, n, dy)
+    return K_0, VO_0

@@ -27,6 +27,8 @@ from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmu
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'W_K', 'W_V', 'W_O')
 BATCH_INPUTS = ('X_0', 'Y_0')
+FROZEN = ()  # inputs that frozen_serial(*FROZEN_ARGS) computes
+FROZEN_ARGS = ()
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q', 'grad_W_K', 'grad_W_V')
 BLOCK = 32

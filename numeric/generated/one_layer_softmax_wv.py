@@ -20,6 +20,8 @@ from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmu
 
 INPUTS = ('X_0', 'Y_0', 'W_V', 'W_O', 'Q_0', 'K_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'Q_0', 'K_0')
+FROZEN = ('Q_0', 'K_0')  # inputs that frozen_serial(*FROZEN_ARGS) computes
+FROZEN_ARGS = ('X_0', 'W_K', 'W_Q')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_V')
 BLOCK = 32
@@ -358,3 +360,16 @@ def descend_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, train, eta, start, stop, tol, w
         if train[0]:
             W_V -= eta * grad_W_V
     return 0, stop - 1
+
+
+@njit(cache=True, nogil=True)
+def frozen_serial(X_0, W_K, W_Q):  # pragma: no cover - compiled
+    """Q_0 = X_0·W_Q, K_0 = X_0·W_K, for every sample (axis 0)."""
+    N = X_0.shape[0]
+    D = X_0.shape[2]
+    d = W_K.shape[1]
+    n = X_0.shape[1]
+    X_0_s = X_0.reshape(N * n, D)
+    Q_0 = matmul_serial(X_0_s, W_Q).reshape(N, n, d)
+    K_0 = matmul_serial(X_0_s, W_K).reshape(N, n, d)
+    return Q_0, K_0
