@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
 
 from attngrad.errors import InputError
 
@@ -954,15 +955,44 @@ def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], com
                          block=BLOCK) + body
 
 
+# closed forms as plain Python ------------------------------------------------------------------------
+@dataclass
+class Formulas:
+    """Closed forms (SymPy) that the numeric code evaluates, printed as keyword-only Python functions."""
+
+    name: str
+    source: str  # where the derivations live, for the header
+    exprs: dict[str, sp.Expr]
+
+
+class _FormulaPrinter(PythonCodePrinter):
+    def _print_binomial(self, expr):  # exact integers, not Γ-function ratios
+        return f"math.comb({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+
+def render_formulas(target: Formulas, command: str = "attngrad codegen") -> str:
+    printer = _FormulaPrinter({"fully_qualified_modules": True})
+    lines = [f'"""{target.name}: closed forms printed by `{command}` from {target.source}. Do not edit."""', "",
+             "import math", ""]
+    for name, expr in target.exprs.items():
+        args = sorted((str(a) for a in expr.free_symbols))
+        lines += ["", f"def {name}(*, {', '.join(args)}):", f"    return {printer.doprint(expr)}", ""]
+    return "\n".join(lines)
+
+
 # the modules `attngrad codegen` writes ----------------------------------------------------------------
-def builtin_targets() -> dict[str, Model]:
+def builtin_targets() -> dict[str, Model | Formulas]:
     """Module name → model, for every chain attngrad ships (numeric/generated/)."""
     from attngrad.numeric.generated import ALMAN_SONG, ONE_LAYER, ONE_LAYER_MODES
 
     from .alman_song import alman_song
     from .one_layer import one_layer
 
+    from .polynomial import printed_formulas
+
     return {ALMAN_SONG: alman_song("s"),
+            "lowrank_bounds": Formulas("The low-rank path's error bounds and rank", "derive/polynomial.py",
+                                       printed_formulas()),
             **{module: one_layer(kernel, 1, train=ONE_LAYER_MODES[mode]) for (kernel, mode), module in ONE_LAYER.items()}}
 
 
@@ -970,14 +1000,16 @@ def module_name(model: Model) -> str:
     return _identifier(model.name.lower()).strip("_")
 
 
-def render(model: Model, command: str = "attngrad codegen") -> str:
+def render(model: Model | Formulas, command: str = "attngrad codegen") -> str:
+    if isinstance(model, Formulas):
+        return render_formulas(model, command)
     outputs = model.kernel_outputs()
     if not outputs:
         raise CodegenError(f"Model {model.name} has no loss and no ∇ definitions to generate.")
     return generate(model, outputs, model.kernel_inputs(), command)
 
 
-def stale(targets: dict[str, Model], out_dir: Path, command: str = "attngrad codegen") -> list[Path]:
+def stale(targets: dict[str, Model | Formulas], out_dir: Path, command: str = "attngrad codegen") -> list[Path]:
     """The files in ``out_dir`` that differ from what their chains print now (or are missing)."""
     out = []
     for module, model in targets.items():
@@ -987,7 +1019,7 @@ def stale(targets: dict[str, Model], out_dir: Path, command: str = "attngrad cod
     return out
 
 
-def write(targets: dict[str, Model], out_dir: Path, command: str = "attngrad codegen") -> list[Path]:
+def write(targets: dict[str, Model | Formulas], out_dir: Path, command: str = "attngrad codegen") -> list[Path]:
     """Print every target, then write each file atomically; nothing is written if one fails to print."""
     texts = {out_dir / f"{module}.py": render(model, command) for module, model in targets.items()}
     mask = os.umask(0)
