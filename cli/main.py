@@ -305,10 +305,12 @@ def bench_simulate(experiment: str, repeats: int, steps: int, threads: int | Non
 
 
 def _register() -> None:
+    from attngrad.cli.lowrank import bench_lowrank, phase
     from attngrad.cli.one_layer import bounds, landscape, simulate
 
-    for command in (simulate, landscape, bounds):
+    for command in (simulate, landscape, bounds, phase):
         main.add_command(command)
+    bench.add_command(bench_lowrank)
 
 
 _register()

@@ -49,6 +49,57 @@ def bench_plot(result: dict[str, Any], out: str) -> None:
     _save(fig, plt, out)
 
 
+def lowrank_plot(result: dict[str, Any], out: str) -> None:
+    """Time vs n (log–log) per d: the low-rank path per setting and the exact kernels."""
+    plt = pyplot()
+    rows = [r for r in result["rows"] if "lowrank" in r]
+    ds = sorted({r["d"] for r in rows}) or [0]
+    fig, axes = plt.subplots(1, len(ds), figsize=(5.5 * len(ds), 4), squeeze=False)
+    for ax, d in zip(axes[0], ds):
+        sel = [r for r in rows if r["d"] == d]
+        for key in dict.fromkeys((r["beta_target"], r["poly"], r["degree"]) for r in sel):
+            pts = sorted((r["n"], r["lowrank"]["median_s"]) for r in sel if (r["beta_target"], r["poly"], r["degree"]) == key)
+            ax.plot(*zip(*pts), marker="o", label=f"low-rank β={key[0]}, {key[1]} g={key[2]}")
+        for m in ("generated", "fused"):
+            pts = sorted({(r["n"], r[m]["median_s"]) for r in sel if m in r})
+            if pts:
+                ax.plot(*zip(*pts), marker="s", ls="--", label=f"exact ({m})")
+        ax.set(xscale="log", yscale="log", xlabel="n", ylabel="seconds (median)", title=f"∇L, d={d}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, plt, out)
+
+
+def phase_plot(result: dict[str, Any], out: str) -> None:
+    """Left: the rank needed vs n per c (B = c√ln n). Right: low-rank time (measured, or predicted: hollow) vs exact."""
+    plt = pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    cs = list(dict.fromkeys(r["c"] for r in result["rows"]))
+    for c in cs:
+        sel = sorted((r for r in result["rows"] if r["c"] == c), key=lambda r: r["n"])
+        pts = [(r["n"], r["rank"]) for r in sel if r["rank"]]
+        if pts:
+            line, = ax1.plot(*zip(*pts), marker="o", label=f"c = {c}")
+            meas = [(r["n"], r["lowrank_s"]) for r in sel if r.get("lowrank_s")]
+            pred = [(r["n"], r["predicted_s"]) for r in sel if not r.get("lowrank_s") and r.get("predicted_s")]
+            if meas:
+                ax2.plot(*zip(*meas), marker="o", color=line.get_color(), label=f"low-rank c = {c}")
+            if pred:
+                ax2.plot(*zip(*pred), marker="o", mfc="none", ls=":", color=line.get_color(),
+                         label=f"c = {c} (predicted)")
+    exact = sorted((int(n), t["median_s"]) for n, t in result["exact"].items())
+    if exact:
+        ax2.plot(*zip(*exact), "k--s", label="exact (generated)")
+    ax1.axhline(1e8, color="grey", lw=0.8)
+    ax1.set(xscale="log", yscale="log", xlabel="n", ylabel="rank C(d+g, g)",
+            title=f"rank for exp error ≤ {result['eps']:g} on [−B², B²], d = {result['d']}")
+    ax2.set(xscale="log", yscale="log", xlabel="n", ylabel="seconds", title="∇L: low-rank vs exact")
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, plt, out)
+
+
 def _save(fig, plt, out: str) -> None:
     try:
         fig.savefig(Path(out), dpi=120)

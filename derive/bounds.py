@@ -270,7 +270,10 @@ def bounds(ids: tuple[str, ...] = ()) -> list[Bound]:
     """The bounds by id (all by default); an unknown id is an InputError."""
     from attngrad.errors import InputError
 
-    unknown = [i for i in ids if i not in BOUNDS]
+    from .polynomial import LOWRANK_BOUNDS
+
+    known = {**BOUNDS, **LOWRANK_BOUNDS}
+    unknown = [i for i in ids if i not in known]
     if unknown:
-        raise InputError(f"Unknown bound '{unknown[0]}'; the bounds are {', '.join(BOUNDS)}.")
-    return [BOUNDS[i]() for i in (ids or tuple(BOUNDS))]
+        raise InputError(f"Unknown bound '{unknown[0]}'; the bounds are {', '.join(known)}.")
+    return [known[i]() for i in (ids or tuple(known))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import lru_cache
 from numbers import Integral
 from typing import Any, Callable, Iterator
 
@@ -149,6 +150,7 @@ _BLAS_SYMBOLS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_t
                  ("openblas_get_num_threads", "openblas_set_num_threads"))
 
 
+@lru_cache(maxsize=1)
 def _openblas():
     """NumPy's bundled OpenBLAS as a ctypes library with (get, set) thread functions, or None."""
     import ctypes
@@ -167,17 +169,17 @@ def _openblas():
 
 
 @contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """NumPy's OpenBLAS on one thread meanwhile: between calls its idle worker threads spin on the cores the
-    Numba code runs on (measured: the GD simulation took 2× as long). Found by ctypes, as threadpoolctl does;
-    does nothing when NumPy links another BLAS."""
+def blas_threads(count: int = 1) -> Iterator[None]:
+    """NumPy's OpenBLAS on ``count`` threads meanwhile, restored afterwards. Found by ctypes, as threadpoolctl
+    does; does nothing when NumPy links another BLAS. With ``count`` 1: between calls
+    OpenBLAS's idle worker threads spin on the cores the Numba code runs on (the GD simulation took 2× as long)."""
     found = _openblas()
     if found is None:
         yield
         return
     get, set_ = found
     previous = int(get())
-    set_(1)
+    set_(int(count))
     try:
         yield
     finally:

@@ -203,9 +203,9 @@ def simulate(kernels: list[str], modes: list[tuple[str, ...]], seeds: list[int],
              threads: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Run]:
     """Run GD for every kernel × mode × seed; see the module docstring. The same seed gives the same data and
     initial weights for every kernel and mode. A run that diverges is kept, with the step it diverged at."""
-    from attngrad.numeric.kernel_support import single_threaded_blas
+    from attngrad.numeric.kernel_support import blas_threads
 
-    with single_threaded_blas():
+    with blas_threads(1):
         return _simulate(kernels, modes, seeds, settings, threads, progress)
 
 

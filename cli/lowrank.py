@@ -1,0 +1,203 @@
+"""`attngrad bench lowrank | phase`: the almost-linear gradient (papers.md §1.6, §2) against the exact kernels.
+
+Click only: the work is done by attngrad.numeric.bench_lowrank; imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import click
+
+from attngrad.cli.plot import check_plot_path
+from attngrad.errors import InputError
+
+
+def _floats(text: str, label: str, allow_none: bool = False) -> list[Any]:
+    out: list[Any] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if allow_none and part.lower() == "none":
+            out.append(None)
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise InputError(f"{label} must be a comma-separated list of positive numbers, got '{text}'.") from None
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"{label} must be a comma-separated list of positive numbers, got '{text}'.")
+        out.append(value)
+    if not out:
+        raise InputError(f"{label} must be a comma-separated list of positive numbers, got '{text}'.")
+    return out
+
+
+def _ints(text: str, label: str) -> list[int]:
+    from attngrad.cli.main import _ints as ints
+
+    return ints(text, label)
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    from attngrad.cli.main import _table as table
+
+    return table(rows, headers)
+
+
+def _ms(t: dict | None) -> str:
+    return "—" if not t else f"{t['median_s'] * 1e3:.2f}"
+
+
+def _e(x: float | None) -> str:
+    return "—" if x is None else (f"{x:.1e}" if math.isfinite(x) else "none")
+
+
+def _progress(bar):
+    def progress(text: str) -> None:
+        bar.label = text
+        bar.render_progress()
+    return progress
+
+
+@click.command("lowrank")
+@click.option("--n", "n_text", default="4096,16384,65536", show_default=True, help="Sequence lengths.")
+@click.option("--d", "d_text", default="8", show_default=True, help="Head dimensions.")
+@click.option("--beta", "beta_text", default="0.25", show_default=True,
+              help="Bounds β on |S| the inputs are scaled to ('none': N(0, 1/d) entries as drawn).")
+@click.option("--eps", "eps_text", help="Target relative errors of exp on [−β, β]; the degree follows (default 1e-6).")
+@click.option("--degree", "degree_text", help="Polynomial degrees instead of --eps.")
+@click.option("--poly", default="auto", show_default=True,
+              type=click.Choice(["auto", "taylor-shifted", "taylor", "chebyshev"]))
+@click.option("--scale", default="1/d", show_default=True, type=click.Choice(["1/d", "1/sqrt(d)", "1"]))
+@click.option("--exact", "exact_text", default="generated,fused", show_default=True, help="Exact kernels to time.")
+@click.option("--exact-max-n", default=65536, show_default=True, type=int, help="Largest n the exact kernels run at.")
+@click.option("--multilayer", is_flag=True, help="MultiLayer's table instead: d = 4…12, n = 10·2^d, degree 2.")
+@click.option("--repeats", default=5, show_default=True, type=int)
+@click.option("--warmup", default=1, show_default=True, type=int)
+@click.option("--budget", default=60.0, show_default=True, type=float, help="Seconds of timed calls per method and size.")
+@click.option("--threads", type=int, help="Threads for Numba and BLAS (default: all).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--memory/--no-memory", default=True, show_default=True, help="Peak memory of the low-rank call at the largest n.")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write time vs n (log–log) to this PNG.")
+def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale, exact_text, exact_max_n, multilayer,
+                  repeats, warmup, budget, threads, seed, memory, as_json, plot_path) -> None:
+    """Time the low-rank gradient (Section D) and the exact kernels side by side, with error columns."""
+    from attngrad.cli.main import progressbar
+    from attngrad.numeric import bench_lowrank as B
+    from attngrad.numeric.kernel_support import check_threads
+
+    check_threads(threads)
+    check_plot_path(plot_path)
+    if seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {seed}.")
+    if eps_text and degree_text:
+        raise InputError("Give --eps or --degree, not both.")
+    if budget <= 0:
+        raise InputError(f"--budget must be positive, got {budget}.")
+    with progressbar(1, "bench lowrank") as bar:
+        if multilayer:
+            out = B.run_multilayer(repeats=repeats, warmup=warmup, threads=threads, seed=seed, budget_s=budget,
+                                   progress=_progress(bar))
+        else:
+            eps = _floats(eps_text, "--eps") if eps_text else None
+            degrees = _ints(degree_text, "--degree") if degree_text else None
+            exact = tuple(m.strip() for m in exact_text.split(",") if m.strip())
+            out = B.run_lowrank(_ints(n_text, "--n"), _ints(d_text, "--d"), _floats(beta_text, "--beta", True),
+                                eps=eps, degrees=degrees, poly=poly, scale=scale, exact=exact, exact_max_n=exact_max_n,
+                                repeats=repeats, warmup=warmup, budget_s=budget, threads=threads, seed=seed,
+                                memory=memory, progress=_progress(bar))
+    if plot_path and not multilayer:
+        from attngrad.cli.plot import lowrank_plot
+
+        lowrank_plot(out, plot_path)
+    if as_json:
+        click.echo(json.dumps(out, indent=1, default=str))
+        return
+    if multilayer:
+        rows = [[str(r["d"]), str(r["n"]), str(r.get("rank", "—")), _ms(r.get("lowrank")), _ms(r.get(r.get("fastest_exact", ""))),
+                 f"{r.get('speedup', 0):.1f}×", f"{r['their_forward_speedup']:.1f}×", "yes" if r["beats_their_factor"] else "no",
+                 _e(r.get("errors", {}).get("rel_inf")), _e(r.get("errors", {}).get("multilayer")),
+                 f"{r['their_rel_err_pct'] / 100:.1e}"] for r in out["rows"]]
+        click.echo(_table(rows, ["d", "n", "rank", "low-rank ms", "exact ms", "speed-up", "theirs (forward)", "≥ theirs",
+                                 "rel ∞-err", "‖x−y‖/‖x+y‖", "theirs"]))
+        return
+    m = out["machine"]
+    click.echo(f"{m['cpu']}; {m['threads']} threads; repeats {m['repeats']}, warm-up {m['warmup']}; "
+               + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    rows = []
+    for r in out["rows"]:
+        if "skipped" in r:
+            continue
+        lr = r["lowrank"]
+        err = r.get("errors", {})
+        rows.append([str(r["n"]), str(r["d"]), f"{r['beta']:.3g}", f"{r['poly']} {r['degree']}", f"{r['rank']:,}",
+                     f"{_ms(lr)} ({lr['min_s'] * 1e3:.2f}–{lr['max_s'] * 1e3:.2f})",
+                     _ms(r.get("generated")), _ms(r.get("fused")),
+                     f"{r['speedup']:.1f}×" if "speedup" in r else "—",
+                     _e(err.get("rel_inf")), _e(err.get("rel_fro")), _e(err.get("multilayer")),
+                     _e(r["grad_bound"]) + ("" if "grad_bound_holds" not in r else (" ✓" if r["grad_bound_holds"] else " ✗"))])
+    click.echo(_table(rows, ["n", "d", "β", "poly, degree", "rank", "low-rank ms (min–max)", "generated ms", "fused ms",
+                             "speed-up", "rel ∞-err", "rel F-err", "‖x−y‖/‖x+y‖", "bound ‖Δg‖∞"]))
+    for r in out["rows"]:
+        if "skipped" in r:
+            click.echo(f"skipped n={r['n']} d={r['d']} β={r['beta_target']}: {r['skipped']}")
+    for f in out["fits"]:
+        setting = f"eps={f['eps']}" if "eps" in f else f"degree={f['degree']}"
+        click.echo(f"fit: d={f['d']} β={f['beta_target']} {setting} (degrees {f['degrees']}): low-rank time ∝ n^{f['alpha']:.2f} "
+                   f"over n = {f['n_min']}…{f['n_max']}")
+    for mem in out["memory"]:
+        click.echo(f"peak memory, low-rank n={mem['n']} d={mem['d']} rank {mem['rank']}: {mem['peak_mb']:.1f} MB")
+
+
+@click.command()
+@click.option("--n", "n_text", default="1024,2048,4096,8192,16384,32768,65536", show_default=True)
+@click.option("--c", "c_text", default="0.25,0.5,1,2", show_default=True, help="B = c·√(ln n).")
+@click.option("--d", default=8, show_default=True, type=int)
+@click.option("--eps", default=1e-6, show_default=True, type=float, help="Relative error of exp on [−B², B²].")
+@click.option("--poly", default="auto", show_default=True,
+              type=click.Choice(["auto", "taylor-shifted", "taylor", "chebyshev"]))
+@click.option("--repeats", default=3, show_default=True, type=int)
+@click.option("--budget", default=30.0, show_default=True, type=float,
+              help="Seconds a low-rank call may be predicted to take and still be run.")
+@click.option("--exact-max-n", default=65536, show_default=True, type=int)
+@click.option("--threads", type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write the transition figure to this PNG.")
+def phase(n_text, c_text, d, eps, poly, repeats, budget, exact_max_n, threads, seed, as_json, plot_path) -> None:
+    """The B ≈ √log n transition: degree, rank and time of the low-rank path for B = c·√(ln n)."""
+    from attngrad.cli.main import progressbar
+    from attngrad.numeric import bench_lowrank as B
+    from attngrad.numeric.kernel_support import check_threads
+    from attngrad.numeric.lowrank import MIN_EPS
+
+    check_threads(threads)
+    check_plot_path(plot_path)
+    if not MIN_EPS <= eps < 1:
+        raise InputError(f"--eps must be in [{MIN_EPS:g}, 1), got {eps}.")
+    if d < 1 or repeats < 1 or budget <= 0:
+        raise InputError("--d and --repeats must be at least 1 and --budget positive.")
+    with progressbar(1, "phase") as bar:
+        out = B.run_phase(_ints(n_text, "--n"), _floats(c_text, "--c"), d, eps=eps, poly=poly, repeats=repeats,
+                          budget_s=budget, exact_max_n=exact_max_n, threads=threads, seed=seed, progress=_progress(bar))
+    if plot_path:
+        from attngrad.cli.plot import phase_plot
+
+        phase_plot(out, plot_path)
+    if as_json:
+        click.echo(json.dumps(out, indent=1, default=str))
+        return
+    click.echo(f"d = {d}, relative error of exp ≤ {eps:g} on [−B², B²], B = c·√(ln n); GEMM "
+               f"{out['machine']['gemm_flops'] / 1e9:.0f} Gflop/s; {out['machine']['threads']} threads")
+    rows = []
+    for r in out["rows"]:
+        low = f"{r['lowrank_s'] * 1e3:.1f}" if r.get("lowrank_s") else (
+            f"~{r['predicted_s'] * 1e3:.3g} (predicted)" if r.get("predicted_s") is not None else "—")
+        rows.append([str(r["c"]), str(r["n"]), f"{r['B']:.2f}", f"{r['beta']:.2f}", str(r["poly"]),
+                     "—" if r["degree"] is None else str(r["degree"]), "—" if r["rank"] is None else f"{r['rank']:,}",
+                     low, "—" if r["exact_s"] is None else f"{r['exact_s'] * 1e3:.1f}", r["status"]])
+    click.echo(_table(rows, ["c", "n", "B", "β = B²", "poly", "degree", "rank", "low-rank ms", "exact ms", "status"]))
+    for c, n in out["crossover"].items():
+        click.echo(f"c = {c}: " + (f"low-rank faster from n = {n}" if n else "low-rank not measured faster at these n"))

@@ -1,0 +1,246 @@
+"""`attngrad bench lowrank` and `attngrad phase`: the polynomial-method gradient against the exact kernels.
+
+bench lowrank: over n × d × β × (ε or degree), the low-rank gradient and the exact kernels (generated, fused)
+are timed in the same process after a warm-up (median, min–max, repeats, threads recorded); the low-rank
+result is compared with the exact generated one (max relative ∞-error, relative Frobenius, and MultiLayer's
+‖x̃−y‖_F/‖x̃+y‖_F); the scaling exponent α of time ∝ n^α is fitted per (d, β, ε/degree) by least squares on
+log–log medians. Exact kernels above ``exact_max_n`` are not run (their rows say so).
+
+phase: for n = 2¹⁰ … 2¹⁶ and B = c·√(ln n) (Def 1.4: ‖A₁X‖_∞ ≤ B, ‖A₂‖_∞ ≤ B, so |S| ≤ B² at scale 1/d), the
+degree and rank the bounds need for a fixed ε on [−B², B²], the time of the low-rank path (measured when the
+rank fits memory and the predicted time a budget; predicted from the flop count and the measured GEMM rate
+otherwise, and marked so) against the exact kernel, and the crossover n.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from attngrad.errors import InputError
+from attngrad.numeric import lowrank as LR
+from attngrad.numeric.attention import loss_and_grad, random_inputs
+from attngrad.numeric.bench import _child, _time, machine_info, machine_rates
+
+EXACT = ("generated", "fused")
+INPUTS = ("bounded", "multilayer")
+#: JamesSand/MultiLayer exp_result_table.md: d, n = 10·2^d, their forward speed-up and relative error (%)
+MULTILAYER_TABLE = ((4, 160, 1.423, 4.673), (5, 320, 1.730, 2.505), (6, 640, 2.576, 2.846), (7, 1280, 3.897, 1.838),
+                    (8, 2560, 9.426, 2.005), (9, 5120, 26.425, 1.620), (10, 10240, 26.713, 1.286),
+                    (11, 20480, 40.327, 1.558), (12, 40960, 78.980, 0.773))
+
+
+def instance(n: int, d: int, beta: float | None, seed: int, inputs: str = "bounded", scale: str = "1/d") -> dict:
+    """Inputs of Def 1.2. "bounded": N(0, 1/d) entries with X rescaled so that the Cauchy–Schwarz bound
+    s·max‖(A₁X)_j‖·max‖A₂_l‖ equals β. "multilayer": MultiLayer's setting — A₁, A₂, A₃, E ~ N(0, 1/d), X = Y = I
+    (so S = A₁A₂ᵀ, no extra scale: use scale "1")."""
+    arrays = random_inputs(n, d, seed=seed, entry_scale=1 / math.sqrt(d))
+    if inputs == "multilayer":
+        arrays["X"], arrays["Y"] = np.eye(d), np.eye(d)
+        return arrays
+    if beta is not None:
+        s = {"1/d": 1 / d, "1/sqrt(d)": 1 / math.sqrt(d), "1": 1.0}[scale]
+        T = s * arrays["A1"] @ arrays["X"]
+        now = math.sqrt((T * T).sum(axis=1).max() * (arrays["A2"] ** 2).sum(axis=1).max())
+        arrays["X"] = arrays["X"] * (beta / now)
+    return arrays
+
+
+def _stats(times: list[float]) -> dict[str, Any]:
+    return {"median_s": float(np.median(times)), "min_s": min(times), "max_s": max(times), "repeats": len(times)}
+
+
+def _timed(call: Callable[[], Any], warmup: int, repeats: int, budget_s: float) -> dict[str, Any]:
+    """Warm-up calls, then repeats timed calls — fewer when one call would take the run past ``budget_s``."""
+    first, _ = _time(call, warmup, 0)  # the warm-up calls; the first one's time is reported
+    times = []
+    for _ in range(max(1, min(repeats, int(budget_s // max(first, 1e-9))))):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return {**_stats(times), "warmup": warmup, "first_s": first}
+
+
+def fit_alpha(ns: list[int], ts: list[float]) -> float | None:
+    """The slope of log t against log n (least squares), or None with fewer than 3 points."""
+    if len(ns) < 3:
+        return None
+    return float(np.polyfit(np.log(ns), np.log(ts), 1)[0])
+
+
+def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps: list[float] | None = None,
+                degrees: list[int] | None = None, poly: str = LR.AUTO, scale: str = "1/d", inputs: str = "bounded",
+                exact: tuple[str, ...] = EXACT, exact_max_n: int = 16384, repeats: int = 5, warmup: int = 1,
+                budget_s: float = 60.0, threads: int | None = None, seed: int = 0, memory: bool = True,
+                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    from attngrad.numeric.kernel_support import resolve_threads
+
+    if inputs not in INPUTS:
+        raise InputError(f"--inputs must be one of {', '.join(INPUTS)}, got {inputs!r}.")
+    for m in exact:
+        if m not in EXACT:
+            raise InputError(f"Unknown exact method '{m}'; choose from {', '.join(EXACT)}.")
+    if repeats < 1 or warmup < 1:
+        raise InputError("--repeats and --warmup must be at least 1.")
+    threads = resolve_threads(threads)
+    settings = [("eps", e) for e in (eps or [])] + [("degree", g) for g in (degrees or [])] or [("eps", 1e-6)]
+    out: dict[str, Any] = {"machine": machine_info(threads), "rows": [], "fits": [], "memory": []}
+    out["machine"].update(repeats=repeats, warmup=warmup, rates={"float64": machine_rates("float64")})
+    # compile every kernel once, at a small size, before anything is timed
+    small = instance(64, min(ds), None, seed, inputs, scale)
+    LR.lowrank_loss_and_grad(**small, scale=scale, degree=2, threads=threads)
+    for m in exact:
+        loss_and_grad(**small, scale=scale, method=m, threads=threads)
+    for d in ds:
+        for beta in betas:
+            for key, value in settings:
+                for n in sorted(ns):
+                    if progress:
+                        progress(f"n={n} d={d} β={beta} {key}={value}")
+                    arrays = instance(n, d, beta, seed, inputs, scale)
+                    kw = {"scale": scale, "poly": poly, "threads": threads, key: value}
+                    row: dict[str, Any] = {"n": n, "d": d, "beta_target": beta, key: value, "threads": threads}
+                    try:
+                        res = LR.lowrank_loss_and_grad(**arrays, **kw)
+                    except InputError as exc:
+                        row["skipped"] = str(exc)
+                        out["rows"].append(row)
+                        continue
+                    row.update(res.report())
+                    row["lowrank"] = _timed(lambda: LR.lowrank_loss_and_grad(**arrays, **kw), warmup, repeats, budget_s)
+                    if n <= exact_max_n:
+                        ref = None
+                        for m in exact:
+                            call = lambda m=m: loss_and_grad(**arrays, scale=scale, method=m, threads=threads)  # noqa: E731
+                            row[m] = _timed(call, warmup, repeats, budget_s)
+                            ref = ref or call()
+                        row["errors"] = LR.errors(res.grad_X, ref.grad_X)
+                        row["errors_Y"] = LR.errors(res.grad_Y, ref.grad_Y)
+                        row["grad_bound_holds"] = row["errors"]["abs_inf"] <= res.grad_bound
+                        fastest = min(exact, key=lambda m: row[m]["median_s"])
+                        row["fastest_exact"] = fastest
+                        row["speedup"] = row[fastest]["median_s"] / row["lowrank"]["median_s"]
+                    else:
+                        row["exact_skipped"] = f"n > --exact-max-n {exact_max_n}"
+                    out["rows"].append(row)
+                timed = [r for r in out["rows"] if r["d"] == d and r["beta_target"] == beta and r.get(key) == value
+                         and "lowrank" in r]
+                alpha = fit_alpha([r["n"] for r in timed], [r["lowrank"]["median_s"] for r in timed])
+                if alpha is not None:
+                    degs = sorted({r["degree"] for r in timed})
+                    out["fits"].append({"d": d, "beta_target": beta, key: value, "degrees": degs, "alpha": alpha,
+                                        "n_min": min(r["n"] for r in timed), "n_max": max(r["n"] for r in timed)})
+    if out["rows"] and all("skipped" in r for r in out["rows"]):
+        raise InputError(out["rows"][0]["skipped"])
+    if memory and out["rows"]:
+        big = max((r for r in out["rows"] if "lowrank" in r), key=lambda r: r["n"], default=None)
+        if big is not None:
+            key = "eps" if "eps" in big else "degree"
+            out["memory"].append({"n": big["n"], "d": big["d"], "degree": big["degree"], "rank": big["rank"],
+                                  **_child("_peak_child", [big["n"], big["d"], big["beta_target"], seed, inputs, scale,
+                                                           poly, key, big[key], threads], "attngrad.numeric.bench_lowrank")})
+    return out
+
+
+def _peak_child(n: int, d: int, beta: float | None, seed: int, inputs: str, scale: str, poly: str, key: str,
+                value: float, threads: int) -> dict[str, float]:
+    """Peak RSS growth of one low-rank call (Linux VmHWM, reset before the call), inputs excluded."""
+    def kb(field_name: str) -> int:
+        with open("/proc/self/status") as fh:
+            return next(int(ln.split()[1]) for ln in fh if ln.startswith(field_name + ":"))
+
+    arrays = instance(n, d, beta, seed, inputs, scale)
+    kw = {"scale": scale, "poly": poly, "threads": threads, key: value}
+    LR.lowrank_loss_and_grad(**instance(64, d, beta, seed, inputs, scale), **kw)
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before = kb("VmRSS")
+    LR.lowrank_loss_and_grad(**arrays, **kw)
+    return {"peak_mb": (kb("VmHWM") - before) / 1024}
+
+
+def run_multilayer(repeats: int = 5, warmup: int = 1, threads: int | None = None, seed: int = 0,
+                   budget_s: float = 60.0, rows: tuple = MULTILAYER_TABLE,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """MultiLayer's rows (degree-2 features, N(0, 1/d) inputs, no extra scale): our low-rank *gradient* against
+    our exact gradient, with their forward speed-up beside it."""
+    out = []
+    for d, n, their_speedup, their_err in rows:
+        if progress:
+            progress(f"MultiLayer row d={d} n={n}")
+        res = run_lowrank([n], [d], [None], degrees=[2], poly="taylor", scale="1", inputs="multilayer",
+                          exact_max_n=n, repeats=repeats, warmup=warmup, budget_s=budget_s, threads=threads, seed=seed,
+                          memory=False)
+        row = res["rows"][0]
+        out.append({"d": d, "n": n, "their_forward_speedup": their_speedup, "their_rel_err_pct": their_err, **row,
+                    "beats_their_factor": row.get("speedup", 0) >= their_speedup})
+    return {"rows": out}
+
+
+def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, poly: str = LR.AUTO,
+              repeats: int = 3, warmup: int = 1, budget_s: float = 30.0, exact_max_n: int = 65536,
+              threads: int | None = None, seed: int = 0,
+              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    from attngrad.numeric.kernel_support import resolve_threads
+
+    threads = resolve_threads(threads)
+    rate = machine_rates("float64")["gemm_flops"]
+    out: dict[str, Any] = {"machine": machine_info(threads), "d": d, "eps": eps, "rows": [], "crossover": {},
+                           "exact": {}}
+    out["machine"].update(repeats=repeats, warmup=warmup, gemm_flops=rate)
+    small = instance(64, d, 0.5, seed)
+    LR.lowrank_loss_and_grad(**small, degree=2, threads=threads)
+    loss_and_grad(**small, threads=threads)
+    for n in sorted(ns):  # the exact kernel's time does not depend on B
+        if n <= exact_max_n:
+            if progress:
+                progress(f"exact n={n}")
+            arrays = instance(n, d, 1.0, seed)
+            out["exact"][n] = _timed(lambda: loss_and_grad(**arrays, threads=threads), warmup, repeats, budget_s)
+    for c in cs:
+        cross = None
+        for n in sorted(ns):
+            B = c * math.sqrt(math.log(n))
+            beta = B * B  # |S| ≤ B² for ‖A₁X‖_∞, ‖A₂‖_∞ ≤ B at scale 1/d (Def 1.4)
+            kind = LR.best_polynomial(beta, eps) if poly == LR.AUTO else poly
+            g = LR.needed_degree(kind, beta, eps)
+            row: dict[str, Any] = {"c": c, "n": n, "B": B, "beta": beta, "poly": kind, "degree": g,
+                                   "rank": None if g is None else math.comb(d + g, g)}
+            exact_s = out["exact"].get(n, {}).get("median_s")
+            row["exact_s"] = exact_s
+            if g is None:
+                row["status"] = "no degree ≤ 2000 reaches eps"
+            else:
+                k = row["rank"]
+                flops = 4 * n * k * (d * d + 3 * d + 1)  # two passes of one n×k by k×(d²+2d+1) product, plus U₁ᵀc̃
+                row["predicted_s"] = flops / rate
+                mem = 8 * k * (2 * (d * d + 2 * d + 1) + LR.default_block(k, n))
+                row["memory_gb"] = mem / 1e9
+                if mem > LR.MEMORY_LIMIT:
+                    row["status"] = f"rank beyond memory ({mem / 2**30:.1f} GiB)"
+                elif row["predicted_s"] > budget_s or (exact_s is not None and row["predicted_s"] > 3 * exact_s):
+                    row["status"] = "predicted (slower than the budget or 3× the exact kernel)"
+                else:
+                    if progress:
+                        progress(f"low-rank c={c} n={n} degree {g}")
+                    arrays = _bounded(n, d, B, seed)
+                    call = lambda: LR.lowrank_loss_and_grad(**arrays, poly=kind, degree=g, threads=threads)  # noqa: E731
+                    row["lowrank"] = _timed(call, warmup, repeats, budget_s)
+                    row["status"] = "measured"
+                    if exact_s is not None and row["lowrank"]["median_s"] < exact_s and cross is None:
+                        cross = n
+            row["lowrank_s"] = row.get("lowrank", {}).get("median_s")
+            out["rows"].append(row)
+        out["crossover"][str(c)] = cross
+    return out
+
+
+def _bounded(n: int, d: int, B: float, seed: int) -> dict[str, np.ndarray]:
+    """Def 1.4's bounded inputs: A₁, A₂ uniform in [−B, B], X = I (so ‖A₁X‖_∞ ≤ B), A₃, E ~ N(0, 1/d), Y = I."""
+    rng = np.random.default_rng(seed)
+    return {"A1": rng.uniform(-B, B, (n, d)), "A2": rng.uniform(-B, B, (n, d)),
+            "A3": rng.standard_normal((n, d)) / math.sqrt(d), "E": rng.standard_normal((n, d)) / math.sqrt(d),
+            "Y": np.eye(d), "X": np.eye(d)}

@@ -1,0 +1,434 @@
+"""The almost-linear gradient of Def 1.2 (Alman & Song 2024, Section D; papers.md §1.6, §2).
+
+exp(S) is replaced entrywise by a polynomial P of degree g with relative error ≤ ε on [−β, β] (β bounds |S|),
+and P(S) = Φ_L Φ_Rᵀ through monomial features of rank k = C(d+g, g). With f̃ = diag(Φ_LΦ_Rᵀ1)⁻¹Φ_LΦ_Rᵀ =: U₁V₁ᵀ
+the project's corrected chain (derive/lowrank.py, checked by `attngrad check`) gives, row j of p̃A₂ as
+
+    z_j = (Σ_i c̃_ji R_j[i, :] − r̃_j N_j) / α̃_j,   R_j[i, e] = Σ_l ũ_jl h_li A₂_le,  N_j = Σ_l ũ_jl A₂_l,
+
+with c̃ = f̃h − E, r̃ = (c̃∘(c̃+E))1 (the O(nd) form of (f̃∘q̃)1), and then ∇_X ≈ s·A₁ᵀZ (D.6, corrected factors
+U₃ = U₁ ⊘ c̃, V₃ = V₁ ⊘ h, U₄ = diag(r̃)U₁, V₄ = V₁), ∇_Y ≈ (V₁ᵀA₃)ᵀ(U₁ᵀc̃). Two streaming passes over row
+blocks: keys (W = Φ_Rᵀ[h⊗A₂ | A₂ | A₃ | 1], k×(d²+2d+1)) and queries (R = Φ_L W). Time O(n·k·d²), extra memory
+O(k·d² + block·k): neither U₁, V₁ nor U₁ ⊘ c̃ is ever held whole. The features are Numba loops; the two
+contractions per block are BLAS products. The error bounds are the SymPy closed forms of derive/polynomial.py,
+printed into numeric/generated/lowrank_bounds.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from attngrad.errors import InputError
+from attngrad.numeric.generated import lowrank_bounds as LB
+from attngrad.numeric.inputs import as_attention_inputs, as_float_array, parse_scale
+
+POLYNOMIALS = ("taylor-shifted", "taylor", "chebyshev")
+AUTO = "auto"  # the polynomial needing the smallest degree for the requested eps
+MAX_DEGREE = 60
+MIN_EPS = 1e-13  # below this the float64 coefficients and features dominate the error the bound promises
+MEMORY_LIMIT = 4 * 2**30  # bytes for the factor tables and one block of features
+BLOCK_BYTES = 16 * 2**20  # one block of features: block·k·8 bytes
+
+
+# the polynomial ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Polynomial:
+    """P(x) = Σ_i coef[i] xⁱ with |P(x) − eˣ| ≤ bound·eˣ on [−β, β] (the bound of derive/polynomial.py)."""
+
+    kind: str
+    degree: int
+    beta: float
+    coef: np.ndarray = field(repr=False)
+    bound: float
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.polynomial.polynomial.polyval(x, self.coef)
+
+
+def error_bound(kind: str, degree: int, beta: float) -> float:
+    """The relative-error bound of the ``kind`` polynomial of ``degree`` on [−β, β] (derived by SymPy), evaluated
+    in mpmath numbers so that large degrees and β neither overflow nor underflow on the way."""
+    import mpmath
+
+    fn = {"taylor-shifted": LB.taylor_shifted, "taylor": LB.taylor, "chebyshev": LB.chebyshev}[kind]
+    try:
+        return float(fn(beta=mpmath.mpf(float(beta)), g=int(degree)))
+    except OverflowError:  # math.exp of β beyond 709
+        return math.inf
+
+
+def needed_degree(kind: str, beta: float, eps: float, limit: int = 2000) -> int | None:
+    """The smallest degree whose bound on [−β, β] is ≤ eps, searched up to ``limit`` (None beyond)."""
+    for degree in range(limit + 1):  # a linear scan: the bound is not monotone while g + 1 < 2β
+        if error_bound(kind, degree, beta) <= eps:
+            return degree
+    return None
+
+
+def best_polynomial(beta: float, eps: float) -> str:
+    """The polynomial that needs the smallest degree for eps on [−β, β] (ties: the order of POLYNOMIALS)."""
+    need = {kind: needed_degree(kind, beta, eps, MAX_DEGREE) for kind in POLYNOMIALS}
+    if all(v is None for v in need.values()):
+        return "chebyshev"  # the smallest bound of the three at large degree; its error message names the limit
+    return min(POLYNOMIALS, key=lambda kd: (need[kd] is None, need[kd] or 0))
+
+
+def _check_kind(kind: str, auto: bool = False) -> None:
+    if kind not in POLYNOMIALS and not (auto and kind == AUTO):
+        raise InputError(f"poly must be one of {', '.join(POLYNOMIALS + ((AUTO,) if auto else ()))}, got {kind!r}.")
+
+
+def choose_degree(kind: str, beta: float, eps: float, d: int | None = None) -> int:
+    """The smallest degree whose bound on [−β, β] is ≤ eps; InputError naming the limit when none is ≤ MAX_DEGREE."""
+    _check_kind(kind)
+    if not (isinstance(eps, (int, float)) and MIN_EPS <= eps < 1):
+        raise InputError(f"eps must be a number in [{MIN_EPS:g}, 1), got {eps!r}.")
+    found = needed_degree(kind, beta, eps, MAX_DEGREE)
+    if found is not None:
+        return found
+    need = f" and rank C(d+{MAX_DEGREE}, {MAX_DEGREE}) = {LB.rank(d=d, g=MAX_DEGREE):.3g}" if d else ""
+    raise InputError(f"β = {beta:.4g} is too large for relative accuracy eps = {eps:g} with the {kind} polynomial: "
+                     f"it would need a degree above {MAX_DEGREE}{need}; scale the inputs down or raise eps.")
+
+
+def make_polynomial(kind: str, beta: float, *, degree: int | None = None, eps: float | None = None) -> Polynomial:
+    """The ``kind`` polynomial for [−β, β], of the given degree or of the smallest degree with bound ≤ eps."""
+    _check_kind(kind)
+    if not (isinstance(beta, (int, float, np.floating)) and 0 <= beta < math.inf):
+        raise InputError(f"beta must be a finite number ≥ 0, got {beta!r}.")
+    beta = float(beta)
+    if degree is None:
+        degree = choose_degree(kind, beta, 1e-6 if eps is None else eps)
+    elif isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 0 <= degree <= MAX_DEGREE:
+        raise InputError(f"degree must be an integer from 0 to {MAX_DEGREE}, got {degree!r}.")
+    degree = int(degree)
+    P = np.polynomial.Polynomial
+    if kind == "taylor":
+        coef = np.array([1.0 / math.factorial(j) for j in range(degree + 1)])
+    elif kind == "taylor-shifted":  # e^{−β} Σ_j (x+β)ʲ/j!
+        total = P([0.0])
+        for j in range(degree + 1):
+            total = total + P([beta, 1.0]) ** j / math.factorial(j)
+        coef = math.exp(-beta) * total.coef
+    else:  # interpolation at the Chebyshev points of [−β, β] (a point interval is widened to 2⁻³⁰)
+        half = max(beta, 2.0**-30)
+        cheb = np.polynomial.Chebyshev.interpolate(np.exp, degree, domain=[-half, half])
+        coef = cheb.convert(kind=P).coef
+    coef = np.pad(np.asarray(coef, dtype=np.float64), (0, degree + 1 - len(coef)))
+    return Polynomial(kind, degree, beta, coef, error_bound(kind, degree, beta))
+
+
+# the features ------------------------------------------------------------------------------------------------
+@lru_cache(maxsize=64)
+def multi_indices(d: int, degree: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exponents α ∈ ℕ^d with |α| ≤ degree (by degree, then lexicographically descending), and for each
+    α ≠ 0 its parent (α minus one in its first nonzero variable) and that variable: x^α = x^parent · x_var."""
+    exps: list[tuple[int, ...]] = []
+
+    def comps(total: int, parts: int) -> list[tuple[int, ...]]:
+        if parts == 1:
+            return [(total,)]
+        return [(a,) + rest for a in range(total, -1, -1) for rest in comps(total - a, parts - 1)]
+
+    for total in range(degree + 1):
+        exps.extend(comps(total, d))
+    where = {e: i for i, e in enumerate(exps)}
+    parent, var = np.zeros(len(exps), np.int64), np.zeros(len(exps), np.int64)
+    for i, e in enumerate(exps[1:], 1):
+        v = next(j for j, a in enumerate(e) if a)
+        parent[i], var[i] = where[e[:v] + (e[v] - 1,) + e[v + 1:]], v
+    return np.array(exps, dtype=np.int64).reshape(len(exps), d), parent, var
+
+
+@njit(cache=True, nogil=True)
+def _feature_rows(x, parent, var, coef, out):  # pragma: no cover - compiled
+    """out[i, m] = coef[m]·x_i^{α_m}, each monomial as its parent's value times one variable.
+
+    Serial on purpose: the features are O(block·k) work beside the O(block·k·d²) BLAS products of the same block,
+    and a prange region next to OpenBLAS's spinning worker threads measured 5× slower than this loop."""
+    b = x.shape[0]
+    k = parent.shape[0]
+    for i in range(b):
+        out[i, 0] = 1.0
+        for m in range(1, k):
+            out[i, m] = out[i, parent[m]] * x[i, var[m]]
+        for m in range(k):
+            out[i, m] *= coef[m]
+
+
+@dataclass(frozen=True)
+class Features:
+    """P(s⟨x, y⟩) = left(x)·right(y) with monomial features of rank C(d+g, g) (s absorbed as √s on each side)."""
+
+    poly: Polynomial
+    d: int
+    scale: float
+    exponents: np.ndarray = field(repr=False)
+    parent: np.ndarray = field(repr=False)
+    var: np.ndarray = field(repr=False)
+    left_coef: np.ndarray = field(repr=False)
+    right_coef: np.ndarray = field(repr=False)
+
+    @property
+    def rank(self) -> int:
+        return len(self.parent)
+
+    def _map(self, rows: np.ndarray, coef: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        rows = np.ascontiguousarray(rows, dtype=np.float64) * math.sqrt(self.scale)
+        if rows.ndim != 2 or rows.shape[1] != self.d:
+            raise InputError(f"feature rows must have shape (m, {self.d}), got {rows.shape}.")
+        out = np.empty((rows.shape[0], self.rank)) if out is None else out[: rows.shape[0]]
+        _feature_rows(rows, self.parent, self.var, coef, out)
+        return out
+
+    def left(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return self._map(rows, self.left_coef, out)
+
+    def right(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return self._map(rows, self.right_coef, out)
+
+
+def features(poly: Polynomial, d: int, scale: float = 1.0) -> Features:
+    """Monomial features: φ_α = ±√(|a_|α|| |α|!/α!)·(√s·x)^α (the sign of a negative coefficient on the left)."""
+    return _features(poly.kind, poly.degree, poly.beta, poly.coef.tobytes(), poly.bound, int(d), float(scale))
+
+
+@lru_cache(maxsize=32)
+def _features(kind: str, degree: int, beta: float, coef_bytes: bytes, bound: float, d: int, scale: float) -> Features:
+    poly = Polynomial(kind, degree, beta, np.frombuffer(coef_bytes), bound)
+    exps, parent, var = multi_indices(int(d), poly.degree)
+    total = exps.sum(axis=1)
+    lgamma = np.vectorize(math.lgamma)
+    log_mult = lgamma(total + 1.0) - lgamma(exps + 1.0).sum(axis=1)  # log(|α|!/α!)
+    a = poly.coef[total]
+    mag = np.sqrt(np.abs(a) * np.exp(log_mult))
+    return Features(poly, int(d), float(scale), exps, parent, var, np.sign(a) * mag, mag)
+
+
+# the gradient ------------------------------------------------------------------------------------------------
+@dataclass
+class LowRankResult:
+    """The low-rank loss and gradients with what they rest on; unpacks as (loss, grad_X, grad_Y)."""
+
+    loss: float
+    grad_X: np.ndarray
+    grad_Y: np.ndarray
+    poly: Polynomial
+    rank: int
+    beta: float  # the Cauchy–Schwarz bound s·max‖(A₁X)_j‖·max‖A₂_l‖ ≥ max|S| the polynomial is built for
+    exp_bound: float  # ε: |P(S) − exp(S)| ≤ ε·exp(S) (≥ 1 for a given degree too low for β: no guarantee)
+    softmax_bound: float  # ε_f: |f̃ − f| ≤ ε_f·f (inf when ε ≥ 1)
+    grad_bound: float  # the project's bound on ‖g̃ − ∇_X L‖_∞ (derive/polynomial.py, lowrank/gradient-error)
+    block: int
+    measured: dict[str, float] | None = None
+
+    @property
+    def degree(self) -> int:
+        return self.poly.degree
+
+    def __iter__(self):
+        return iter((self.loss, self.grad_X, self.grad_Y))
+
+    def report(self) -> dict[str, Any]:
+        return {"poly": self.poly.kind, "degree": self.degree, "rank": self.rank, "beta": self.beta,
+                "exp_bound": self.exp_bound, "softmax_bound": self.softmax_bound, "grad_bound": self.grad_bound,
+                "block": self.block, **({"measured": self.measured} if self.measured else {})}
+
+
+def default_block(rank: int, n: int) -> int:
+    return int(max(64, min(n, 8192, BLOCK_BYTES // (8 * rank))))
+
+
+def _check_memory(rank: int, d: int, degree: int, block: int) -> None:
+    need = 8 * rank * (2 * (d * d + 2 * d + 1) + block)
+    if need > MEMORY_LIMIT:
+        raise InputError(f"Degree {degree} needs rank C({d}+{degree}, {degree}) = {rank:,}, whose factor tables "
+                         f"take {need / 2**30:.1f} GiB, beyond the limit of {MEMORY_LIMIT / 2**30:.0f} GiB; "
+                         f"lower the degree, raise eps or scale the inputs down.")
+
+
+def _key_pass(feat: Features, K: np.ndarray, h: np.ndarray, A2: np.ndarray, A3: np.ndarray, block: int) -> np.ndarray:
+    """W = Σ_l φ_R(K_l) [h_l ⊗ A2_l | A2_l | A3_l | 1], k × (d² + 2d + 1), one block of keys at a time."""
+    n, d = A2.shape
+    W = np.zeros((feat.rank, d * d + 2 * d + 1))
+    phi = np.empty((min(block, n), feat.rank))
+    G = np.empty((min(block, n), d * d + 2 * d + 1))
+    for l0 in range(0, n, block):
+        l1 = min(l0 + block, n)
+        b = l1 - l0
+        P = feat.right(K[l0:l1], phi)
+        Gb = G[:b]
+        Gb[:, : d * d].reshape(b, d, d)[:] = h[l0:l1, :, None] * A2[l0:l1, None, :]
+        Gb[:, d * d: d * d + d] = A2[l0:l1]
+        Gb[:, d * d + d: d * d + 2 * d] = A3[l0:l1]
+        Gb[:, -1] = 1.0
+        W += P.T @ Gb
+    return W
+
+
+def _query_pass(feat: Features, Q: np.ndarray, W: np.ndarray, residual, block: int):
+    """½‖c̃‖², Z = p̃A₂ (n×d) and U₁ᵀc̃ (k×d), one block of queries at a time; ``residual(j0, j1, f̃h)`` is the
+    block's c̃ (f̃h − E for Def 1.2; the upstream gradient G for a layer inside a model)."""
+    n, d = Q.shape
+    dd = d * d
+    Z = np.empty((n, d))
+    UC = np.zeros((feat.rank, d))
+    phi = np.empty((min(block, n), feat.rank))
+    loss = 0.0
+    for j0 in range(0, n, block):
+        j1 = min(j0 + block, n)
+        P = feat.left(Q[j0:j1], phi)
+        R = P @ W
+        alpha = R[:, -1]
+        if not np.all(alpha > 0):
+            raise InputError("The polynomial's row sums P(S)1 are not all positive, so f̃ is undefined; raise the degree "
+                             "(an even degree of the Taylor polynomials is positive everywhere) or scale the inputs down.")
+        fh = R[:, dd + d: dd + 2 * d] / alpha[:, None]  # f̃h
+        c = residual(j0, j1, fh)  # c̃ (D.2)
+        loss += 0.5 * float((c * c).sum())
+        r = (c * fh).sum(axis=1)  # r̃ = (f̃∘q̃)1 = Σ_i c̃_ji (f̃h)_ji, in O(d) per row
+        Rm = R[:, :dd].reshape(-1, d, d)
+        Z[j0:j1] = (np.einsum("bi,bie->be", c, Rm) - r[:, None] * R[:, dd: dd + d]) / alpha[:, None]
+        UC += P.T @ (c / alpha[:, None])
+    return loss, Z, UC
+
+
+@dataclass(frozen=True)
+class _Plan:
+    poly: Polynomial
+    feat: Features
+    beta: float
+    block: int
+    gamma: float
+
+
+def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: float, block: int | None) -> _Plan:
+    """The polynomial for β = max‖T_j‖·max‖K_l‖, its features, the block, and γ with γ² = max‖T_j‖/max‖K_l‖
+    (T_j·K_l = (T_j/γ)·(γK_l): both sides of similar size, so neither side's monomials overflow)."""
+    n, d = T.shape
+    tn, kn = float(np.sqrt((T * T).sum(axis=1).max())), float(np.sqrt((K * K).sum(axis=1).max()))
+    beta = tn * kn
+    if not math.isfinite(beta):
+        raise InputError("The scores s·A1·X·A2ᵀ overflow float64; scale the inputs down.")
+    _check_kind(poly, auto=True)
+    if poly == AUTO:
+        poly = best_polynomial(beta, eps) if degree is None else "chebyshev"
+    if degree is None:
+        choose_degree(poly, beta, eps, d)
+    pol = make_polynomial(poly, beta, degree=degree, eps=eps)  # a given degree may have a bound ≥ 1: no guarantee
+    rank = int(LB.rank(d=d, g=pol.degree))
+    if block is not None and (isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1):
+        raise InputError(f"block must be a positive integer, got {block!r}.")
+    block = default_block(rank, n) if block is None else int(block)
+    _check_memory(rank, d, pol.degree, block)
+    gamma = math.sqrt(tn / kn) if tn > 0 and kn > 0 else 1.0
+    return _Plan(pol, features(pol, d), beta, block, gamma)
+
+
+def _run(plan: _Plan, T: np.ndarray, K: np.ndarray, A3: np.ndarray, Y: np.ndarray, residual, threads: int | None):
+    """(½‖c̃‖², Z = p̃K, V₁ᵀA₃, U₁ᵀc̃): the key pass, then the query pass."""
+    from attngrad.numeric import kernel_support as ks
+
+    d = K.shape[1]
+    dd = d * d
+    with ks.using_threads(threads) as used, ks.blas_threads(used):
+        W = _key_pass(plan.feat, K * plan.gamma, A3 @ Y, K, A3, plan.block)
+        VA3 = W[:, dd + d: dd + 2 * d].copy()
+        W[:, dd + d: dd + 2 * d] = VA3 @ Y  # V₁ᵀh = (V₁ᵀA₃)Y
+        loss, Z, UC = _query_pass(plan.feat, T / plan.gamma, W, residual, plan.block)
+    return loss, Z, VA3, UC
+
+
+def lowrank_loss_and_grad(
+    A1: Any, A2: Any, A3: Any, E: Any, Y: Any, X: Any, *, scale: str | float = "1/d", degree: int | None = None,
+    eps: float = 1e-6, poly: str = AUTO, block: int | None = None, threads: int | None = None,
+    measure: bool = False, dtype: Any = None,
+) -> LowRankResult:
+    """L̃, g̃ ≈ ∇_X L and ∇_Y L of Def 1.2 by the polynomial method (Section D) in O(n·k·d²) time.
+
+    β = s·max‖(A₁X)_j‖·max‖A₂_l‖ bounds |S|; the ``poly`` polynomial ("taylor-shifted", "taylor",
+    "chebyshev"; "auto": the one needing the smallest degree for ``eps``, Chebyshev when a degree is given) has
+    the given degree, or the smallest whose relative-error bound on [−β, β] is ≤ ``eps``.
+    The result reports the degree, the rank C(d+g, g), the bounds ε (exp), ε_f (softmax) and the project's bound
+    on ‖g̃ − ∇_X L‖_∞; with ``measure`` also the errors against the exact generated kernel. Computes in float64
+    (float32 inputs give float32 results); ``threads`` sets the Numba and BLAS threads.
+    """
+    arrays = as_attention_inputs(A1, A2, A3, E, Y, X, dtype=dtype)
+    from attngrad.numeric import kernel_support as ks
+
+    dt = arrays[0].dtype
+    a1, a2, a3, e, y, x = (a.astype(np.float64, copy=False) for a in arrays)
+    n, d = a1.shape
+    s = parse_scale(scale, d)
+    ks.check_threads(threads)
+    T = s * (a1 @ x)
+    plan = _plan(T, a2, poly, degree, eps, block)
+    h = a3 @ y
+    loss, Z, VA3, UC = _run(plan, T, a2, a3, y, lambda j0, j1, fh: fh - e[j0:j1], threads)
+    grad_X = s * (a1.T @ Z)
+    grad_Y = VA3.T @ UC
+    pol = plan.poly
+    if not (math.isfinite(loss) and np.isfinite(grad_X).all() and np.isfinite(grad_Y).all()):
+        raise InputError("The low-rank loss or gradient overflows float64; scale the inputs down.")
+    eps_f = float(LB.softmax_error(epsilon=pol.bound)) if pol.bound < 1 else math.inf
+    bound = math.inf if eps_f == math.inf else float(LB.gradient_error(E_inf=float(np.abs(e).max()), H=float(np.abs(h).max()), a_1=float(np.abs(a1).max()),
+                                    a_2=float(np.abs(a2).max()), d=d, epsilon_f=eps_f, n=n, s=s))
+    result = LowRankResult(float(dt.type(loss)), grad_X.astype(dt), grad_Y.astype(dt), pol, plan.feat.rank, plan.beta,
+                           pol.bound, eps_f, bound, plan.block)
+    if measure:
+        from attngrad.numeric.attention import loss_and_grad
+
+        exact = loss_and_grad(*arrays, scale=s, threads=threads)
+        result.measured = errors(result.grad_X, exact.grad_X)
+        result.measured["grad_bound_holds"] = bool(result.measured["abs_inf"] <= bound)
+        result.measured.update({f"{k}_Y": v for k, v in errors(result.grad_Y, exact.grad_Y).items()})
+        result.measured["loss_rel"] = abs(result.loss - exact.loss) / max(abs(exact.loss), 1e-300)
+    return result
+
+
+def errors(approx: np.ndarray, exact: np.ndarray) -> dict[str, float]:
+    """abs_inf ‖x̃ − x‖_∞; rel_inf ‖x̃ − x‖_∞/‖x‖_∞ (entrywise max); rel_fro; and MultiLayer's ‖x̃ − x‖_F/‖x̃ + x‖_F."""
+    a, b = np.asarray(approx, dtype=np.float64), np.asarray(exact, dtype=np.float64)
+    diff = np.abs(a - b)
+    tiny = 1e-300
+    return {"abs_inf": float(diff.max()), "rel_inf": float(diff.max() / max(np.abs(b).max(), tiny)),
+            "rel_fro": float(np.linalg.norm(a - b) / max(np.linalg.norm(b), tiny)),
+            "multilayer": float(np.linalg.norm(a - b) / max(np.linalg.norm(a + b), tiny))}
+
+
+def self_attention_grads(
+    Xt: Any, W: Any, WV: Any, G: Any, *, scale: str | float = "1/d", degree: int | None = None, eps: float = 1e-6,
+    poly: str = AUTO, block: int | None = None, threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, Polynomial]:
+    """Paper 4's one layer (papers.md §4): Attn = softmax(s·XWXᵀ)XW_V, W = W_QW_Kᵀ, upstream G = dL/dAttn.
+
+    With h = XW_V, q = Ghᵀ, p = f∘q − diag((f∘q)1)f: ∇_W L = s·XᵀpX and ∇_{W_V} L = Xᵀfᵀ G (the project's
+    corrected forms of Lemmas F.4 and G.3), by the same two streaming passes with c̃ := G. Returns
+    (∇_W, ∇_{W_V}, the polynomial).
+    """
+    Xt = as_float_array("X", Xt)
+    if Xt.ndim != 2:
+        raise InputError(f"X must be a 2-D array, got shape {Xt.shape}.")
+    n, d = Xt.shape
+    W, WV, G = (as_float_array(nm, a) for nm, a in (("W", W), ("W_V", WV), ("G", G)))
+    for nm, a, shape in (("W", W, (d, d)), ("W_V", WV, (d, d)), ("G", G, (n, d))):
+        if a.shape != shape:
+            raise InputError(f"{nm} has shape {a.shape} but must be {shape} (n and d are read from X).")
+    for nm, a in (("X", Xt), ("W", W), ("W_V", WV), ("G", G)):
+        if not np.isfinite(a).all():
+            raise InputError(f"{nm} contains NaN or Inf.")
+    x, w, wv, g = (a.astype(np.float64) for a in (Xt, W, WV, G))
+    s = parse_scale(scale, d)
+    from attngrad.numeric import kernel_support as ks
+
+    ks.check_threads(threads)
+    T = s * (x @ w)
+    plan = _plan(T, x, poly, degree, eps, block)
+    _, Z, VA3, UC = _run(plan, T, x, x, wv, lambda j0, j1, fh: g[j0:j1], threads)
+    return s * (x.T @ Z), VA3.T @ UC, plan.poly
