@@ -92,7 +92,7 @@ def choose_degree(kind: str, beta: float, eps: float, d: int | None = None) -> i
     found = needed_degree(kind, beta, eps, MAX_DEGREE)
     if found is not None:
         return found
-    need = f" and rank C(d+{MAX_DEGREE}, {MAX_DEGREE}) = {LB.rank(d=d, g=MAX_DEGREE):.3g}" if d else ""
+    need = f" and rank C({d}+{MAX_DEGREE}, {MAX_DEGREE}) = {LB.rank(d=d, g=MAX_DEGREE):.3g}" if d else ""
     raise InputError(f"β = {beta:.4g} is too large for relative accuracy eps = {eps:g} with the {kind} polynomial: "
                      f"it would need a degree above {MAX_DEGREE}{need}; scale the inputs down or raise eps.")
 
