@@ -8,7 +8,7 @@ A user's claims file (``attngrad check --file my_claims.py``) imports from here:
 from .check import TierResult, Verdict, check_claim
 from .claims import Claim, builtin_claims, load_claims_file, select
 from .expr import (
-    Basis, Col, ColSum, Deriv, Diag, Entry, Fill, Grad, Hadamard, Identity, Kernel, Kron, Log, MatMul,
+    Basis, Col, ColSum, Deriv, Diag, Entry, FaceSplit, Fill, Grad, Hadamard, Identity, Kernel, Kron, Log, MatMul,
     Matrix, Named, Node, Pow, Row, RowSum, Scale, Total, Transpose, Tril, Vec, d, exp, half_sq_norm,
     inner, log, n, ones, softmax_rows,
 )
@@ -16,7 +16,7 @@ from .model import Model
 from .printing import show
 
 __all__ = [
-    "Basis", "Claim", "Col", "ColSum", "Deriv", "Diag", "Entry", "Fill", "Grad", "Hadamard", "Identity",
+    "Basis", "Claim", "Col", "ColSum", "Deriv", "Diag", "Entry", "FaceSplit", "Fill", "Grad", "Hadamard", "Identity",
     "Kernel", "Kron", "Log", "MatMul", "Matrix", "Model", "Named", "Node", "Pow", "Row", "RowSum", "Scale",
     "TierResult", "Total", "Transpose", "Tril", "Vec", "Verdict", "builtin_claims", "check_claim", "d", "exp",
     "half_sq_norm", "inner", "load_claims_file", "log", "n", "ones", "select", "show", "softmax_rows",

@@ -184,6 +184,11 @@ class Evaluator:
     def _eval_Kron(self, node):
         return np.kron(self(node.a), self(node.b))
 
+    def _eval_FaceSplit(self, node):
+        a, b = self(node.a), self(node.b)
+        # [i, l₂, l₁] flattened row-major over (l₂, l₁): column l₁ + k₁·l₂
+        return (a[:, None, :] * b[:, :, None]).reshape(a.shape[0], a.shape[1] * b.shape[1])
+
     def _eval_Kernel(self, node):
         if isinstance(self.field, ExactField):
             raise NotSymbolic(f"{node.label} is a numeric kernel")

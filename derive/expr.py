@@ -327,6 +327,16 @@ class Kron(Binary):
         return a.shape[0] * b.shape[0], a.shape[1] * b.shape[1]
 
 
+class FaceSplit(Binary):
+    """Row-wise Kronecker (face-splitting) product ``a ⊘ b`` of ``a`` (n×k₁) and ``b`` (n×k₂):
+    entry (i, l₁ + k₁·l₂) = a[i, l₁]·b[i, l₂] (0-based), so (U₁V₁ᵀ)∘(U₂V₂ᵀ) = (U₁⊘U₂)(V₁⊘V₂)ᵀ (papers.md)."""
+
+    def _shape(self, a, b):
+        if not _same(a.shape[0], b.shape[0]):
+            raise ValueError(f"face-splitting: shapes {a.shape} and {b.shape} have different row counts.")
+        return a.shape[0], a.shape[1] * b.shape[1]
+
+
 # calculus -------------------------------------------------------------------------------------
 class Deriv(Node):
     """``∂a/∂v_i`` with v = vec(var) row-major, ``var`` an input matrix (Lemma B.1's d/dx_i)."""

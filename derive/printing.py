@@ -104,6 +104,9 @@ class TextPrinter:
     def _print_Kron(self, node):
         return f"{self._atom(node.a)}⊗{self._atom(node.b)}"
 
+    def _print_FaceSplit(self, node):
+        return f"{self._atom(node.a)}⊘{self._atom(node.b)}"
+
     def _print_Deriv(self, node):
         return f"∂{self._atom(node.a)}/∂vec({node.var.name})_{node.index}"
 

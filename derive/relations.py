@@ -39,6 +39,11 @@ def _edits(node: E.Node) -> Iterator[Edit]:
     if isinstance(node, E.Kron):
         yield (f"the Kronecker factors swapped: {show(node.b)}⊗{show(node.a)} in place of {show(node)}",
                lambda x: E.Kron(x.b, x.a))
+    if isinstance(node, E.MatMul) and isinstance(node.b, E.Transpose):
+        a, b = _bare(node.a), _bare(node.b.a)
+        if isinstance(a, E.FaceSplit) and isinstance(b, E.FaceSplit) and a.b.shape == b.b.shape:
+            yield (f"({show(a.a)}⊘{show(b.b)})({show(b.a)}⊘{show(a.b)})ᵀ in place of {show(node)} (the second "
+                   f"factors exchanged: (U₁V₁ᵀ)∘(V₂U₂ᵀ) for (U₁V₁ᵀ)∘(U₂V₂ᵀ))", _exchange_face_split)
     if isinstance(node, E.Vec):
         other = "col" if node.order == "row" else "row"
         yield (f"vec in {other}-major order in place of {node.order}-major", lambda x: E.Vec(x.a, other))
@@ -50,6 +55,19 @@ def _edits(node: E.Node) -> Iterator[Edit]:
         yield (f"column {node.j} in place of row {node.j} of {show(node.a)}", lambda x: E.Col(x.a, x.j))
     if isinstance(node, E.Col):
         yield (f"row {node.i} in place of column {node.i} of {show(node.a)}", lambda x: E.Row(x.a, x.i))
+
+
+def _bare(node: E.Node) -> E.Node:
+    """The node under any named definitions."""
+    while isinstance(node, E.Named):
+        node = node.expr
+    return node
+
+
+def _exchange_face_split(x: E.Node) -> E.Node | None:
+    """(U₁⊘V₂)(V₁⊘U₂)ᵀ from (U₁⊘U₂)(V₁⊘V₂)ᵀ."""
+    a, b = _bare(x.a), _bare(x.b.a)
+    return E.MatMul(E.FaceSplit(a.a, b.b), E.Transpose(E.FaceSplit(b.a, a.b)))
 
 
 def _paths(node: E.Node, path: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], E.Node]]:
