@@ -32,7 +32,7 @@ import sympy as sp
 from attngrad.errors import InputError
 
 from . import expr as E
-from .claims import Claim
+from .claims import BoundClaim, Claim
 from .evaluate import Evaluator, ExactField, FloatField, MpmathField, NotSymbolic
 
 Point = dict[str, int]  # a size point: size-symbol name → value, e.g. {"n": 2, "d": 1}
@@ -83,6 +83,7 @@ class Verdict:
     counterexample: dict | None = None
     relation: str | None = None
     seconds: float = 0.0
+    tightness: float | None = None  # a bound claim's max(measured/bound) over its instances
 
     @property
     def method(self) -> str:
@@ -374,6 +375,8 @@ def check_exact_sizes(sizes: tuple[Point, ...]) -> None:
 def check_claim(claim: Claim, *, seed: int = 0, exact_sizes=EXACT_SIZES, mp_sizes=MP_SIZES,
                 float_sizes=FLOAT_SIZES, exact: bool = True) -> Verdict:
     """Check one claim; see the module docstring for the tiers and the verdict rule."""
+    if isinstance(claim, BoundClaim):
+        return check_bound(claim, seed=seed)
     mp_sizes = claim.sizes.get("mpmath", mp_sizes)
     float_sizes = claim.sizes.get("float64", float_sizes)
     if "exact" in claim.sizes and (tuple(exact_sizes) == EXACT_SIZES or
@@ -420,6 +423,65 @@ def _check(claim: Claim, seed: int, exact_sizes, mp_sizes, float_sizes, exact: b
             verdict = "inconclusive"
     return Verdict(claim.id, claim.source, claim.printed, claim.statement, verdict, tiers, ce, relation,
                    time.perf_counter() - t0)
+
+
+# measured bounds --------------------------------------------------------------------------------------------
+def _plain(x: Any) -> Any:
+    """A JSON-friendly copy of a measured value (mpmath numbers as floats)."""
+    if isinstance(x, (mpmath.mpf, np.floating)):
+        return float(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def check_bound(claim: BoundClaim, *, seed: int = 0) -> Verdict:
+    """A bound claim's verdict: each probe measures its instances afresh (inputs from ``seed``). An instance
+    with measured > bound + its rounding allowance refutes the claim (the first one is the counterexample, later
+    probes are skipped); one inside the allowance decides nothing (inconclusive). Tightness: max(measured/bound)."""
+    t0 = time.perf_counter()
+    tiers: list[TierResult] = []
+    ce: dict | None = None
+    tightness: float | None = None
+    sign = "≤" if claim.relation == "<=" else "="
+    for probe in claim.probes:
+        if ce is not None:
+            tiers.append(TierResult(probe.tier, "skipped", probe.method, note="refuted by an earlier tier"))
+            continue
+        tp = time.perf_counter()
+        outcome, done, top, tight, at, allowance = "holds", [], 0.0, 0.0, None, 0.0
+        try:
+            for inst in probe.instances:
+                m = probe.measure(dict(inst), seed)
+                done.append(dict(inst))
+                meas, bound = m.measured, m.bound
+                ratio = float(meas / bound) if bound != 0 else (0.0 if meas == 0 else float("inf"))
+                top, allowance = max(top, float(meas)), max(allowance, float(m.allowance))
+                if ratio >= tight:
+                    tight, at = ratio, inst
+                ok = meas <= bound if claim.relation == "<=" else meas == bound
+                if ok:
+                    continue
+                if claim.relation == "<=" and meas <= bound + m.allowance:
+                    outcome = "undecided"
+                    continue
+                outcome = "refuted"
+                ce = {**inst, "seed": seed, "measured": _plain(meas), "bound": _plain(bound), "ratio": ratio,
+                      **{k: _plain(v) for k, v in m.detail.items()}}
+                break
+        except InputError:
+            raise
+        except (ValueError, ArithmeticError) as exc:
+            raise InputError(f"Claim {claim.id} could not be measured: {str(exc).strip().rstrip('.')}.") from None
+        tightness = tight if tightness is None else max(tightness, tight)
+        where = ", ".join(f"{k}={v}" for k, v in (at or {}).items())
+        tol = f"measured {sign} bound" + (f" (rounding allowance up to {allowance:.1e})" if allowance else "")
+        tiers.append(TierResult(probe.tier, outcome, probe.method, done, seed, top, None, tol, time.perf_counter() - tp,
+                                f"tightness max(measured/bound) = {tight:.3g} at {where}"))
+    outcomes = {t.outcome for t in tiers}
+    verdict = "refuted" if "refuted" in outcomes else ("holds" if outcomes <= {"holds"} else "inconclusive")
+    return Verdict(claim.id, claim.source, claim.printed, claim.statement, verdict, tiers, ce, None,
+                   time.perf_counter() - t0, tightness)
 
 
 # many claims, in worker processes ----------------------------------------------------------------------------

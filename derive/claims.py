@@ -76,11 +76,52 @@ class Claim:
         return {k: int(sp.sympify(v).subs(sizes)) for k, v in self.over.items()}
 
 
+@dataclass
+class Measurement:
+    """One measured instance of a bound claim: the measured value, the bound it must not exceed, and the
+    measurement's own rounding (``allowance``: a value in (bound, bound + allowance] decides nothing)."""
+
+    measured: float
+    bound: float
+    allowance: float = 0.0
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A set of instances measured one way: ``tier`` names the arithmetic (``mpmath-50``, ``float64``), ``method``
+    says what is measured how, and ``measure(instance, seed)`` returns a ``Measurement``."""
+
+    tier: str
+    method: str
+    instances: tuple[dict, ...]
+    measure: Callable[[dict, int], Measurement]
+
+
+@dataclass
+class BoundClaim(Claim):
+    """A measured inequality ``measured ≤ bound`` (``relation='<='``) or an equality of integers such as a rank
+    (``relation='=='``), checked on every instance of every probe each run (``derive.check.check_bound``).
+
+    lhs, rhs: the measured quantity and the bound, in words. Holds when every instance satisfies the relation;
+    refuted with the first instance that does not (its seed, sizes, measured value and bound); the verdict reports
+    the tightness max(measured/bound).
+    """
+
+    lhs: str = ""
+    rhs: str = ""
+    probes: tuple[Probe, ...] = ()
+    relation: str = "<="
+
+    def sides(self, sizes, index=None):
+        raise InputError(f"Claim {self.id} is a measured bound; it has no expression sides.")
+
+
 def builtin_claims() -> list[Claim]:
     """Every claim attngrad ships, in report order."""
-    from . import alman_song, one_layer
+    from . import alman_song, liang, lowrank, one_layer
 
-    return alman_song.claims() + one_layer.claims()
+    return alman_song.claims() + lowrank.claims() + liang.claims() + one_layer.claims()
 
 
 def import_user_file(path: str | Path) -> ModuleType:
