@@ -6,18 +6,19 @@ A user's claims file (``attngrad check --file my_claims.py``) imports from here:
 """
 
 from .check import TierResult, Verdict, check_claim
-from .claims import Claim, builtin_claims, load_claims_file, select
+from .claims import BoundClaim, Claim, Measurement, Probe, builtin_claims, load_claims_file, select
 from .expr import (
     Basis, Col, ColSum, Deriv, Diag, Entry, FaceSplit, Fill, Grad, Hadamard, Identity, Kernel, Kron, Log, MatMul,
-    Matrix, Named, Node, Pow, Row, RowSum, Scale, Total, Transpose, Tril, Vec, d, exp, half_sq_norm,
-    inner, log, n, ones, softmax_rows,
+    Matrix, Named, Node, Pow, Row, RowSum, Scale, Total, Transpose, Tril, Vec, d, exp, half_sq_norm, inner, log, n,
+    ones, softmax_rows,
 )
 from .model import Model
 from .printing import show
 
 __all__ = [
-    "Basis", "Claim", "Col", "ColSum", "Deriv", "Diag", "Entry", "FaceSplit", "Fill", "Grad", "Hadamard", "Identity",
-    "Kernel", "Kron", "Log", "MatMul", "Matrix", "Model", "Named", "Node", "Pow", "Row", "RowSum", "Scale",
-    "TierResult", "Total", "Transpose", "Tril", "Vec", "Verdict", "builtin_claims", "check_claim", "d", "exp",
-    "half_sq_norm", "inner", "load_claims_file", "log", "n", "ones", "select", "show", "softmax_rows",
+    "Basis", "BoundClaim", "Claim", "Col", "ColSum", "Deriv", "Diag", "Entry", "FaceSplit", "Fill", "Grad",
+    "Hadamard", "Identity", "Kernel", "Kron", "Log", "MatMul", "Matrix", "Measurement", "Model", "Named", "Node",
+    "Pow", "Probe", "Row", "RowSum", "Scale", "TierResult", "Total", "Transpose", "Tril", "Vec", "Verdict",
+    "builtin_claims", "check_claim", "d", "exp", "half_sq_norm", "inner", "load_claims_file", "log", "n", "ones",
+    "select", "show", "softmax_rows",
 ]
