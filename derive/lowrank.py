@@ -18,9 +18,7 @@ said so in their statements.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
-from types import SimpleNamespace
 
 import mpmath
 import numpy as np
