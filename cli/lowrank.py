@@ -199,5 +199,8 @@ def phase(n_text, c_text, d, eps, poly, repeats, budget, exact_max_n, threads, s
                      "—" if r["degree"] is None else str(r["degree"]), "—" if r["rank"] is None else f"{r['rank']:,}",
                      low, "—" if r["exact_s"] is None else f"{r['exact_s'] * 1e3:.1f}", r["status"]])
     click.echo(_table(rows, ["c", "n", "B", "β = B²", "poly", "degree", "rank", "low-rank ms", "exact ms", "status"]))
+    if out.get("calibration"):
+        click.echo(f"predicted = flop count / GEMM rate × {out['calibration']:.2f} (the median measured/flop-count "
+                   f"ratio of the measured cells)")
     for c, n in out["crossover"].items():
         click.echo(f"c = {c}: " + (f"low-rank faster from n = {n}" if n else "low-rank not measured faster at these n"))

@@ -319,7 +319,9 @@ _register()
 def _report(verdicts, verbose: bool, elapsed: float) -> None:
     from attngrad.derive.check import show_point
 
-    rows = [[v.id, v.source, v.verdict, v.method or "—", _fmt_err(v.max_error), f"{v.seconds:.1f}s"] for v in verdicts]
+    rows = [[v.id, v.source, v.verdict, v.method or "—",
+             _fmt_err(v.max_error) if v.tightness is None else f"{v.tightness:.1e} of bound", f"{v.seconds:.1f}s"]
+            for v in verdicts]
     click.echo(_table(rows, ["id", "source", "verdict", "method", "max rel err", "time"]))
     for v in verdicts:
         if v.verdict == "holds" and not verbose:

@@ -90,7 +90,6 @@ def phase_plot(result: dict[str, Any], out: str) -> None:
     exact = sorted((int(n), t["median_s"]) for n, t in result["exact"].items())
     if exact:
         ax2.plot(*zip(*exact), "k--s", label="exact (generated)")
-    ax1.axhline(1e8, color="grey", lw=0.8)
     ax1.set(xscale="log", yscale="log", xlabel="n", ylabel="rank C(d+g, g)",
             title=f"rank for exp error ≤ {result['eps']:g} on [−B², B²], d = {result['d']}")
     ax2.set(xscale="log", yscale="log", xlabel="n", ylabel="seconds", title="∇L: low-rank vs exact")
