@@ -264,8 +264,9 @@ def test_bounds_cli_verifies_every_derivation_and_the_numbers_hold():
     res = run_cli("bounds", "--N", "2", "--n", "3", "--D", "8", "--d", "2", "--dv", "2", "--dy", "1", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["ok"] is True and [b["id"] for b in out["bounds"]] == ["pl/any-subset", "pl/W_V", "rate/linear",
-                                                                       "softmax/equal-keys"]
+    assert out["ok"] is True and [b["id"] for b in out["bounds"]] == [
+        "pl/any-subset", "pl/W_V", "rate/linear", "softmax/equal-keys", "lowrank/taylor-shifted", "lowrank/taylor",
+        "lowrank/chebyshev", "lowrank/rank", "lowrank/softmax-error", "lowrank/gradient-error"]
     for b in out["bounds"]:
         assert b["verified"] and b["latex"] and any(s["verified"] for s in b["steps"])
         assert all(r.get("holds") is not False for r in b["numbers"])
