@@ -223,3 +223,36 @@ def test_cli_bad_input_exits_2_with_one_line(args, match):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2
     assert match in res.output and "Traceback" not in res.output
+
+
+def test_bench_lowrank_cli_rows_match_a_recomputation():
+    import json
+
+    res = CliRunner().invoke(main, ["bench", "lowrank", "--n", "64,128,256", "--d", "2", "--beta", "0.5", "--degree", "2",
+                                    "--poly", "taylor", "--repeats", "1", "--no-memory", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [r["n"] for r in out["rows"]] == [64, 128, 256] and len(out["fits"]) == 1
+    for r in out["rows"]:
+        a = instance(r["n"], 2, 0.5, 0)
+        approx = LR.lowrank_loss_and_grad(**a, degree=2, poly="taylor").grad_X
+        exact = loss_and_grad(**a, method="reference").grad_X
+        assert r["errors"]["rel_inf"] == pytest.approx(np.abs(approx - exact).max() / np.abs(exact).max(), rel=1e-6)
+        assert r["speedup"] == pytest.approx(min(r["generated"]["median_s"], r["fused"]["median_s"])
+                                             / r["lowrank"]["median_s"])
+        assert r["rank"] == math.comb(2 + 2, 2)
+
+
+def test_phase_cli_degrees_follow_the_bound_and_small_c_is_measured():
+    import json
+
+    res = CliRunner().invoke(main, ["phase", "--n", "64,128", "--c", "0.25,2", "--d", "2", "--repeats", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    for r in out["rows"]:
+        assert r["beta"] == pytest.approx((r["c"] * math.sqrt(math.log(r["n"]))) ** 2)
+        g = r["degree"]
+        assert LR.error_bound(r["poly"], g, r["beta"]) <= 1e-6 < LR.error_bound(r["poly"], g - 1, r["beta"])
+        assert r["rank"] == math.comb(2 + g, g)
+    small = [r for r in out["rows"] if r["c"] == 0.25]
+    assert all(r["status"] == "measured" and r["lowrank_s"] > 0 for r in small)
