@@ -33,7 +33,8 @@ AUTO = "auto"  # the polynomial needing the smallest degree for the requested ep
 MAX_DEGREE = 60
 MIN_EPS = 1e-13  # below this the float64 coefficients and features dominate the error the bound promises
 MEMORY_LIMIT = 4 * 2**30  # bytes for the factor tables and one block of features
-BLOCK_BYTES = 16 * 2**20  # one block of features: block·k·8 bytes
+BLOCK_BYTES = 4 * 2**20  # one block of features: block·k·8 bytes (larger blocks measured no faster)
+MAX_BLOCK = 2048
 
 
 # the polynomial ----------------------------------------------------------------------------------------------
@@ -108,6 +109,13 @@ def make_polynomial(kind: str, beta: float, *, degree: int | None = None, eps: f
     elif isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 0 <= degree <= MAX_DEGREE:
         raise InputError(f"degree must be an integer from 0 to {MAX_DEGREE}, got {degree!r}.")
     degree = int(degree)
+    coef = _coefficients(kind, degree, None if kind == "taylor" else beta)
+    return Polynomial(kind, degree, beta, coef, error_bound(kind, degree, beta))
+
+
+@lru_cache(maxsize=256)
+def _coefficients(kind: str, degree: int, beta: float | None) -> np.ndarray:
+    """P's power-basis coefficients a_0…a_g (β is None for the Taylor polynomial at 0, which does not depend on it)."""
     P = np.polynomial.Polynomial
     if kind == "taylor":
         coef = np.array([1.0 / math.factorial(j) for j in range(degree + 1)])
@@ -121,7 +129,8 @@ def make_polynomial(kind: str, beta: float, *, degree: int | None = None, eps: f
         cheb = np.polynomial.Chebyshev.interpolate(np.exp, degree, domain=[-half, half])
         coef = cheb.convert(kind=P).coef
     coef = np.pad(np.asarray(coef, dtype=np.float64), (0, degree + 1 - len(coef)))
-    return Polynomial(kind, degree, beta, coef, error_bound(kind, degree, beta))
+    coef.setflags(write=False)
+    return coef
 
 
 # the features ------------------------------------------------------------------------------------------------
@@ -147,19 +156,68 @@ def multi_indices(d: int, degree: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 @njit(cache=True, nogil=True)
-def _feature_rows(x, parent, var, coef, out):  # pragma: no cover - compiled
-    """out[i, m] = coef[m]·x_i^{α_m}, each monomial as its parent's value times one variable.
+def _feature_rows(x, mult, r0, r1, parent, var, coef, out):  # pragma: no cover - compiled
+    """out[i − r0, m] = coef[m]·(mult·x_i)^{α_m} for rows r0 ≤ i < r1, each monomial as its parent's value times
+    one variable.
 
     Serial on purpose: the features are O(block·k) work beside the O(block·k·d²) BLAS products of the same block,
     and a prange region next to OpenBLAS's spinning worker threads measured 5× slower than this loop."""
-    b = x.shape[0]
     k = parent.shape[0]
-    for i in range(b):
-        out[i, 0] = 1.0
+    for i in range(r0, r1):
+        o = out[i - r0]
+        o[0] = 1.0
         for m in range(1, k):
-            out[i, m] = out[i, parent[m]] * x[i, var[m]]
+            o[m] = o[parent[m]] * (mult * x[i, var[m]])
         for m in range(k):
-            out[i, m] *= coef[m]
+            o[m] *= coef[m]
+
+
+@njit(cache=True, nogil=True)
+def _key_table(h, A2, A3, l0, l1, G):  # pragma: no cover - compiled
+    """G[l − l0] = [h_l ⊗ A2_l | A2_l | A3_l | 1] for l0 ≤ l < l1 (the right factors of W)."""
+    d = A2.shape[1]
+    dd = d * d
+    for l in range(l0, l1):
+        g = G[l - l0]
+        for i in range(d):
+            hi = h[l, i]
+            for e in range(d):
+                g[i * d + e] = hi * A2[l, e]
+        for e in range(d):
+            g[dd + e] = A2[l, e]
+            g[dd + d + e] = A3[l, e]
+        g[dd + 2 * d] = 1.0
+
+
+@njit(cache=True, nogil=True)
+def _combine(R, target, upstream, j0, Z, CA):  # pragma: no cover - compiled
+    """From R = Φ_L W of a block of queries (rows j0…): α̃ = R[:, −1], f̃h, c̃ = f̃h − E (or the upstream
+    gradient G when ``upstream``), r̃ = Σ_i c̃_i(f̃h)_i, and row j of p̃A₂, z_j = (Σ_i c̃_ji R_j[i, :] − r̃_j N_j)/α̃_j,
+    into Z; c̃/α̃ into CA (for U₁ᵀc̃). Returns ½Σc̃², or NaN when some α̃ ≤ 0."""
+    nb, m = R.shape
+    d = Z.shape[1]
+    dd = d * d
+    loss = 0.0
+    for b in range(nb):
+        row = R[b]
+        alpha = row[m - 1]
+        if not alpha > 0.0:
+            return np.nan
+        r = 0.0
+        for i in range(d):
+            fh = row[dd + d + i] / alpha
+            c = target[j0 + b, i] if upstream else fh - target[j0 + b, i]
+            CA[b, i] = c
+            loss += 0.5 * c * c
+            r += c * fh
+        for e in range(d):
+            z = -r * row[dd + e]
+            for i in range(d):
+                z += CA[b, i] * row[i * d + e]
+            Z[j0 + b, e] = z / alpha
+        for i in range(d):
+            CA[b, i] /= alpha
+    return loss
 
 
 @dataclass(frozen=True)
@@ -180,11 +238,11 @@ class Features:
         return len(self.parent)
 
     def _map(self, rows: np.ndarray, coef: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-        rows = np.ascontiguousarray(rows, dtype=np.float64) * math.sqrt(self.scale)
+        rows = np.ascontiguousarray(rows, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != self.d:
             raise InputError(f"feature rows must have shape (m, {self.d}), got {rows.shape}.")
         out = np.empty((rows.shape[0], self.rank)) if out is None else out[: rows.shape[0]]
-        _feature_rows(rows, self.parent, self.var, coef, out)
+        _feature_rows(rows, math.sqrt(self.scale), 0, rows.shape[0], self.parent, self.var, coef, out)
         return out
 
     def left(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -242,7 +300,7 @@ class LowRankResult:
 
 
 def default_block(rank: int, n: int) -> int:
-    return int(max(64, min(n, 8192, BLOCK_BYTES // (8 * rank))))
+    return int(max(64, min(n, MAX_BLOCK, BLOCK_BYTES // (8 * rank))))
 
 
 def _check_memory(rank: int, d: int, degree: int, block: int) -> None:
@@ -253,49 +311,42 @@ def _check_memory(rank: int, d: int, degree: int, block: int) -> None:
                          f"lower the degree, raise eps or scale the inputs down.")
 
 
-def _key_pass(feat: Features, K: np.ndarray, h: np.ndarray, A2: np.ndarray, A3: np.ndarray, block: int) -> np.ndarray:
-    """W = Σ_l φ_R(K_l) [h_l ⊗ A2_l | A2_l | A3_l | 1], k × (d² + 2d + 1), one block of keys at a time."""
-    n, d = A2.shape
+def _key_pass(feat: Features, K: np.ndarray, gamma: float, h: np.ndarray, A3: np.ndarray, block: int) -> np.ndarray:
+    """W = Σ_l φ_R(γK_l) [h_l ⊗ K_l | K_l | A3_l | 1], k × (d² + 2d + 1), one block of keys at a time."""
+    n, d = K.shape
     W = np.zeros((feat.rank, d * d + 2 * d + 1))
-    phi = np.empty((min(block, n), feat.rank))
+    P = np.empty((min(block, n), feat.rank))
     G = np.empty((min(block, n), d * d + 2 * d + 1))
     for l0 in range(0, n, block):
         l1 = min(l0 + block, n)
-        b = l1 - l0
-        P = feat.right(K[l0:l1], phi)
-        Gb = G[:b]
-        Gb[:, : d * d].reshape(b, d, d)[:] = h[l0:l1, :, None] * A2[l0:l1, None, :]
-        Gb[:, d * d: d * d + d] = A2[l0:l1]
-        Gb[:, d * d + d: d * d + 2 * d] = A3[l0:l1]
-        Gb[:, -1] = 1.0
-        W += P.T @ Gb
+        _feature_rows(K, gamma, l0, l1, feat.parent, feat.var, feat.right_coef, P)
+        _key_table(h, K, A3, l0, l1, G)
+        W += P[: l1 - l0].T @ G[: l1 - l0]
     return W
 
 
-def _query_pass(feat: Features, Q: np.ndarray, W: np.ndarray, residual, block: int):
-    """½‖c̃‖², Z = p̃A₂ (n×d) and U₁ᵀc̃ (k×d), one block of queries at a time; ``residual(j0, j1, f̃h)`` is the
-    block's c̃ (f̃h − E for Def 1.2; the upstream gradient G for a layer inside a model)."""
-    n, d = Q.shape
-    dd = d * d
+def _query_pass(feat: Features, T: np.ndarray, gamma: float, W: np.ndarray, target: np.ndarray, upstream: bool,
+                block: int):
+    """½‖c̃‖², Z = p̃A₂ (n×d) and U₁ᵀc̃ (k×d), one block of queries at a time; c̃ = f̃h − target, or the upstream
+    gradient ``target`` itself when ``upstream`` (a layer inside a model)."""
+    n, d = T.shape
     Z = np.empty((n, d))
     UC = np.zeros((feat.rank, d))
-    phi = np.empty((min(block, n), feat.rank))
+    P = np.empty((min(block, n), feat.rank))
+    R = np.empty((min(block, n), W.shape[1]))
+    CA = np.empty((min(block, n), d))
     loss = 0.0
     for j0 in range(0, n, block):
         j1 = min(j0 + block, n)
-        P = feat.left(Q[j0:j1], phi)
-        R = P @ W
-        alpha = R[:, -1]
-        if not np.all(alpha > 0):
+        b = j1 - j0
+        _feature_rows(T, 1.0 / gamma, j0, j1, feat.parent, feat.var, feat.left_coef, P)
+        np.matmul(P[:b], W, out=R[:b])
+        part = _combine(R[:b], target, upstream, j0, Z, CA)
+        if not part == part:
             raise InputError("The polynomial's row sums P(S)1 are not all positive, so f̃ is undefined; raise the degree "
                              "(an even degree of the Taylor polynomials is positive everywhere) or scale the inputs down.")
-        fh = R[:, dd + d: dd + 2 * d] / alpha[:, None]  # f̃h
-        c = residual(j0, j1, fh)  # c̃ (D.2)
-        loss += 0.5 * float((c * c).sum())
-        r = (c * fh).sum(axis=1)  # r̃ = (f̃∘q̃)1 = Σ_i c̃_ji (f̃h)_ji, in O(d) per row
-        Rm = R[:, :dd].reshape(-1, d, d)
-        Z[j0:j1] = (np.einsum("bi,bie->be", c, Rm) - r[:, None] * R[:, dd: dd + d]) / alpha[:, None]
-        UC += P.T @ (c / alpha[:, None])
+        loss += part
+        UC += P[:b].T @ CA[:b]
     return loss, Z, UC
 
 
@@ -331,17 +382,18 @@ def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: floa
     return _Plan(pol, features(pol, d), beta, block, gamma)
 
 
-def _run(plan: _Plan, T: np.ndarray, K: np.ndarray, A3: np.ndarray, Y: np.ndarray, residual, threads: int | None):
+def _run(plan: _Plan, T: np.ndarray, K: np.ndarray, A3: np.ndarray, Y: np.ndarray, target: np.ndarray,
+         upstream: bool, threads: int | None):
     """(½‖c̃‖², Z = p̃K, V₁ᵀA₃, U₁ᵀc̃): the key pass, then the query pass."""
     from attngrad.numeric import kernel_support as ks
 
     d = K.shape[1]
     dd = d * d
     with ks.using_threads(threads) as used, ks.blas_threads(used):
-        W = _key_pass(plan.feat, K * plan.gamma, A3 @ Y, K, A3, plan.block)
+        W = _key_pass(plan.feat, K, plan.gamma, A3 @ Y, A3, plan.block)
         VA3 = W[:, dd + d: dd + 2 * d].copy()
         W[:, dd + d: dd + 2 * d] = VA3 @ Y  # V₁ᵀh = (V₁ᵀA₃)Y
-        loss, Z, UC = _query_pass(plan.feat, T / plan.gamma, W, residual, plan.block)
+        loss, Z, UC = _query_pass(plan.feat, T, plan.gamma, W, target, upstream, plan.block)
     return loss, Z, VA3, UC
 
 
@@ -370,7 +422,7 @@ def lowrank_loss_and_grad(
     T = s * (a1 @ x)
     plan = _plan(T, a2, poly, degree, eps, block)
     h = a3 @ y
-    loss, Z, VA3, UC = _run(plan, T, a2, a3, y, lambda j0, j1, fh: fh - e[j0:j1], threads)
+    loss, Z, VA3, UC = _run(plan, T, a2, a3, y, e, False, threads)
     grad_X = s * (a1.T @ Z)
     grad_Y = VA3.T @ UC
     pol = plan.poly
@@ -430,5 +482,5 @@ def self_attention_grads(
     ks.check_threads(threads)
     T = s * (x @ w)
     plan = _plan(T, x, poly, degree, eps, block)
-    _, Z, VA3, UC = _run(plan, T, x, x, wv, lambda j0, j1, fh: g[j0:j1], threads)
+    _, Z, VA3, UC = _run(plan, T, x, x, wv, g, True, threads)
     return s * (x.T @ Z), VA3.T @ UC, plan.poly
