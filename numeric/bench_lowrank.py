@@ -1,7 +1,8 @@
 """`attngrad bench lowrank` and `attngrad phase`: the polynomial-method gradient against the exact kernels.
 
 bench lowrank: over n × d × β × (ε or degree), the low-rank gradient and the exact kernels (generated, fused)
-are timed in the same process after a warm-up (median, min–max, repeats, threads recorded); the low-rank
+are timed after a warm-up, each method in a process of its own (median, min–max, repeats, threads recorded; a
+call slower than the budget allows runs fewer repeats); the low-rank
 result is compared with the exact generated one (max relative ∞-error, relative Frobenius, and MultiLayer's
 ‖x̃−y‖_F/‖x̃+y‖_F); the scaling exponent α of time ∝ n^α is fitted per (d, β, ε/degree) by least squares on
 log–log medians. Exact kernels above ``exact_max_n`` are not run (their rows say so).
@@ -90,43 +91,31 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
     settings = [("eps", e) for e in (eps or [])] + [("degree", g) for g in (degrees or [])] or [("eps", 1e-6)]
     out: dict[str, Any] = {"machine": machine_info(threads), "rows": [], "fits": [], "memory": []}
     out["machine"].update(repeats=repeats, warmup=warmup, rates={"float64": machine_rates("float64")})
-    # compile every kernel once, at a small size, before anything is timed
-    small = instance(64, min(ds), None, seed, inputs, scale)
-    LR.lowrank_loss_and_grad(**small, scale=scale, degree=2, threads=threads)
-    for m in exact:
-        loss_and_grad(**small, scale=scale, method=m, threads=threads)
+    points = [{"n": n, "d": d, "beta_target": beta, key: value}
+              for d in ds for beta in betas for key, value in settings for n in sorted(ns)]
+    # each method in a process of its own (as bench exact): no library's idle worker threads — Numba's OpenMP
+    # pool after the exact kernels, OpenBLAS's after the low-rank products — spin on the cores another one is timed on
+    args = [points, scale, poly, inputs, list(exact), exact_max_n, repeats, warmup, budget_s, threads, seed]
+    parts = []
+    for method in ("lowrank",) + tuple(exact):
+        if progress:
+            progress(f"timing {method}")
+        parts.append(_child("_grid_child", [method, *args], "attngrad.numeric.bench_lowrank"))
+    for i, point in enumerate(points):
+        row: dict[str, Any] = {**point, "threads": threads}
+        for part in parts:
+            row.update(part[i])
+        if "lowrank" in row and all(m in row for m in exact) and exact:
+            fastest = min(exact, key=lambda m: row[m]["median_s"])
+            row["fastest_exact"] = fastest
+            row["speedup"] = row[fastest]["median_s"] / row["lowrank"]["median_s"]
+            row["grad_bound_holds"] = row["errors"]["abs_inf"] <= row["grad_bound"]
+        elif "lowrank" in row:
+            row["exact_skipped"] = f"n > --exact-max-n {exact_max_n}" if exact else "no exact kernel asked"
+        out["rows"].append(row)
     for d in ds:
         for beta in betas:
             for key, value in settings:
-                for n in sorted(ns):
-                    if progress:
-                        progress(f"n={n} d={d} β={beta} {key}={value}")
-                    arrays = instance(n, d, beta, seed, inputs, scale)
-                    kw = {"scale": scale, "poly": poly, "threads": threads, key: value}
-                    row: dict[str, Any] = {"n": n, "d": d, "beta_target": beta, key: value, "threads": threads}
-                    try:
-                        res = LR.lowrank_loss_and_grad(**arrays, **kw)
-                    except InputError as exc:
-                        row["skipped"] = str(exc)
-                        out["rows"].append(row)
-                        continue
-                    row.update(res.report())
-                    row["lowrank"] = _timed(lambda: LR.lowrank_loss_and_grad(**arrays, **kw), warmup, repeats, budget_s)
-                    if n <= exact_max_n:
-                        ref = None
-                        for m in exact:
-                            call = lambda m=m: loss_and_grad(**arrays, scale=scale, method=m, threads=threads)  # noqa: E731
-                            row[m] = _timed(call, warmup, repeats, budget_s)
-                            ref = ref or call()
-                        row["errors"] = LR.errors(res.grad_X, ref.grad_X)
-                        row["errors_Y"] = LR.errors(res.grad_Y, ref.grad_Y)
-                        row["grad_bound_holds"] = row["errors"]["abs_inf"] <= res.grad_bound
-                        fastest = min(exact, key=lambda m: row[m]["median_s"])
-                        row["fastest_exact"] = fastest
-                        row["speedup"] = row[fastest]["median_s"] / row["lowrank"]["median_s"]
-                    else:
-                        row["exact_skipped"] = f"n > --exact-max-n {exact_max_n}"
-                    out["rows"].append(row)
                 timed = [r for r in out["rows"] if r["d"] == d and r["beta_target"] == beta and r.get(key) == value
                          and "lowrank" in r]
                 alpha = fit_alpha([r["n"] for r in timed], [r["lowrank"]["median_s"] for r in timed])
@@ -143,6 +132,40 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
             out["memory"].append({"n": big["n"], "d": big["d"], "degree": big["degree"], "rank": big["rank"],
                                   **_child("_peak_child", [big["n"], big["d"], big["beta_target"], seed, inputs, scale,
                                                            poly, key, big[key], threads], "attngrad.numeric.bench_lowrank")})
+    return out
+
+
+def _grid_child(method: str, points: list[dict], scale: str, poly: str, inputs: str, exact: list[str],
+                exact_max_n: int, repeats: int, warmup: int, budget_s: float, threads: int, seed: int) -> list[dict]:
+    """In a fresh process, ``method`` ("lowrank" or an exact kernel) timed at every grid point. Low-rank entries carry
+    the result's report (degree, rank, bounds); the first exact kernel's entries the low-rank gradient's errors."""
+    small = instance(64, points[0]["d"], None, seed, inputs, scale)  # compile (or load) before anything is timed
+    if method == "lowrank":
+        LR.lowrank_loss_and_grad(**small, scale=scale, degree=2, threads=threads)
+    else:
+        loss_and_grad(**small, scale=scale, method=method, threads=threads)
+    out = []
+    for p in points:
+        key = "eps" if "eps" in p else "degree"
+        arrays = instance(p["n"], p["d"], p["beta_target"], seed, inputs, scale)
+        kw = {"scale": scale, "poly": poly, "threads": threads, key: p[key]}
+        try:
+            res = LR.lowrank_loss_and_grad(**arrays, **kw)
+        except InputError as exc:
+            out.append({"skipped": str(exc)})
+            continue
+        if method == "lowrank":
+            out.append({**res.report(), "lowrank": _timed(lambda: LR.lowrank_loss_and_grad(**arrays, **kw), warmup,
+                                                          repeats, budget_s)})
+        elif p["n"] > exact_max_n:
+            out.append({})
+        else:
+            call = lambda: loss_and_grad(**arrays, scale=scale, method=method, threads=threads)  # noqa: E731
+            entry: dict[str, Any] = {method: _timed(call, warmup, repeats, budget_s)}
+            if method == exact[0]:
+                ref = call()
+                entry.update(errors=LR.errors(res.grad_X, ref.grad_X), errors_Y=LR.errors(res.grad_Y, ref.grad_Y))
+            out.append(entry)
     return out
 
 
