@@ -55,15 +55,22 @@ def _stats(times: list[float]) -> dict[str, Any]:
     return {"median_s": float(np.median(times)), "min_s": min(times), "max_s": max(times), "repeats": len(times)}
 
 
+SAMPLE_S = 0.02  # a timed sample of a fast call loops it until it lasts about this long (as timeit's autorange)
+
+
 def _timed(call: Callable[[], Any], warmup: int, repeats: int, budget_s: float) -> dict[str, Any]:
-    """Warm-up calls, then repeats timed calls — fewer when one call would take the run past ``budget_s``."""
+    """Warm-up calls, then ``repeats`` timed samples — fewer when one call would take the run past ``budget_s``.
+    A sample of a call faster than SAMPLE_S is the mean of ``number`` back-to-back calls (recorded)."""
     first, _ = _time(call, warmup, 0)  # the warm-up calls; the first one's time is reported
+    one = min(_time(call, 1, 0)[0], first)
+    number = max(1, int(SAMPLE_S // max(one, 1e-9)))
     times = []
-    for _ in range(max(1, min(repeats, int(budget_s // max(first, 1e-9))))):
+    for _ in range(max(1, min(repeats, int(budget_s // max(one * number, 1e-9))))):
         t0 = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t0)
-    return {**_stats(times), "warmup": warmup, "first_s": first}
+        for _ in range(number):
+            call()
+        times.append((time.perf_counter() - t0) / number)
+    return {**_stats(times), "number": number, "warmup": warmup, "first_s": first}
 
 
 def fit_alpha(ns: list[int], ts: list[float]) -> float | None:
