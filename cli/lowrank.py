@@ -53,13 +53,6 @@ def _e(x: float | None) -> str:
     return "—" if x is None else (f"{x:.1e}" if math.isfinite(x) else "none")
 
 
-def _progress(bar):
-    def progress(text: str) -> None:
-        bar.label = text
-        bar.render_progress()
-    return progress
-
-
 @click.command("lowrank")
 @click.option("--n", "n_text", default="4096,16384,65536", show_default=True, help="Sequence lengths.")
 @click.option("--d", "d_text", default="8", show_default=True, help="Head dimensions.")
@@ -84,7 +77,7 @@ def _progress(bar):
 def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale, exact_text, exact_max_n, multilayer,
                   repeats, warmup, budget, threads, seed, memory, as_json, plot_path) -> None:
     """Time the low-rank gradient (Section D) and the exact kernels side by side, with error columns."""
-    from attngrad.cli.main import progressbar
+    from attngrad.cli.main import labelled, progressbar
     from attngrad.numeric import bench_lowrank as B
     from attngrad.numeric.kernel_support import check_threads
 
@@ -99,7 +92,7 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
     with progressbar(1, "bench lowrank") as bar:
         if multilayer:
             out = B.run_multilayer(repeats=repeats, warmup=warmup, threads=threads, seed=seed, budget_s=budget,
-                                   progress=_progress(bar))
+                                   progress=labelled(bar))
         else:
             eps = _floats(eps_text, "--eps") if eps_text else None
             degrees = _ints(degree_text, "--degree") if degree_text else None
@@ -107,7 +100,7 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
             out = B.run_lowrank(_ints(n_text, "--n"), _ints(d_text, "--d"), _floats(beta_text, "--beta", True),
                                 eps=eps, degrees=degrees, poly=poly, scale=scale, exact=exact, exact_max_n=exact_max_n,
                                 repeats=repeats, warmup=warmup, budget_s=budget, threads=threads, seed=seed,
-                                memory=memory, progress=_progress(bar))
+                                memory=memory, progress=labelled(bar))
     if plot_path and not multilayer:
         from attngrad.cli.plot import lowrank_plot
 
@@ -168,7 +161,7 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write the transition figure to this PNG.")
 def phase(n_text, c_text, d, eps, poly, repeats, budget, exact_max_n, threads, seed, as_json, plot_path) -> None:
     """The B ≈ √log n transition: degree, rank and time of the low-rank path for B = c·√(ln n)."""
-    from attngrad.cli.main import progressbar
+    from attngrad.cli.main import labelled, progressbar
     from attngrad.numeric import bench_lowrank as B
     from attngrad.numeric.kernel_support import check_threads
     from attngrad.numeric.lowrank import MIN_EPS
@@ -181,7 +174,7 @@ def phase(n_text, c_text, d, eps, poly, repeats, budget, exact_max_n, threads, s
         raise InputError("--d and --repeats must be at least 1 and --budget positive.")
     with progressbar(1, "phase") as bar:
         out = B.run_phase(_ints(n_text, "--n"), _floats(c_text, "--c"), d, eps=eps, poly=poly, repeats=repeats,
-                          budget_s=budget, exact_max_n=exact_max_n, threads=threads, seed=seed, progress=_progress(bar))
+                          budget_s=budget, exact_max_n=exact_max_n, threads=threads, seed=seed, progress=labelled(bar))
     if plot_path:
         from attngrad.cli.plot import phase_plot
 

@@ -54,6 +54,14 @@ def progressbar(length: int, label: str) -> Any:
     return _Quiet()
 
 
+def labelled(bar: Any):
+    """A progress callback that shows its text as the bar's label."""
+    def progress(text: str) -> None:
+        bar.label = text
+        bar.render_progress()
+    return progress
+
+
 def _parse_sizes(text: str | None) -> tuple[dict[str, int], ...] | None:
     if text is None:
         return None
@@ -216,10 +224,7 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
         check_plot_path(plot_path)
     names = tuple(m.strip() for m in methods.split(",")) if methods else None
     with progressbar(1, "bench") as bar:
-        def progress(text: str) -> None:
-            bar.label = text
-            bar.render_progress()
-
+        progress = labelled(bar)
         res = run_exact(ns, ds, [x.strip() for x in dtypes.split(",")], names, scale=scale, repeats=repeats,
                         warmup=warmup, threads=threads, seed=seed, memory=memory, progress=progress)
     out = res.to_dict()
@@ -262,10 +267,7 @@ def bench_simulate(experiment: str, repeats: int, steps: int, threads: int | Non
     from attngrad.numeric.bench_sim import run_simulate
 
     with progressbar(1, "bench") as bar:
-        def progress(text: str) -> None:
-            bar.label = text
-            bar.render_progress()
-
+        progress = labelled(bar)
         out = run_simulate(experiment, repeats=repeats, steps=steps, threads=threads, peers=peers, progress=progress)
     if as_json:
         click.echo(json.dumps(out, indent=1))

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import sympy as sp
-
 from . import expr as E
 from .alman_song import SCALES
 from .claims import Claim
@@ -90,9 +88,9 @@ def claims() -> list[Claim]:
 
 def kernel_claims() -> list[Claim]:
     """numeric.lowrank.self_attention_grads against the polynomial chain (Taylor coefficients 1/i!, degree 4)."""
-    from .lowrank import KERNEL_DEGREE
+    from .lowrank import KERNEL_DEGREE, reference_coefficients
 
-    taylor = tuple(sp.Integer(1) / sp.factorial(i) for i in range(KERNEL_DEGREE + 1))
+    taylor = reference_coefficients("taylor", KERNEL_DEGREE, 0)
     pm = self_attention("1/d", coefs=taylor)
     out = []
     for which, name in ((0, "∇W"), (1, "∇W_V")):

@@ -177,10 +177,10 @@ def _bounds_module():
 
 
 def poly_bound(kind: str, beta_value, degree: int) -> float:
-    """The relative-error bound of derive/polynomial.py (printed to numeric/generated/lowrank_bounds.py)."""
-    LB = _bounds_module()
-    fn = {"taylor-shifted": LB.taylor_shifted, "taylor": LB.taylor, "chebyshev": LB.chebyshev}[kind]
-    return float(fn(beta=mpmath.mpf(beta_value), g=int(degree)))
+    """The relative-error bound of derive/polynomial.py, as the kernel evaluates it (numeric/lowrank.py)."""
+    from attngrad.numeric.lowrank import error_bound
+
+    return error_bound(kind, degree, float(beta_value))
 
 
 # drawing instances -------------------------------------------------------------------------------------------------
@@ -672,7 +672,7 @@ def kernel_claims() -> list[Claim]:
              lambda c: E.Fill(rank_formula.subs({PL.d_: d, PL.g: FEATURE_CASES[c.i][2]}), 1, 3),
              over=cases, group="lowrank"),
     ]
-    taylor = tuple(sp.Integer(1) / sp.factorial(i) for i in range(KERNEL_DEGREE + 1))
+    taylor = reference_coefficients("taylor", KERNEL_DEGREE, 0)
     pm = alman_song_polynomial("1/d", taylor)
     for what, name in (("grad_X", "∇̃X"), ("grad_Y", "∇̃Y"), ("loss", "L̃")):
         for dtype in ("float64",) + (("float32",) if what == "grad_X" else ()):

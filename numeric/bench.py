@@ -266,16 +266,20 @@ def peak_memory(method: str, n: int, d: int, dtype: str, scale: str, threads: in
     return out
 
 
-def _peak_child(method: str, n: int, d: int, dtype: str, scale: str, threads: int, seed: int) -> dict[str, float]:
+def peak_growth_mb(call: Callable[[], Any]) -> dict[str, float]:
+    """Peak RSS growth of ``call()`` in MB (Linux: VmHWM reset through clear_refs before the call)."""
     def kb(field_name: str) -> int:
         with open("/proc/self/status") as fh:
             return next(int(ln.split()[1]) for ln in fh if ln.startswith(field_name + ":"))
 
-    build, _ = builders((method,))
-    build[method](random_inputs(min(n, 64), d, seed=seed, dtype=dtype), scale, threads)()  # compile / load first
-    call = build[method](random_inputs(n, d, seed=seed, dtype=dtype), scale, threads)
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")
     before = kb("VmRSS")
     call()
     return {"peak_mb": (kb("VmHWM") - before) / 1024}
+
+
+def _peak_child(method: str, n: int, d: int, dtype: str, scale: str, threads: int, seed: int) -> dict[str, float]:
+    build, _ = builders((method,))
+    build[method](random_inputs(min(n, 64), d, seed=seed, dtype=dtype), scale, threads)()  # compile / load first
+    return peak_growth_mb(build[method](random_inputs(n, d, seed=seed, dtype=dtype), scale, threads))

@@ -25,7 +25,8 @@ import numpy as np
 from attngrad.errors import InputError
 from attngrad.numeric import lowrank as LR
 from attngrad.numeric.attention import loss_and_grad, random_inputs
-from attngrad.numeric.bench import _child, _time, machine_info, machine_rates
+from attngrad.numeric.inputs import parse_scale
+from attngrad.numeric.bench import _child, _time, machine_info, machine_rates, peak_growth_mb
 
 EXACT = ("generated", "fused")
 INPUTS = ("bounded", "multilayer")
@@ -44,10 +45,8 @@ def instance(n: int, d: int, beta: float | None, seed: int, inputs: str = "bound
         arrays["X"], arrays["Y"] = np.eye(d), np.eye(d)
         return arrays
     if beta is not None:
-        s = {"1/d": 1 / d, "1/sqrt(d)": 1 / math.sqrt(d), "1": 1.0}[scale]
-        T = s * arrays["A1"] @ arrays["X"]
-        now = math.sqrt((T * T).sum(axis=1).max() * (arrays["A2"] ** 2).sum(axis=1).max())
-        arrays["X"] = arrays["X"] * (beta / now)
+        tn, kn = LR.score_norms(parse_scale(scale, d) * arrays["A1"] @ arrays["X"], arrays["A2"])
+        arrays["X"] = arrays["X"] * (beta / (tn * kn))
     return arrays
 
 
@@ -84,7 +83,8 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
                 degrees: list[int] | None = None, poly: str = LR.AUTO, scale: str = "1/d", inputs: str = "bounded",
                 exact: tuple[str, ...] = EXACT, exact_max_n: int = 16384, repeats: int = 5, warmup: int = 1,
                 budget_s: float = 60.0, threads: int | None = None, seed: int = 0, memory: bool = True,
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                progress: Callable[[str], None] | None = None, points: list[dict] | None = None) -> dict[str, Any]:
+    """The grid n × d × β × (eps or degree), or the given ``points`` ({"n", "d", "beta_target", "eps"|"degree"})."""
     from attngrad.numeric.kernel_support import resolve_threads
 
     if inputs not in INPUTS:
@@ -98,8 +98,9 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
     settings = [("eps", e) for e in (eps or [])] + [("degree", g) for g in (degrees or [])] or [("eps", 1e-6)]
     out: dict[str, Any] = {"machine": machine_info(threads), "rows": [], "fits": [], "memory": []}
     out["machine"].update(repeats=repeats, warmup=warmup, rates={"float64": machine_rates("float64")})
-    points = [{"n": n, "d": d, "beta_target": beta, key: value}
-              for d in ds for beta in betas for key, value in settings for n in sorted(ns)]
+    if points is None:
+        points = [{"n": n, "d": d, "beta_target": beta, key: value}
+                  for d in ds for beta in betas for key, value in settings for n in sorted(ns)]
     # each method in a process of its own (as bench exact): no library's idle worker threads — Numba's OpenMP
     # pool after the exact kernels, OpenBLAS's after the low-rank products — spin on the cores another one is timed on
     args = [points, scale, poly, inputs, list(exact), exact_max_n, repeats, warmup, budget_s, threads, seed]
@@ -120,16 +121,16 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
         elif "lowrank" in row:
             row["exact_skipped"] = f"n > --exact-max-n {exact_max_n}" if exact else "no exact kernel asked"
         out["rows"].append(row)
-    for d in ds:
-        for beta in betas:
-            for key, value in settings:
-                timed = [r for r in out["rows"] if r["d"] == d and r["beta_target"] == beta and r.get(key) == value
-                         and "lowrank" in r]
-                alpha = fit_alpha([r["n"] for r in timed], [r["lowrank"]["median_s"] for r in timed])
-                if alpha is not None:
-                    degs = sorted({r["degree"] for r in timed})
-                    out["fits"].append({"d": d, "beta_target": beta, key: value, "degrees": degs, "alpha": alpha,
-                                        "n_min": min(r["n"] for r in timed), "n_max": max(r["n"] for r in timed)})
+    groups: dict[tuple, list[dict]] = {}  # the scaling fit per (d, β, eps or degree)
+    for r in out["rows"]:
+        if "lowrank" in r:
+            key = "eps" if "eps" in r else "degree"
+            groups.setdefault((r["d"], r["beta_target"], key, r[key]), []).append(r)
+    for (d, beta, key, value), timed in groups.items():
+        alpha = fit_alpha([r["n"] for r in timed], [r["lowrank"]["median_s"] for r in timed])
+        if alpha is not None:
+            out["fits"].append({"d": d, "beta_target": beta, key: value, "degrees": sorted({r["degree"] for r in timed}),
+                                "alpha": alpha, "n_min": min(r["n"] for r in timed), "n_max": max(r["n"] for r in timed)})
     if out["rows"] and all("skipped" in r for r in out["rows"]):
         raise InputError(out["rows"][0]["skipped"])
     if memory and out["rows"]:
@@ -178,19 +179,11 @@ def _grid_child(method: str, points: list[dict], scale: str, poly: str, inputs: 
 
 def _peak_child(n: int, d: int, beta: float | None, seed: int, inputs: str, scale: str, poly: str, key: str,
                 value: float, threads: int) -> dict[str, float]:
-    """Peak RSS growth of one low-rank call (Linux VmHWM, reset before the call), inputs excluded."""
-    def kb(field_name: str) -> int:
-        with open("/proc/self/status") as fh:
-            return next(int(ln.split()[1]) for ln in fh if ln.startswith(field_name + ":"))
-
+    """Peak RSS growth of one low-rank call, inputs excluded."""
     arrays = instance(n, d, beta, seed, inputs, scale)
     kw = {"scale": scale, "poly": poly, "threads": threads, key: value}
     LR.lowrank_loss_and_grad(**instance(64, d, beta, seed, inputs, scale), **kw)
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
-    before = kb("VmRSS")
-    LR.lowrank_loss_and_grad(**arrays, **kw)
-    return {"peak_mb": (kb("VmHWM") - before) / 1024}
+    return peak_growth_mb(lambda: LR.lowrank_loss_and_grad(**arrays, **kw))
 
 
 def run_multilayer(repeats: int = 5, warmup: int = 1, threads: int | None = None, seed: int = 0,
@@ -198,17 +191,16 @@ def run_multilayer(repeats: int = 5, warmup: int = 1, threads: int | None = None
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """MultiLayer's rows (degree-2 features, N(0, 1/d) inputs, no extra scale): our low-rank *gradient* against
     our exact gradient, with their forward speed-up beside it."""
+    if progress:
+        progress("MultiLayer's rows")
+    res = run_lowrank([], [], [], poly="taylor", scale="1", inputs="multilayer", exact_max_n=max(n for _, n, _, _ in rows),
+                      repeats=repeats, warmup=warmup, budget_s=budget_s, threads=threads, seed=seed, memory=False,
+                      progress=progress, points=[{"n": n, "d": d, "beta_target": None, "degree": 2} for d, n, _, _ in rows])
     out = []
-    for d, n, their_speedup, their_err in rows:
-        if progress:
-            progress(f"MultiLayer row d={d} n={n}")
-        res = run_lowrank([n], [d], [None], degrees=[2], poly="taylor", scale="1", inputs="multilayer",
-                          exact_max_n=n, repeats=repeats, warmup=warmup, budget_s=budget_s, threads=threads, seed=seed,
-                          memory=False)
-        row = res["rows"][0]
+    for (d, n, their_speedup, their_err), row in zip(rows, res["rows"]):
         out.append({"d": d, "n": n, "their_forward_speedup": their_speedup, "their_rel_err_pct": their_err, **row,
                     "beats_their_factor": row.get("speedup", 0) >= their_speedup})
-    return {"rows": out}
+    return {"machine": res["machine"], "rows": out}
 
 
 def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, poly: str = LR.AUTO,
@@ -222,15 +214,13 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
     out: dict[str, Any] = {"machine": machine_info(threads), "d": d, "eps": eps, "rows": [], "crossover": {},
                            "exact": {}}
     out["machine"].update(repeats=repeats, warmup=warmup, gemm_flops=rate)
-    small = instance(64, d, 0.5, seed)
-    LR.lowrank_loss_and_grad(**small, degree=2, threads=threads)
-    loss_and_grad(**small, threads=threads)
-    for n in sorted(ns):  # the exact kernel's time does not depend on B
-        if n <= exact_max_n:
-            if progress:
-                progress(f"exact n={n}")
-            arrays = instance(n, d, 1.0, seed)
-            out["exact"][n] = _timed(lambda: loss_and_grad(**arrays, threads=threads), warmup, repeats, budget_s)
+    LR.lowrank_loss_and_grad(**instance(64, d, 0.5, seed), degree=2, threads=threads)
+    if progress:
+        progress("exact kernel")
+    # the exact kernel's time does not depend on B; it runs in a process of its own, as in bench lowrank
+    exact_ns = [n for n in sorted(ns) if n <= exact_max_n]
+    timed = _child("_exact_child", [exact_ns, d, seed, warmup, repeats, budget_s, threads], "attngrad.numeric.bench_lowrank")
+    out["exact"] = {n: t for n, t in zip(exact_ns, timed)}
     for c in cs:
         cross = None
         for n in sorted(ns):
@@ -239,7 +229,7 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
             kind = LR.best_polynomial(beta, eps) if poly == LR.AUTO else poly
             g = LR.needed_degree(kind, beta, eps)
             row: dict[str, Any] = {"c": c, "n": n, "B": B, "beta": beta, "poly": kind, "degree": g,
-                                   "rank": None if g is None else math.comb(d + g, g)}
+                                   "rank": None if g is None else int(LR.LB.rank(d=d, g=g))}
             exact_s = out["exact"].get(n, {}).get("median_s")
             row["exact_s"] = exact_s
             if g is None:
@@ -248,10 +238,12 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
                 k = row["rank"]
                 flops = 4 * n * k * (d * d + 3 * d + 1)  # two passes of one n×k by k×(d²+2d+1) product, plus U₁ᵀc̃
                 row["predicted_s"] = flops / rate
-                mem = 8 * k * (2 * (d * d + 2 * d + 1) + LR.default_block(k, n))
+                mem = LR.table_bytes(k, d, LR.default_block(k, n))
                 row["memory_gb"] = mem / 1e9
                 if mem > LR.MEMORY_LIMIT:
                     row["status"] = f"rank beyond memory ({mem / 2**30:.1f} GiB)"
+                elif g > LR.MAX_DEGREE:
+                    row["status"] = f"degree beyond the kernel's limit ({LR.MAX_DEGREE})"
                 elif row["predicted_s"] > budget_s or (exact_s is not None and row["predicted_s"] > 3 * exact_s):
                     row["status"] = "predicted (slower than the budget or 3× the exact kernel)"
                 else:
@@ -273,6 +265,17 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
     for r in out["rows"]:
         if not r.get("lowrank_s") and r.get("predicted_s") is not None and out["calibration"]:
             r["predicted_s"] *= out["calibration"]
+    return out
+
+
+def _exact_child(ns: list[int], d: int, seed: int, warmup: int, repeats: int, budget_s: float,
+                 threads: int) -> list[dict]:
+    """In a fresh process: the exact generated kernel timed at each n (phase)."""
+    loss_and_grad(**instance(64, d, 0.5, seed), threads=threads)  # compile or load first
+    out = []
+    for n in ns:
+        arrays = instance(n, d, 1.0, seed)
+        out.append(_timed(lambda: loss_and_grad(**arrays, threads=threads), warmup, repeats, budget_s))
     return out
 
 

@@ -299,12 +299,22 @@ class LowRankResult:
                 "block": self.block, **({"measured": self.measured} if self.measured else {})}
 
 
+def score_norms(T: np.ndarray, K: np.ndarray) -> tuple[float, float]:
+    """(max_j‖T_j‖, max_l‖K_l‖): their product β ≥ max_jl |T_j·K_l| (Cauchy–Schwarz), in O(nd)."""
+    return float(np.sqrt((T * T).sum(axis=1).max())), float(np.sqrt((K * K).sum(axis=1).max()))
+
+
+def table_bytes(rank: int, d: int, block: int) -> int:
+    """Memory of the factor tables W (two k × (d² + 2d + 1)) and one block of features (block × k)."""
+    return 8 * rank * (2 * (d * d + 2 * d + 1) + block)
+
+
 def default_block(rank: int, n: int) -> int:
     return int(max(64, min(n, MAX_BLOCK, BLOCK_BYTES // (8 * rank))))
 
 
 def _check_memory(rank: int, d: int, degree: int, block: int) -> None:
-    need = 8 * rank * (2 * (d * d + 2 * d + 1) + block)
+    need = table_bytes(rank, d, block)
     if need > MEMORY_LIMIT:
         raise InputError(f"Degree {degree} needs rank C({d}+{degree}, {degree}) = {rank:,}, whose factor tables "
                          f"take {need / 2**30:.1f} GiB, beyond the limit of {MEMORY_LIMIT / 2**30:.0f} GiB; "
@@ -363,7 +373,7 @@ def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: floa
     """The polynomial for β = max‖T_j‖·max‖K_l‖, its features, the block, and γ with γ² = max‖T_j‖/max‖K_l‖
     (T_j·K_l = (T_j/γ)·(γK_l): both sides of similar size, so neither side's monomials overflow)."""
     n, d = T.shape
-    tn, kn = float(np.sqrt((T * T).sum(axis=1).max())), float(np.sqrt((K * K).sum(axis=1).max()))
+    tn, kn = score_norms(T, K)
     beta = tn * kn
     if not math.isfinite(beta):
         raise InputError("The scores s·A1·X·A2ᵀ overflow float64; scale the inputs down.")
@@ -371,8 +381,8 @@ def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: floa
     if poly == AUTO:
         poly = best_polynomial(beta, eps) if degree is None else "chebyshev"
     if degree is None:
-        choose_degree(poly, beta, eps, d)
-    pol = make_polynomial(poly, beta, degree=degree, eps=eps)  # a given degree may have a bound ≥ 1: no guarantee
+        degree = choose_degree(poly, beta, eps, d)
+    pol = make_polynomial(poly, beta, degree=degree)  # a given degree may have a bound ≥ 1: no guarantee
     rank = int(LB.rank(d=d, g=pol.degree))
     if block is not None and (isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1):
         raise InputError(f"block must be a positive integer, got {block!r}.")
@@ -382,15 +392,15 @@ def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: floa
     return _Plan(pol, features(pol, d), beta, block, gamma)
 
 
-def _run(plan: _Plan, T: np.ndarray, K: np.ndarray, A3: np.ndarray, Y: np.ndarray, target: np.ndarray,
-         upstream: bool, threads: int | None):
+def _run(plan: _Plan, T: np.ndarray, K: np.ndarray, A3: np.ndarray, Y: np.ndarray, h: np.ndarray,
+         target: np.ndarray, upstream: bool, threads: int | None):
     """(½‖c̃‖², Z = p̃K, V₁ᵀA₃, U₁ᵀc̃): the key pass, then the query pass."""
     from attngrad.numeric import kernel_support as ks
 
     d = K.shape[1]
     dd = d * d
     with ks.using_threads(threads) as used, ks.blas_threads(used):
-        W = _key_pass(plan.feat, K, plan.gamma, A3 @ Y, A3, plan.block)
+        W = _key_pass(plan.feat, K, plan.gamma, h, A3, plan.block)
         VA3 = W[:, dd + d: dd + 2 * d].copy()
         W[:, dd + d: dd + 2 * d] = VA3 @ Y  # V₁ᵀh = (V₁ᵀA₃)Y
         loss, Z, UC = _query_pass(plan.feat, T, plan.gamma, W, target, upstream, plan.block)
@@ -422,15 +432,16 @@ def lowrank_loss_and_grad(
     T = s * (a1 @ x)
     plan = _plan(T, a2, poly, degree, eps, block)
     h = a3 @ y
-    loss, Z, VA3, UC = _run(plan, T, a2, a3, y, e, False, threads)
+    loss, Z, VA3, UC = _run(plan, T, a2, a3, y, h, e, False, threads)
     grad_X = s * (a1.T @ Z)
     grad_Y = VA3.T @ UC
     pol = plan.poly
     if not (math.isfinite(loss) and np.isfinite(grad_X).all() and np.isfinite(grad_Y).all()):
         raise InputError("The low-rank loss or gradient overflows float64; scale the inputs down.")
     eps_f = float(LB.softmax_error(epsilon=pol.bound)) if pol.bound < 1 else math.inf
-    bound = math.inf if eps_f == math.inf else float(LB.gradient_error(E_inf=float(np.abs(e).max()), H=float(np.abs(h).max()), a_1=float(np.abs(a1).max()),
-                                    a_2=float(np.abs(a2).max()), d=d, epsilon_f=eps_f, n=n, s=s))
+    bound = math.inf if eps_f == math.inf else float(LB.gradient_error(
+        E_inf=float(np.abs(e).max()), H=float(np.abs(h).max()), a_1=float(np.abs(a1).max()), a_2=float(np.abs(a2).max()),
+        d=d, epsilon_f=eps_f, n=n, s=s))
     result = LowRankResult(float(dt.type(loss)), grad_X.astype(dt), grad_Y.astype(dt), pol, plan.feat.rank, plan.beta,
                            pol.bound, eps_f, bound, plan.block)
     if measure:
@@ -472,9 +483,6 @@ def self_attention_grads(
     for nm, a, shape in (("W", W, (d, d)), ("W_V", WV, (d, d)), ("G", G, (n, d))):
         if a.shape != shape:
             raise InputError(f"{nm} has shape {a.shape} but must be {shape} (n and d are read from X).")
-    for nm, a in (("X", Xt), ("W", W), ("W_V", WV), ("G", G)):
-        if not np.isfinite(a).all():
-            raise InputError(f"{nm} contains NaN or Inf.")
     x, w, wv, g = (a.astype(np.float64) for a in (Xt, W, WV, G))
     s = parse_scale(scale, d)
     from attngrad.numeric import kernel_support as ks
@@ -482,5 +490,5 @@ def self_attention_grads(
     ks.check_threads(threads)
     T = s * (x @ w)
     plan = _plan(T, x, poly, degree, eps, block)
-    _, Z, VA3, UC = _run(plan, T, x, x, wv, g, True, threads)
+    _, Z, VA3, UC = _run(plan, T, x, x, wv, x @ wv, g, True, threads)
     return s * (x.T @ Z), VA3.T @ UC, plan.poly

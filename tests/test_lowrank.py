@@ -246,7 +246,7 @@ def test_bench_lowrank_cli_rows_match_a_recomputation():
 def test_phase_cli_degrees_follow_the_bound_and_small_c_is_measured():
     import json
 
-    res = CliRunner().invoke(main, ["phase", "--n", "64,128", "--c", "0.25,2", "--d", "2", "--repeats", "1", "--json"])
+    res = CliRunner().invoke(main, ["phase", "--n", "64,512", "--c", "0.25,2", "--d", "2", "--repeats", "1", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     for r in out["rows"]:
@@ -254,5 +254,7 @@ def test_phase_cli_degrees_follow_the_bound_and_small_c_is_measured():
         g = r["degree"]
         assert LR.error_bound(r["poly"], g, r["beta"]) <= 1e-6 < LR.error_bound(r["poly"], g - 1, r["beta"])
         assert r["rank"] == math.comb(2 + g, g)
+    beyond = [r for r in out["rows"] if r["degree"] > LR.MAX_DEGREE]
+    assert beyond and all(r["status"].startswith("degree beyond") and r.get("lowrank_s") is None for r in beyond)
     small = [r for r in out["rows"] if r["c"] == 0.25]
     assert all(r["status"] == "measured" and r["lowrank_s"] > 0 for r in small)
