@@ -78,11 +78,13 @@ def _default_dtype(arrays: list[np.ndarray]) -> np.dtype:
 
 
 def _convert(name: str, arr: np.ndarray, dt: np.dtype) -> np.ndarray:
-    if arr.size and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
         raise InputError(f"{name} contains NaN or Inf values.")
+    if arr.dtype == dt:
+        return np.ascontiguousarray(arr)
     with np.errstate(over="ignore"):
         out = np.ascontiguousarray(arr, dtype=dt)
-    if out.size and not np.isfinite(out).all():
+    if out.size and not np.isfinite(out).all():  # a narrowing conversion that overflowed
         raise InputError(f"{name} has values too large for {dt.name}.")
     return out
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from numbers import Integral
 from typing import Any, Callable, Iterator
 
@@ -134,15 +135,36 @@ def resolve_threads(threads: int | None) -> int:
     return numba.get_num_threads() if threads is None else int(threads)
 
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_WORKER = threading.local()
+
+
+def _in_worker(fn: Callable[[Any], Any], x: Any) -> Any:
+    _WORKER.inside = True
+    return fn(x)
+
+
 def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> list:
-    """[fn(x) for x in items] on ``threads`` Python threads (all by default): for coarse tasks that call Numba
-    functions compiled with ``nogil=True``, which then run side by side. A ``prange`` around the generated
-    kernels would do the same, but each such loop costs tens of seconds of LLVM work when first compiled."""
+    """[fn(x) for x in items] on ``threads`` threads (all by default): for coarse tasks that call Numba
+    functions compiled with ``nogil=True`` (or NumPy's BLAS products, which release the GIL too), which then run
+    side by side. A ``prange`` around the generated kernels would do the same, but each such loop costs tens of
+    seconds of LLVM work when first compiled. The calling thread takes the first item; the pools of the other
+    threads persist (starting threads costs about 0.1 ms a call). A call from inside a task runs serially, so
+    nested maps neither wait on each other nor oversubscribe the cores."""
     workers = min(len(items), resolve_threads(threads))
-    if workers <= 1:
+    if workers <= 1 or getattr(_WORKER, "inside", False):
         return [fn(x) for x in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items))
+    pool = _POOLS.get(workers - 1)
+    if pool is None:
+        pool = _POOLS.setdefault(workers - 1, ThreadPoolExecutor(max_workers=workers - 1,
+                                                                  thread_name_prefix="attngrad"))
+    rest = pool.map(partial(_in_worker, fn), items[1:])
+    _WORKER.inside = True
+    try:
+        first = fn(items[0])
+    finally:
+        _WORKER.inside = False
+    return [first, *rest]
 
 
 _BLAS_SYMBOLS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),

@@ -27,6 +27,7 @@ from numba import njit
 from attngrad.errors import InputError
 from attngrad.numeric.generated import lowrank_bounds as LB
 from attngrad.numeric.inputs import as_attention_inputs, as_float_array, parse_scale
+from attngrad.numeric.kernel_support import blas_threads, resolve_threads, thread_map
 
 POLYNOMIALS = ("taylor-shifted", "taylor", "chebyshev")
 AUTO = "auto"  # the polynomial needing the smallest degree for the requested eps
@@ -35,6 +36,11 @@ MIN_EPS = 1e-13  # below this the float64 coefficients and features dominate the
 MEMORY_LIMIT = 4 * 2**30  # bytes for the factor tables and one block of features
 BLOCK_BYTES = 4 * 2**20  # one block of features: block·k·8 bytes (larger blocks measured no faster)
 MAX_BLOCK = 2048
+# Threads: each worker thread takes its own rows and runs its products on a single-threaded BLAS. At these shapes
+# (block × k × (d² + 2d + 1)) OpenBLAS on 2 threads measured no faster than on 1, and after a multi-threaded
+# product its idle threads spin for a while on the cores the next call's workers need (two workers then ran no
+# faster than one). Handing work to a thread costs about 45 µs on these machines, so small work stays on one.
+MIN_THREAD_WORK = 2**21  # products n·k·(d² + 2d + 1) per worker thread below which fewer threads are faster
 
 
 # the polynomial ----------------------------------------------------------------------------------------------
@@ -53,11 +59,17 @@ class Polynomial:
 
 
 def error_bound(kind: str, degree: int, beta: float) -> float:
-    """The relative-error bound of the ``kind`` polynomial of ``degree`` on [−β, β] (derived by SymPy), evaluated
-    in mpmath numbers so that large degrees and β neither overflow nor underflow on the way."""
+    """The relative-error bound of the ``kind`` polynomial of ``degree`` on [−β, β] (derived by SymPy): in floats,
+    or in mpmath numbers when a float would overflow or underflow on the way (large degrees and β)."""
+    fn = {"taylor-shifted": LB.taylor_shifted, "taylor": LB.taylor, "chebyshev": LB.chebyshev}[kind]
+    try:
+        value = float(fn(beta=float(beta), g=int(degree)))
+        if value > 1e-290 or beta == 0:
+            return value
+    except OverflowError:
+        pass
     import mpmath
 
-    fn = {"taylor-shifted": LB.taylor_shifted, "taylor": LB.taylor, "chebyshev": LB.chebyshev}[kind]
     try:
         return float(fn(beta=mpmath.mpf(float(beta)), g=int(degree)))
     except OverflowError:  # math.exp of β beyond 709
@@ -284,6 +296,7 @@ class LowRankResult:
     softmax_bound: float  # ε_f: |f̃ − f| ≤ ε_f·f (inf when ε ≥ 1)
     grad_bound: float  # the project's bound on ‖g̃ − ∇_X L‖_∞ (derive/polynomial.py, lowrank/gradient-error)
     block: int
+    workers: int  # the threads the passes ran on
     measured: dict[str, float] | None = None
 
     @property
@@ -296,68 +309,108 @@ class LowRankResult:
     def report(self) -> dict[str, Any]:
         return {"poly": self.poly.kind, "degree": self.degree, "rank": self.rank, "beta": self.beta,
                 "exp_bound": self.exp_bound, "softmax_bound": self.softmax_bound, "grad_bound": self.grad_bound,
-                "block": self.block, **({"measured": self.measured} if self.measured else {})}
+                "block": self.block, "workers": self.workers, **({"measured": self.measured} if self.measured else {})}
+
+
+@njit(cache=True, nogil=True)
+def _max_row_norm(M):  # pragma: no cover - compiled
+    top = 0.0
+    for i in range(M.shape[0]):
+        acc = 0.0
+        for j in range(M.shape[1]):
+            acc += M[i, j] * M[i, j]
+        top = max(top, acc)
+    return math.sqrt(top)
 
 
 def score_norms(T: np.ndarray, K: np.ndarray) -> tuple[float, float]:
     """(max_j‖T_j‖, max_l‖K_l‖): their product β ≥ max_jl |T_j·K_l| (Cauchy–Schwarz), in O(nd)."""
-    return float(np.sqrt((T * T).sum(axis=1).max())), float(np.sqrt((K * K).sum(axis=1).max()))
+    return float(_max_row_norm(np.asarray(T, dtype=np.float64))), float(_max_row_norm(np.asarray(K, dtype=np.float64)))
 
 
-def table_bytes(rank: int, d: int, block: int) -> int:
-    """Memory of the factor tables W (two k × (d² + 2d + 1)) and one block of features (block × k)."""
-    return 8 * rank * (2 * (d * d + 2 * d + 1) + block)
+def table_bytes(rank: int, d: int, block: int, workers: int = 1) -> int:
+    """Memory of the factor table W (k × (d² + 2d + 1)), one partial W per worker thread, and each worker's block
+    buffers (block × k features, block × (d² + 2d + 1) key rows or products)."""
+    cols = d * d + 2 * d + 1
+    return 8 * ((workers + 1) * rank * cols + workers * block * (rank + cols))
 
 
 def default_block(rank: int, n: int) -> int:
     return int(max(64, min(n, MAX_BLOCK, BLOCK_BYTES // (8 * rank))))
 
 
-def _check_memory(rank: int, d: int, degree: int, block: int) -> None:
-    need = table_bytes(rank, d, block)
+def default_workers(threads: int, n: int, rank: int, d: int) -> int:
+    """Worker threads for the passes: ``threads``, fewer when each would get under MIN_THREAD_WORK products."""
+    work = n * rank * (d * d + 2 * d + 1)
+    return int(max(1, min(threads, work // MIN_THREAD_WORK)))
+
+
+def _check_memory(rank: int, d: int, degree: int, block: int, workers: int) -> None:
+    need = table_bytes(rank, d, block, workers)
     if need > MEMORY_LIMIT:
         raise InputError(f"Degree {degree} needs rank C({d}+{degree}, {degree}) = {rank:,}, whose factor tables "
                          f"take {need / 2**30:.1f} GiB, beyond the limit of {MEMORY_LIMIT / 2**30:.0f} GiB; "
                          f"lower the degree, raise eps or scale the inputs down.")
 
 
-def _key_pass(feat: Features, K: np.ndarray, gamma: float, h: np.ndarray, A3: np.ndarray, block: int) -> np.ndarray:
-    """W = Σ_l φ_R(γK_l) [h_l ⊗ K_l | K_l | A3_l | 1], k × (d² + 2d + 1), one block of keys at a time."""
+def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    """[0, n) in ``parts`` contiguous ranges of near-equal length."""
+    cuts = [n * i // parts for i in range(parts + 1)]
+    return [(cuts[i], cuts[i + 1]) for i in range(parts) if cuts[i + 1] > cuts[i]]
+
+
+def _key_pass(feat: Features, K: np.ndarray, gamma: float, h: np.ndarray, A3: np.ndarray, block: int,
+              workers: int) -> np.ndarray:
+    """W = Σ_l φ_R(γK_l) [h_l ⊗ K_l | K_l | A3_l | 1], k × (d² + 2d + 1), one block of keys at a time; each
+    worker thread sums its own rows into its own partial W."""
     n, d = K.shape
-    W = np.zeros((feat.rank, d * d + 2 * d + 1))
-    P = np.empty((min(block, n), feat.rank))
-    G = np.empty((min(block, n), d * d + 2 * d + 1))
-    for l0 in range(0, n, block):
-        l1 = min(l0 + block, n)
-        _feature_rows(K, gamma, l0, l1, feat.parent, feat.var, feat.right_coef, P)
-        _key_table(h, K, A3, l0, l1, G)
-        W += P[: l1 - l0].T @ G[: l1 - l0]
-    return W
+    cols = d * d + 2 * d + 1
+
+    def part(rows: tuple[int, int]) -> np.ndarray:
+        r0, r1 = rows
+        W = np.zeros((feat.rank, cols))
+        P = np.empty((min(block, r1 - r0), feat.rank))
+        G = np.empty((min(block, r1 - r0), cols))
+        for l0 in range(r0, r1, block):
+            l1 = min(l0 + block, r1)
+            _feature_rows(K, gamma, l0, l1, feat.parent, feat.var, feat.right_coef, P)
+            _key_table(h, K, A3, l0, l1, G)
+            W += P[: l1 - l0].T @ G[: l1 - l0]
+        return W
+
+    parts = thread_map(part, _ranges(n, workers), workers)
+    return parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
 
 
 def _query_pass(feat: Features, T: np.ndarray, gamma: float, W: np.ndarray, target: np.ndarray, upstream: bool,
-                block: int):
+                block: int, workers: int):
     """½‖c̃‖², Z = p̃A₂ (n×d) and U₁ᵀc̃ (k×d), one block of queries at a time; c̃ = f̃h − target, or the upstream
-    gradient ``target`` itself when ``upstream`` (a layer inside a model)."""
+    gradient ``target`` itself when ``upstream`` (a layer inside a model). Each worker thread writes its own rows of
+    Z and sums its own partial loss and U₁ᵀc̃."""
     n, d = T.shape
     Z = np.empty((n, d))
-    UC = np.zeros((feat.rank, d))
-    P = np.empty((min(block, n), feat.rank))
-    R = np.empty((min(block, n), W.shape[1]))
-    CA = np.empty((min(block, n), d))
-    loss = 0.0
-    for j0 in range(0, n, block):
-        j1 = min(j0 + block, n)
-        b = j1 - j0
-        _feature_rows(T, 1.0 / gamma, j0, j1, feat.parent, feat.var, feat.left_coef, P)
-        np.matmul(P[:b], W, out=R[:b])
-        part = _combine(R[:b], target, upstream, j0, Z, CA)
-        if not part == part:
-            raise InputError("The polynomial's row sums P(S)1 are not all positive, so f̃ is undefined; raise the degree "
-                             "(an even degree of the Taylor polynomials is positive everywhere) or scale the inputs down.")
-        loss += part
-        UC += P[:b].T @ CA[:b]
-    return loss, Z, UC
+
+    def part(rows: tuple[int, int]) -> tuple[float, np.ndarray]:
+        r0, r1 = rows
+        b = min(block, r1 - r0)
+        UC = np.zeros((feat.rank, d))
+        P, R, CA = np.empty((b, feat.rank)), np.empty((b, W.shape[1])), np.empty((b, d))
+        loss = 0.0
+        for j0 in range(r0, r1, block):
+            j1 = min(j0 + block, r1)
+            b = j1 - j0
+            _feature_rows(T, 1.0 / gamma, j0, j1, feat.parent, feat.var, feat.left_coef, P)
+            np.matmul(P[:b], W, out=R[:b])
+            loss += _combine(R[:b], target, upstream, j0, Z, CA)
+            UC += P[:b].T @ CA[:b]
+        return loss, UC
+
+    parts = thread_map(part, _ranges(n, workers), workers)
+    loss = sum(p[0] for p in parts)
+    if not loss == loss:
+        raise InputError("The polynomial's row sums P(S)1 are not all positive, so f̃ is undefined; raise the degree "
+                         "(an even degree of the Taylor polynomials is positive everywhere) or scale the inputs down.")
+    return loss, Z, parts[0][1] if len(parts) == 1 else np.sum([p[1] for p in parts], axis=0)
 
 
 @dataclass(frozen=True)
@@ -367,11 +420,16 @@ class _Plan:
     beta: float
     block: int
     gamma: float
+    threads: int  # the threads asked for (resolved)
+    workers: int  # the worker threads the passes run on (fewer than ``threads`` for small work)
 
 
-def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: float, block: int | None) -> _Plan:
-    """The polynomial for β = max‖T_j‖·max‖K_l‖, its features, the block, and γ with γ² = max‖T_j‖/max‖K_l‖
-    (T_j·K_l = (T_j/γ)·(γK_l): both sides of similar size, so neither side's monomials overflow)."""
+def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: float, block: int | None,
+          threads: int | None) -> _Plan:
+    """The polynomial for β = max‖T_j‖·max‖K_l‖, its features, the block, the worker threads, and γ with
+    γ² = max‖T_j‖/max‖K_l‖ (T_j·K_l = (T_j/γ)·(γK_l): both sides of similar size, so neither side's monomials
+    overflow)."""
+    threads = resolve_threads(threads)
     n, d = T.shape
     tn, kn = score_norms(T, K)
     beta = tn * kn
@@ -387,23 +445,21 @@ def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: floa
     if block is not None and (isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1):
         raise InputError(f"block must be a positive integer, got {block!r}.")
     block = default_block(rank, n) if block is None else int(block)
-    _check_memory(rank, d, pol.degree, block)
+    workers = default_workers(threads, n, rank, d)
+    _check_memory(rank, d, pol.degree, block, workers)
     gamma = math.sqrt(tn / kn) if tn > 0 and kn > 0 else 1.0
-    return _Plan(pol, features(pol, d), beta, block, gamma)
+    return _Plan(pol, features(pol, d), beta, block, gamma, threads, workers)
 
 
 def _run(plan: _Plan, T: np.ndarray, K: np.ndarray, A3: np.ndarray, Y: np.ndarray, h: np.ndarray,
-         target: np.ndarray, upstream: bool, threads: int | None):
-    """(½‖c̃‖², Z = p̃K, V₁ᵀA₃, U₁ᵀc̃): the key pass, then the query pass."""
-    from attngrad.numeric import kernel_support as ks
-
+         target: np.ndarray, upstream: bool):
+    """(½‖c̃‖², Z = p̃K, V₁ᵀA₃, U₁ᵀc̃): the key pass, then the query pass, each on ``plan.workers`` threads."""
     d = K.shape[1]
     dd = d * d
-    with ks.using_threads(threads) as used, ks.blas_threads(used):
-        W = _key_pass(plan.feat, K, plan.gamma, h, A3, plan.block)
-        VA3 = W[:, dd + d: dd + 2 * d].copy()
-        W[:, dd + d: dd + 2 * d] = VA3 @ Y  # V₁ᵀh = (V₁ᵀA₃)Y
-        loss, Z, UC = _query_pass(plan.feat, T, plan.gamma, W, target, upstream, plan.block)
+    W = _key_pass(plan.feat, K, plan.gamma, h, A3, plan.block, plan.workers)
+    VA3 = W[:, dd + d: dd + 2 * d].copy()
+    W[:, dd + d: dd + 2 * d] = VA3 @ Y  # V₁ᵀh = (V₁ᵀA₃)Y
+    loss, Z, UC = _query_pass(plan.feat, T, plan.gamma, W, target, upstream, plan.block, plan.workers)
     return loss, Z, VA3, UC
 
 
@@ -419,22 +475,20 @@ def lowrank_loss_and_grad(
     the given degree, or the smallest whose relative-error bound on [−β, β] is ≤ ``eps``.
     The result reports the degree, the rank C(d+g, g), the bounds ε (exp), ε_f (softmax) and the project's bound
     on ‖g̃ − ∇_X L‖_∞; with ``measure`` also the errors against the exact generated kernel. Computes in float64
-    (float32 inputs give float32 results); ``threads`` sets the Numba and BLAS threads.
+    (float32 inputs give float32 results); ``threads``: the threads the passes run on (default: Numba's count).
     """
     arrays = as_attention_inputs(A1, A2, A3, E, Y, X, dtype=dtype)
-    from attngrad.numeric import kernel_support as ks
-
     dt = arrays[0].dtype
     a1, a2, a3, e, y, x = (a.astype(np.float64, copy=False) for a in arrays)
     n, d = a1.shape
     s = parse_scale(scale, d)
-    ks.check_threads(threads)
-    T = s * (a1 @ x)
-    plan = _plan(T, a2, poly, degree, eps, block)
-    h = a3 @ y
-    loss, Z, VA3, UC = _run(plan, T, a2, a3, y, h, e, False, threads)
-    grad_X = s * (a1.T @ Z)
-    grad_Y = VA3.T @ UC
+    with blas_threads(1):  # see the note on threads at MIN_THREAD_WORK
+        T = s * (a1 @ x)
+        plan = _plan(T, a2, poly, degree, eps, block, threads)
+        h = a3 @ y
+        loss, Z, VA3, UC = _run(plan, T, a2, a3, y, h, e, False)
+        grad_X = s * (a1.T @ Z)
+        grad_Y = VA3.T @ UC
     pol = plan.poly
     if not (math.isfinite(loss) and np.isfinite(grad_X).all() and np.isfinite(grad_Y).all()):
         raise InputError("The low-rank loss or gradient overflows float64; scale the inputs down.")
@@ -443,7 +497,7 @@ def lowrank_loss_and_grad(
         E_inf=float(np.abs(e).max()), H=float(np.abs(h).max()), a_1=float(np.abs(a1).max()), a_2=float(np.abs(a2).max()),
         d=d, epsilon_f=eps_f, n=n, s=s))
     result = LowRankResult(float(dt.type(loss)), grad_X.astype(dt), grad_Y.astype(dt), pol, plan.feat.rank, plan.beta,
-                           pol.bound, eps_f, bound, plan.block)
+                           pol.bound, eps_f, bound, plan.block, plan.workers)
     if measure:
         from attngrad.numeric.attention import loss_and_grad
 
@@ -485,10 +539,8 @@ def self_attention_grads(
             raise InputError(f"{nm} has shape {a.shape} but must be {shape} (n and d are read from X).")
     x, w, wv, g = (a.astype(np.float64) for a in (Xt, W, WV, G))
     s = parse_scale(scale, d)
-    from attngrad.numeric import kernel_support as ks
-
-    ks.check_threads(threads)
-    T = s * (x @ w)
-    plan = _plan(T, x, poly, degree, eps, block)
-    _, Z, VA3, UC = _run(plan, T, x, x, wv, x @ wv, g, True, threads)
-    return s * (x.T @ Z), VA3.T @ UC, plan.poly
+    with blas_threads(1):  # see the note on threads at MIN_THREAD_WORK
+        T = s * (x @ w)
+        plan = _plan(T, x, poly, degree, eps, block, threads)
+        _, Z, VA3, UC = _run(plan, T, x, x, wv, x @ wv, g, True)
+        return s * (x.T @ Z), VA3.T @ UC, plan.poly

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import mpmath
+import numba
 import numpy as np
 import pytest
 import sympy as sp
@@ -107,6 +108,39 @@ def test_streaming_blocks_equal_one_block_to_rounding():
         np.testing.assert_allclose(many.grad_Y, one.grad_Y, rtol=1e-12, atol=1e-15 * np.abs(one.grad_Y).max())
 
 
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
+@pytest.mark.parametrize("block", [5, 64])
+def test_worker_threads_equal_one_thread_to_rounding(monkeypatch, block):
+    a = random_inputs(203, 4, seed=6)
+    one = LR.lowrank_loss_and_grad(**a, eps=1e-8, block=block, threads=1)
+    monkeypatch.setattr(LR, "MIN_THREAD_WORK", 1)  # small work on two threads too
+    two = LR.lowrank_loss_and_grad(**a, eps=1e-8, block=block, threads=2)
+    assert (one.workers, two.workers) == (1, 2)
+    assert two.loss == pytest.approx(one.loss, rel=1e-13)
+    np.testing.assert_allclose(two.grad_X, one.grad_X, rtol=1e-12, atol=1e-15 * np.abs(one.grad_X).max())
+    np.testing.assert_allclose(two.grad_Y, one.grad_Y, rtol=1e-12, atol=1e-15 * np.abs(one.grad_Y).max())
+    G = np.random.default_rng(1).normal(size=(203, 4))
+    W, WV = np.random.default_rng(2).normal(size=(2, 4, 4)) * 0.3
+    s1 = LR.self_attention_grads(a["A1"], W, WV, G, eps=1e-8, block=block, threads=1)
+    s2 = LR.self_attention_grads(a["A1"], W, WV, G, eps=1e-8, block=block, threads=2)
+    for x, y in zip(s1[:2], s2[:2]):
+        np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-15 * np.abs(x).max())
+
+
+@pytest.mark.parametrize("n,parts", [(1, 2), (7, 2), (203, 2), (10, 3), (2, 5)])
+def test_row_ranges_partition_the_rows(n, parts):
+    ranges = LR._ranges(n, parts)
+    assert [i for r0, r1 in ranges for i in range(r0, r1)] == list(range(n))
+    assert len(ranges) == min(n, parts) and max(r1 - r0 for r0, r1 in ranges) - min(r1 - r0 for r0, r1 in ranges) <= 1
+
+
+def test_default_workers_follow_the_work_per_thread():
+    n, k, d = 5120, 55, 9
+    work = n * k * (d * d + 2 * d + 1)
+    assert work >= 2 * LR.MIN_THREAD_WORK and LR.default_workers(2, n, k, d) == 2
+    assert LR.default_workers(2, 160, 15, 4) == 1 == LR.default_workers(1, n, k, d)
+
+
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("kind", LR.POLYNOMIALS)
 def test_error_within_the_claimed_bound_on_random_instances(seed, kind):
@@ -183,7 +217,7 @@ def test_fit_alpha_recovers_a_power_law():
 
 def test_bench_instance_has_the_requested_beta():
     a = instance(100, 4, 0.25, 0)
-    assert LR._plan((1 / 4) * a["A1"] @ a["X"], a["A2"], "taylor", 2, 1e-6, None).beta == pytest.approx(0.25)
+    assert LR._plan((1 / 4) * a["A1"] @ a["X"], a["A2"], "taylor", 2, 1e-6, None, None).beta == pytest.approx(0.25)
 
 
 # bad input -------------------------------------------------------------------------------------------------------

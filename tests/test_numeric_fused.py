@@ -264,3 +264,24 @@ def test_fused_memory_stays_o_nd_at_n_16384(method):
     assert peak_before - rss_before < 1024  # the reset worked, so peak_after is the peak of this call
     # an n×n float64 array alone would be 2 GiB; inputs are allocated before the measurement
     assert peak_after - rss_before < 50 * 1024, (rss_before, peak_after)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
+def test_thread_map_keeps_order_reuses_its_pool_and_runs_nested_maps_serially():
+    import threading
+
+    from attngrad.numeric import kernel_support as ks
+
+    def inner(x):
+        return (x * x, threading.current_thread().name)
+
+    def outer(x):  # a map inside a task: serial, on the task's own thread
+        return [r for r in ks.thread_map(inner, [x, x + 1], 2)]
+
+    out = ks.thread_map(outer, list(range(6)), 2)
+    assert [[v for v, _ in pair] for pair in out] == [[x * x, (x + 1) ** 2] for x in range(6)]
+    assert all(pair[0][1] == pair[1][1] for pair in out)  # each nested map on its task's own thread
+    assert out[0][0][1] == threading.current_thread().name != out[1][0][1]  # the caller takes the first item
+    pool = ks._POOLS[1]  # the one other thread of a 2-thread map
+    ks.thread_map(inner, [1, 2], 2)
+    assert ks._POOLS[1] is pool
