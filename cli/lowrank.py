@@ -69,7 +69,7 @@ def _e(x: float | None) -> str:
 @click.option("--repeats", default=5, show_default=True, type=int)
 @click.option("--warmup", default=1, show_default=True, type=int)
 @click.option("--budget", default=60.0, show_default=True, type=float, help="Seconds of timed calls per method and size.")
-@click.option("--threads", type=int, help="Threads for Numba and BLAS (default: all).")
+@click.option("--threads", type=int, help="Threads (default: all): the exact kernels' Numba threads and the low-rank passes' worker threads.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--memory/--no-memory", default=True, show_default=True, help="Peak memory of the low-rank call at the largest n.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")

@@ -238,7 +238,7 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
                 k = row["rank"]
                 flops = 4 * n * k * (d * d + 3 * d + 1)  # two passes of one n×k by k×(d²+2d+1) product, plus U₁ᵀc̃
                 row["predicted_s"] = flops / rate
-                mem = LR.table_bytes(k, d, LR.default_block(k, n))
+                mem = LR.table_bytes(k, d, LR.default_block(k, n), LR.default_workers(threads, n, k, d))
                 row["memory_gb"] = mem / 1e9
                 if mem > LR.MEMORY_LIMIT:
                     row["status"] = f"rank beyond memory ({mem / 2**30:.1f} GiB)"

@@ -17,6 +17,7 @@ printed into numeric/generated/lowrank_bounds.py.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -41,6 +42,15 @@ MAX_BLOCK = 2048
 # product its idle threads spin for a while on the cores the next call's workers need (two workers then ran no
 # faster than one). Handing work to a thread costs about 45 µs on these machines, so small work stays on one.
 MIN_THREAD_WORK = 2**21  # products n·k·(d² + 2d + 1) per worker thread below which fewer threads are faster
+# OpenBLAS runs a product of fewer than 2¹⁸ multiply-adds on one thread anyway (SMP_THRESHOLD_MIN ·
+# GEMM_MULTITHREAD_THRESHOLD). A call whose products all stay below that leaves the BLAS setting alone: changing it
+# and back cost up to 40 µs in some processes, half the time of a call at n = 160.
+BLAS_SERIAL_PRODUCT = 2**18
+
+
+def _single_blas(products: int):
+    """blas_threads(1) around products of up to ``products`` multiply-adds; nothing below BLAS_SERIAL_PRODUCT."""
+    return blas_threads(1) if products >= BLAS_SERIAL_PRODUCT else nullcontext()
 
 
 # the polynomial ----------------------------------------------------------------------------------------------
@@ -422,6 +432,7 @@ class _Plan:
     gamma: float
     threads: int  # the threads asked for (resolved)
     workers: int  # the worker threads the passes run on (fewer than ``threads`` for small work)
+    products: int  # multiply-adds of the call's largest BLAS product (a block's, or A₁ᵀZ's n·d²)
 
 
 def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: float, block: int | None,
@@ -448,7 +459,8 @@ def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: floa
     workers = default_workers(threads, n, rank, d)
     _check_memory(rank, d, pol.degree, block, workers)
     gamma = math.sqrt(tn / kn) if tn > 0 and kn > 0 else 1.0
-    return _Plan(pol, features(pol, d), beta, block, gamma, threads, workers)
+    products = max(min(block, n) * rank * (d * d + 2 * d + 1), n * d * d)
+    return _Plan(pol, features(pol, d), beta, block, gamma, threads, workers, products)
 
 
 def _run(plan: _Plan, T: np.ndarray, K: np.ndarray, A3: np.ndarray, Y: np.ndarray, h: np.ndarray,
@@ -482,10 +494,11 @@ def lowrank_loss_and_grad(
     a1, a2, a3, e, y, x = (a.astype(np.float64, copy=False) for a in arrays)
     n, d = a1.shape
     s = parse_scale(scale, d)
-    with blas_threads(1):  # see the note on threads at MIN_THREAD_WORK
+    with _single_blas(n * d * d):  # see the note on threads at MIN_THREAD_WORK
         T = s * (a1 @ x)
-        plan = _plan(T, a2, poly, degree, eps, block, threads)
         h = a3 @ y
+    plan = _plan(T, a2, poly, degree, eps, block, threads)
+    with _single_blas(plan.products):
         loss, Z, VA3, UC = _run(plan, T, a2, a3, y, h, e, False)
         grad_X = s * (a1.T @ Z)
         grad_Y = VA3.T @ UC
@@ -539,8 +552,10 @@ def self_attention_grads(
             raise InputError(f"{nm} has shape {a.shape} but must be {shape} (n and d are read from X).")
     x, w, wv, g = (a.astype(np.float64) for a in (Xt, W, WV, G))
     s = parse_scale(scale, d)
-    with blas_threads(1):  # see the note on threads at MIN_THREAD_WORK
+    with _single_blas(n * d * d):  # see the note on threads at MIN_THREAD_WORK
         T = s * (x @ w)
-        plan = _plan(T, x, poly, degree, eps, block, threads)
-        _, Z, VA3, UC = _run(plan, T, x, x, wv, x @ wv, g, True)
+        h = x @ wv
+    plan = _plan(T, x, poly, degree, eps, block, threads)
+    with _single_blas(plan.products):
+        _, Z, VA3, UC = _run(plan, T, x, x, wv, h, g, True)
         return s * (x.T @ Z), VA3.T @ UC, plan.poly

@@ -36,6 +36,23 @@ def test_polynomial_within_its_bound_at_30_digits(kind, g, beta):
     assert float(worst) > 0
 
 
+@pytest.mark.parametrize("kind", LR.POLYNOMIALS)
+@pytest.mark.parametrize("g,beta", [(0, 0.0), (2, 0.3), (14, 4.0), (85, 0.01), (60, 300.0), (400, 2.0), (3, 800.0)])
+def test_error_bound_matches_the_sympy_formula_in_floats_and_beyond_them(kind, g, beta):
+    """The float path and the mpmath fallback (near underflow at (85, 0.01), overflow at (60, 300), exp beyond
+    float range at (3, 800); below float range at (400, 2)) against the SymPy closed form at 40 digits."""
+    from attngrad.derive.polynomial import printed_formulas
+
+    expr = printed_formulas()[kind.replace("-", "_")]
+    sym = {str(v): v for v in expr.free_symbols}
+    want = sp.N(expr.subs({sym["g"]: g, sym["beta"]: sp.Rational(str(beta))}), 40)
+    got = LR.error_bound(kind, g, beta)
+    if want > sp.Float("1.7e308"):
+        assert got == math.inf
+    else:
+        assert got == pytest.approx(float(want), rel=1e-12, abs=0.0)  # 0 only where float(want) underflows to 0
+
+
 @pytest.mark.parametrize("g", [0, 1, 4, 7])
 def test_shifted_taylor_coefficients_match_sympy_expansion(g):
     x, b = sp.symbols("x beta")
