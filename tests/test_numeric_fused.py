@@ -267,21 +267,39 @@ def test_fused_memory_stays_o_nd_at_n_16384(method):
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
-def test_thread_map_keeps_order_reuses_its_pool_and_runs_nested_maps_serially():
+def test_thread_map_keeps_order_runs_side_by_side_and_runs_nested_maps_serially():
     import threading
 
     from attngrad.numeric import kernel_support as ks
 
+    meet = threading.Barrier(2, timeout=10)  # broken unless two items run at the same time
+
     def inner(x):
         return (x * x, threading.current_thread().name)
 
-    def outer(x):  # a map inside a task: serial, on the task's own thread
-        return [r for r in ks.thread_map(inner, [x, x + 1], 2)]
+    def outer(x):
+        if x < 2:
+            meet.wait()
+        return ks.thread_map(inner, [x, x + 1], 2)  # inside a task: serial, on the task's own thread
 
-    out = ks.thread_map(outer, list(range(6)), 2)
-    assert [[v for v, _ in pair] for pair in out] == [[x * x, (x + 1) ** 2] for x in range(6)]
-    assert all(pair[0][1] == pair[1][1] for pair in out)  # each nested map on its task's own thread
-    assert out[0][0][1] == threading.current_thread().name != out[1][0][1]  # the caller takes the first item
-    pool = ks._POOLS[1]  # the one other thread of a 2-thread map
+    out = ks.thread_map(outer, list(range(8)), 2)
+    assert [[v for v, _ in pair] for pair in out] == [[x * x, (x + 1) ** 2] for x in range(8)]
+    assert all(pair[0][1] == pair[1][1] for pair in out)
+    assert len({pair[0][1] for pair in out[:2]}) == 2  # items 0 and 1 met at the barrier on two threads
+    pool = ks._POOLS[1]  # the one other thread of a 2-thread map persists
     ks.thread_map(inner, [1, 2], 2)
     assert ks._POOLS[1] is pool
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
+def test_thread_map_raises_the_first_failing_items_exception():
+    from attngrad.numeric import kernel_support as ks
+
+    def fn(x):
+        if x in (3, 5):
+            raise ValueError(f"item {x}")
+        return x
+
+    with pytest.raises(ValueError, match="item 3"):
+        ks.thread_map(fn, list(range(6)), 2)
+    assert ks.thread_map(fn, [0, 1, 2], 2) == [0, 1, 2]
