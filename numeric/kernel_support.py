@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -135,8 +136,9 @@ def resolve_threads(threads: int | None) -> int:
     return numba.get_num_threads() if threads is None else int(threads)
 
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOL: list[ThreadPoolExecutor] = []  # one pool of NUMBA_NUM_THREADS − 1 threads, made on first use
 _WORKER = threading.local()
+os.register_at_fork(after_in_child=_POOL.clear)  # a forked child inherits the pool but not its threads
 
 
 def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> list:
@@ -146,16 +148,17 @@ def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> li
     seconds of LLVM work when first compiled.
 
     The calling thread and ``threads − 1`` pool threads take the items one at a time, in order, until none is
-    left. The pools persist: starting threads costs about 0.1 ms a call, and each hand-over to a waiting thread
+    left. The pool persists: starting threads costs about 0.1 ms a call, and each hand-over to a waiting thread
     still costs about 45 µs on these machines. A call from inside a task runs serially, so nested maps neither
-    wait on each other nor oversubscribe the cores. The first failing item's exception is raised."""
+    wait on each other nor oversubscribe the cores. The first failing item's exception (by position) is raised;
+    after a failure, or an interrupt of the caller, no further items are started."""
     workers = min(len(items), resolve_threads(threads))
     if workers <= 1 or getattr(_WORKER, "inside", False):
         return [fn(x) for x in items]
-    pool = _POOLS.get(workers - 1)
-    if pool is None:
-        pool = _POOLS.setdefault(workers - 1, ThreadPoolExecutor(max_workers=workers - 1,
-                                                                  thread_name_prefix="attngrad"))
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=max(1, numba.config.NUMBA_NUM_THREADS - 1),
+                                        thread_name_prefix="attngrad"))
+    pool = _POOL[0]
     results: list[Any] = [None] * len(items)
     failed: list[tuple[int, BaseException]] = []
     order = iter(range(len(items)))
@@ -177,9 +180,13 @@ def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> li
             _WORKER.inside = False
 
     helpers = [pool.submit(drain) for _ in range(workers - 1)]
-    drain()
-    for h in helpers:
-        h.result()
+    try:
+        drain()
+        for h in helpers:
+            h.result()
+    except BaseException as exc:  # KeyboardInterrupt while waiting: the helpers start no further items
+        failed.append((len(items), exc))
+        raise
     if failed:
         raise min(failed, key=lambda f: f[0])[1]
     return results

@@ -74,7 +74,7 @@ def error_bound(kind: str, degree: int, beta: float) -> float:
     fn = {"taylor-shifted": LB.taylor_shifted, "taylor": LB.taylor, "chebyshev": LB.chebyshev}[kind]
     try:
         value = float(fn(beta=float(beta), g=int(degree)))
-        if value > 1e-290 or beta == 0:
+        if math.isfinite(value) and (value > 1e-290 or beta == 0):  # float products overflow to inf silently
             return value
     except OverflowError:
         pass
@@ -329,6 +329,8 @@ def _max_row_norm(M):  # pragma: no cover - compiled
         acc = 0.0
         for j in range(M.shape[1]):
             acc += M[i, j] * M[i, j]
+        if acc != acc:
+            return np.nan  # a NaN row (inf − inf in a product): the caller's finiteness check reports it
         top = max(top, acc)
     return math.sqrt(top)
 
@@ -389,7 +391,9 @@ def _key_pass(feat: Features, K: np.ndarray, gamma: float, h: np.ndarray, A3: np
         return W
 
     parts = thread_map(part, _ranges(n, workers), workers)
-    return parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
+    for p in parts[1:]:  # in place: no stacked copy of the partials
+        parts[0] += p
+    return parts[0]
 
 
 def _query_pass(feat: Features, T: np.ndarray, gamma: float, W: np.ndarray, target: np.ndarray, upstream: bool,
@@ -420,7 +424,10 @@ def _query_pass(feat: Features, T: np.ndarray, gamma: float, W: np.ndarray, targ
     if not loss == loss:
         raise InputError("The polynomial's row sums P(S)1 are not all positive, so f̃ is undefined; raise the degree "
                          "(an even degree of the Taylor polynomials is positive everywhere) or scale the inputs down.")
-    return loss, Z, parts[0][1] if len(parts) == 1 else np.sum([p[1] for p in parts], axis=0)
+    UC = parts[0][1]
+    for p in parts[1:]:
+        UC += p[1]
+    return loss, Z, UC
 
 
 @dataclass(frozen=True)

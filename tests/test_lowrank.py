@@ -37,10 +37,12 @@ def test_polynomial_within_its_bound_at_30_digits(kind, g, beta):
 
 
 @pytest.mark.parametrize("kind", LR.POLYNOMIALS)
-@pytest.mark.parametrize("g,beta", [(0, 0.0), (2, 0.3), (14, 4.0), (85, 0.01), (60, 300.0), (400, 2.0), (3, 800.0)])
+@pytest.mark.parametrize("g,beta", [(0, 0.0), (2, 0.3), (14, 4.0), (85, 0.01), (60, 300.0), (60, 400.0), (400, 2.0),
+                                    (3, 800.0)])
 def test_error_bound_matches_the_sympy_formula_in_floats_and_beyond_them(kind, g, beta):
-    """The float path and the mpmath fallback (near underflow at (85, 0.01), overflow at (60, 300), exp beyond
-    float range at (3, 800); below float range at (400, 2)) against the SymPy closed form at 40 digits."""
+    """The float path and the mpmath fallback (near underflow at (85, 0.01); a float product that overflows to inf
+    although the bound is representable at (60, 400); beyond float range at (60, 300) and (3, 800); below it at
+    (400, 2)) against the SymPy closed form at 40 digits."""
     from attngrad.derive.polynomial import printed_formulas
 
     expr = printed_formulas()[kind.replace("-", "_")]
@@ -149,6 +151,17 @@ def test_row_ranges_partition_the_rows(n, parts):
     ranges = LR._ranges(n, parts)
     assert [i for r0, r1 in ranges for i in range(r0, r1)] == list(range(n))
     assert len(ranges) == min(n, parts) and max(r1 - r0 for r0, r1 in ranges) - min(r1 - r0 for r0, r1 in ranges) <= 1
+
+
+@pytest.mark.parametrize("bad_row", [None, 0, 3])
+def test_score_norms_match_numpy_and_keep_a_nan_row(bad_row):
+    T, K = np.random.default_rng(3).normal(size=(2, 5, 3))
+    if bad_row is not None:
+        T[bad_row, 1] = np.nan
+    got = LR.score_norms(T, K)
+    want = (np.sqrt((T * T).sum(axis=1).max()), np.sqrt((K * K).sum(axis=1).max()))
+    np.testing.assert_allclose(got, want, rtol=1e-15)  # NaN where NumPy gives NaN (assert_allclose: NaN == NaN)
+    assert math.isnan(got[0]) == (bad_row is not None)
 
 
 def test_default_workers_follow_the_work_per_thread():

@@ -286,20 +286,44 @@ def test_thread_map_keeps_order_runs_side_by_side_and_runs_nested_maps_serially(
     assert [[v for v, _ in pair] for pair in out] == [[x * x, (x + 1) ** 2] for x in range(8)]
     assert all(pair[0][1] == pair[1][1] for pair in out)
     assert len({pair[0][1] for pair in out[:2]}) == 2  # items 0 and 1 met at the barrier on two threads
-    pool = ks._POOLS[1]  # the one other thread of a 2-thread map persists
+    pool = ks._POOL[0]  # the pool persists
     ks.thread_map(inner, [1, 2], 2)
-    assert ks._POOLS[1] is pool
+    assert ks._POOL == [pool]
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
 def test_thread_map_raises_the_first_failing_items_exception():
     from attngrad.numeric import kernel_support as ks
 
+    import threading
+
+    later = threading.Event()
+
     def fn(x):
-        if x in (3, 5):
-            raise ValueError(f"item {x}")
+        if x == 3:  # fails after item 5 has failed: the first failure by position, not by time, is raised
+            later.wait(timeout=10)
+            raise ValueError("item 3")
+        if x == 5:
+            later.set()
+            raise ValueError("item 5")
         return x
 
     with pytest.raises(ValueError, match="item 3"):
-        ks.thread_map(fn, list(range(6)), 2)
+        ks.thread_map(fn, list(range(8)), 2)
+    assert later.is_set()
     assert ks.thread_map(fn, [0, 1, 2], 2) == [0, 1, 2]
+
+
+def _squares_on_two_threads(n):
+    from attngrad.numeric import kernel_support as ks
+
+    return ks.thread_map(lambda x: x * x, list(range(n)), 2)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
+def test_thread_map_works_in_a_forked_child_after_use_in_the_parent():
+    import multiprocessing
+
+    assert _squares_on_two_threads(5) == [0, 1, 4, 9, 16]  # the parent's pool now exists
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_squares_on_two_threads, (6,)).get(timeout=60) == [0, 1, 4, 9, 16, 25]
