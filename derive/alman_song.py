@@ -8,6 +8,7 @@ are about the chain ``alman_song(scale)`` that the kernels implement.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 from types import SimpleNamespace
 
@@ -47,18 +48,40 @@ def alman_song(scale: str = "1/d") -> Model:
               input_order=("A1", "A2", "A3", "E", "Y", "X"))
     S = m.define("S", k * (A1 @ X @ A2.T), "scores s·A₁XA₂ᵀ (Def 1.2)")
     u = m.define("u", exp(S), "exp(S) (Def 3.2, matrix form)")
-    alpha = m.define("α", RowSum(u), "row sums exp(S)1_n (Def 3.3)")
-    f = m.define("f", Diag(alpha**-1) @ u, "row softmax D⁻¹exp(S) (Def 3.4)")
-    h = m.define("h", A3 @ Y, "values A₃Y (Def 3.5)")
-    c = m.define("c", f @ h - Emat, "residual fh − E (Def 3.6)")
-    m.loss = m.define("L", E.half_sq_norm(c), "½‖c‖²_F (Def 1.2, Lemma 3.10)")
-    q = m.define("q", c @ h.T, "c hᵀ (Def C.3)")
-    p1 = m.define("p₁", f * q, "f∘q (Lemma D.4)")
-    r = m.define("r", RowSum(p1), "p₁1_n")
-    p2 = m.define("p₂", Diag(r) @ f, "diag(r) f: row j0 is f_{j0}f_{j0}ᵀq_{j0}")
-    p = m.define("p", p1 - p2, "p₁ − p₂ (Def C.5, matrix form)")
-    m.define("∇X", k * (A1.T @ p @ A2), "gradient in X (Lemma C.7 with the scale)")
-    m.define("∇Y", A3.T @ f.T @ c, "gradient in Y")
+    return def12_chain(m, k, u, EXACT_NOTES)
+
+
+#: the descriptions of the exact chain's nodes (with the paper's references), by base name
+EXACT_NOTES = {
+    "α": "row sums exp(S)1_n (Def 3.3)", "f": "row softmax D⁻¹exp(S) (Def 3.4)", "h": "values A₃Y (Def 3.5)",
+    "c": "residual fh − E (Def 3.6)", "L": "½‖c‖²_F (Def 1.2, Lemma 3.10)", "q": "c hᵀ (Def C.3)",
+    "p₁": "f∘q (Lemma D.4)", "r": "p₁1_n", "p₂": "diag(r) f: row j0 is f_{j0}f_{j0}ᵀq_{j0}",
+    "p": "p₁ − p₂ (Def C.5, matrix form)", "∇X": "gradient in X (Lemma C.7 with the scale)", "∇Y": "gradient in Y",
+}
+
+
+def def12_chain(m: Model, k: sp.Expr, u: E.Node, notes: dict[str, str], mark: str = "") -> Model:
+    """Def 1.2's loss and the project's backward chain from u (exp(S), or a stand-in for it), into ``m``:
+    α = u1, f = diag(α)⁻¹u, h = A₃Y, c = fh − E, L = ½‖c‖², q = chᵀ, p₁ = f∘q, r = p₁1, p₂ = diag(r)f,
+    p = p₁ − p₂, ∇X = k·A₁ᵀpA₂, ∇Y = A₃ᵀfᵀc. ``mark`` (a combining tilde) is put on every name but h's (f̃, c̃, …);
+    ``notes`` describes each node by its base name."""
+    def name(base: str) -> str:
+        return base if base == "h" or not mark else unicodedata.normalize("NFC", base[0] + mark + base[1:])
+
+    def define(base: str, node: E.Node) -> E.Node:
+        return m.define(name(base), node, notes[base])
+
+    alpha = define("α", RowSum(u))
+    f = define("f", Diag(alpha**-1) @ u)
+    h = define("h", A3 @ Y)
+    c = define("c", f @ h - Emat)
+    m.loss = define("L", E.half_sq_norm(c))
+    q = define("q", c @ h.T)
+    p1 = define("p₁", f * q)
+    p2 = define("p₂", Diag(define("r", RowSum(p1))) @ f)
+    p = define("p", p1 - p2)
+    define("∇X", k * (A1.T @ p @ A2))
+    define("∇Y", A3.T @ f.T @ c)
     return m
 
 

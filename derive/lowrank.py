@@ -26,7 +26,7 @@ import sympy as sp
 
 from . import expr as E
 from . import polynomial as PL
-from .alman_song import A1, A2, A3, PAPER, SCALES, SOURCE, Emat, X, Y, alman_song
+from .alman_song import A1, A2, A3, PAPER, SCALES, SOURCE, Emat, X, Y, alman_song, def12_chain
 from .claims import BoundClaim, Claim, Measurement, Probe
 from .evaluate import Evaluator, FloatField, MpmathField
 from .expr import Diag, FaceSplit, Grad, RowSum, d, n, size
@@ -103,18 +103,13 @@ def alman_song_polynomial(scale: str, coefs: tuple) -> Model:
               "Def 1.2 with a polynomial in place of exp", ("X", "Y"), input_order=("A1", "A2", "A3", "E", "Y", "X"))
     S = m.define("S", s * (A1 @ X @ A2.T), "scores s·A₁XA₂ᵀ")
     ut = m.define("ũ", horner(coefs, S), "P(S) entrywise")
-    ft = m.define("f̃", Diag(RowSum(ut) ** -1) @ ut, "diag(P(S)1)⁻¹P(S)")
-    h = m.define("h", A3 @ Y, "values A₃Y")
-    ct = m.define("c̃", ft @ h - Emat, "f̃h − E")
-    m.loss = m.define("L̃", E.half_sq_norm(ct), "½‖c̃‖²")
-    qt = m.define("q̃", ct @ h.T, "c̃hᵀ")
-    p1 = m.define("p̃₁", ft * qt, "f̃∘q̃")
-    rt = m.define("r̃", RowSum(p1), "p̃₁1")
-    p2 = m.define("p̃₂", Diag(rt) @ ft, "diag(r̃)f̃")
-    pt = m.define("p̃", p1 - p2, "p̃₁ − p̃₂")
-    m.define("∇̃X", s * (A1.T @ pt @ A2), "s·A₁ᵀp̃A₂")
-    m.define("∇̃Y", A3.T @ ft.T @ ct, "A₃ᵀf̃ᵀc̃")
-    return m
+    return def12_chain(m, s, ut, POLYNOMIAL_NOTES, mark="\u0303")
+
+
+POLYNOMIAL_NOTES = {
+    "α": "row sums P(S)1", "f": "diag(P(S)1)⁻¹P(S)", "h": "values A₃Y", "c": "f̃h − E", "L": "½‖c̃‖²",
+    "q": "c̃hᵀ", "p₁": "f̃∘q̃", "r": "p̃₁1", "p₂": "diag(r̃)f̃", "p": "p̃₁ − p̃₂", "∇X": "s·A₁ᵀp̃A₂", "∇Y": "A₃ᵀf̃ᵀc̃",
+}
 
 
 def exact_coefficients(values) -> tuple:
@@ -581,19 +576,18 @@ def error_claims() -> list[Claim]:
     kernel = ("numeric.lowrank.lowrank_loss_and_grad (float64; the polynomial given or chosen by the kernel, the "
               "degree chosen for eps) against the chain's ∇_X L in float64; the bound at the kernel's own β and degree")
     d6 = f"{SOURCE}, Lemma D.6"
+    softmax_probe = "ũ = P(S) (shifted Taylor) or u∘(1 ± ε), at 50 digits"
     return [
         _bound_claim("attngrad/lowrank/softmax-error", "if |ũ − u| ≤ ε·u entrywise (u = exp(S), 0 ≤ ε < 1), the "
                      "row-normalised f̃ = diag(ũ1)⁻¹ũ has |f̃ − f| ≤ 2ε/(1−ε)·f (papers.md §2; ε measured on the "
                      "instance, ũ = P(S) or an adversarial ũ = u∘(1 ± ε))",
                      "max |f̃/f − 1|", "softmax_error(ε) = 2ε/(1−ε)",
-                     [Probe("mpmath-50", "ũ = P(S) (shifted Taylor) or u∘(1 ± ε), at 50 digits", SOFTMAX_INSTANCES,
-                            _softmax_measure(False))]),
+                     [Probe("mpmath-50", softmax_probe, SOFTMAX_INSTANCES, _softmax_measure(False))]),
         _bound_claim("attngrad/lowrank/softmax-abs-error", "under the same hypothesis, ‖f̃ − f‖_∞ ≤ ε/(2(1−ε)): "
                      "|f̃_jl − f_jl| ≤ 2f_jl(1−f_jl)ε/(1−ε) since f̃_jl − f_jl = f_jl(e_l − ē)/(1 + ē) with "
                      "|e_l − ē| ≤ 2(1−f_jl)ε (the project's; 4× below ε_f at f = ½ and tight there)",
                      "max |f̃ − f|", "ε/(2(1−ε))",
-                     [Probe("mpmath-50", "ũ = P(S) (shifted Taylor) or u∘(1 ± ε), at 50 digits", SOFTMAX_INSTANCES,
-                            _softmax_measure(True))]),
+                     [Probe("mpmath-50", softmax_probe, SOFTMAX_INSTANCES, _softmax_measure(True))]),
         _bound_claim(f"{PAPER}/lemma-D.1", "(concrete reading of the asymptotic statement) U₁V₁ᵀ = f̃ = "
                      "diag(P(S)1)⁻¹P(S) through the features of a polynomial P with relative error ε on [−β, β], "
                      "β = ‖S‖_∞, satisfies ‖U₁V₁ᵀ − f‖_∞ ≤ ε: the error target of D.1 is the polynomial's accuracy",
