@@ -106,9 +106,10 @@ def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str |
     import os
 
     from attngrad.derive.check import EXACT_SIZES, check_all, check_exact_sizes, claims_of
+    from attngrad.derive.papers.registry import BUILTIN
     from attngrad.derive.claims import select
 
-    claims = select(claims_of(str(file_) if file_ else None, reload=True), ids, paper)
+    claims = select(claims_of(str(file_) if file_ else BUILTIN, reload=True), ids, paper)
     if list_only:
         if as_json:
             click.echo(json.dumps([{"id": c.id, "source": c.source, "printed": c.printed,
@@ -124,7 +125,7 @@ def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str |
         raise InputError(f"--jobs must be a positive integer, got {jobs}.")
     t0 = time.perf_counter()
     with progressbar(len(claims), "checking") as bar:
-        verdicts = check_all(claims, str(file_) if file_ else None, jobs=jobs or os.cpu_count() or 1,
+        verdicts = check_all(claims, str(file_) if file_ else BUILTIN, jobs=jobs or os.cpu_count() or 1,
                              progress=lambda: bar.update(1), seed=seed, exact_sizes=sizes, exact=not no_exact)
     elapsed = time.perf_counter() - t0
     failed = [v for v in verdicts if not v.printed and v.verdict != "holds"]
@@ -162,7 +163,9 @@ def codegen(check_only: bool, file_: str | None, out: str | None, as_json: bool)
             raise InputError("--out is for --file; the built-in kernels live in numeric/generated/.")
         import attngrad.numeric.generated as gen
 
-        targets, out_dir, command = cg.builtin_targets(), Path(gen.__file__).parent, "attngrad codegen"
+        from attngrad.derive.papers.registry import codegen_targets
+
+        targets, out_dir, command = codegen_targets(), Path(gen.__file__).parent, "attngrad codegen"
     if check_only:
         bad = cg.stale(targets, out_dir, command)
         if as_json:

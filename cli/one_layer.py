@@ -339,8 +339,8 @@ def bounds(ids, kernel, mode, seed, eta, epsilon, size_N, size_n, size_D, size_d
 
     Exit 1 when a derivation step fails to verify or a bound does not hold at the instance.
     """
-    from attngrad.derive.bounds import bounds as all_bounds
-    from attngrad.derive.bounds import latex, pretty
+    from attngrad.derive.derivation import latex, pretty
+    from attngrad.derive.papers.registry import bounds as all_bounds
 
     chosen = all_bounds(tuple(ids))
     if seed < 0:
@@ -400,7 +400,7 @@ def instance_numbers(chosen, kernel: str, train: tuple[str, ...], seed: int, set
     eta = settings.eta if settings.eta is not None else sim.auto_eta(lmax, s.N)
     out: dict[str, list] = {}
     by_id = {b.id: b for b in chosen}
-    from attngrad.derive.bounds import linear_rate, pl_any_subset, pl_wv
+    from attngrad.derive.papers.pl_bounds import linear_rate, pl_any_subset, pl_wv
 
     mu = pl_any_subset().function("mu")(lambda_min=lmin, N=s.N)
     if "pl/any-subset" in by_id:

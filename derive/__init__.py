@@ -6,7 +6,7 @@ A user's claims file (``attngrad check --file my_claims.py``) imports from here:
 """
 
 from .check import TierResult, Verdict, check_claim
-from .claims import BoundClaim, Claim, Measurement, Probe, builtin_claims, load_claims_file, select
+from .claims import BoundClaim, Claim, Measurement, Probe, load_claims_file, select
 from .expr import (
     Basis, Col, ColSum, Deriv, Diag, Entry, FaceSplit, Fill, Grad, Hadamard, Identity, Kernel, Kron, Log, MatMul,
     Matrix, Named, Node, Pow, Row, RowSum, Scale, Total, Transpose, Tril, Vec, d, exp, half_sq_norm, inner, log, n,
@@ -14,6 +14,15 @@ from .expr import (
 )
 from .model import Model
 from .printing import show
+
+
+def __getattr__(name: str):
+    """``builtin_claims`` is paper content (``derive.papers.registry``): loaded on first use, not with the engine."""
+    if name == "builtin_claims":
+        from .papers.registry import builtin_claims
+
+        return builtin_claims
+    raise AttributeError(f"module 'attngrad.derive' has no attribute {name!r}")
 
 __all__ = [
     "Basis", "BoundClaim", "Claim", "Col", "ColSum", "Deriv", "Diag", "Entry", "FaceSplit", "Fill", "Grad",

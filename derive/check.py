@@ -19,6 +19,7 @@ between the tolerance and the refutation margin).
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import random
 import time
@@ -31,8 +32,8 @@ import sympy as sp
 
 from attngrad.errors import InputError
 
-from . import expr as E
-from .claims import BoundClaim, Claim
+from . import expr as ex
+from .claims import BoundClaim, Claim, load_claims_file
 from .evaluate import Evaluator, ExactField, FloatField, MpmathField, NotSymbolic
 
 Point = dict[str, int]  # a size point: size-symbol name → value, e.g. {"n": 2, "d": 1}
@@ -104,14 +105,14 @@ class Verdict:
 # inputs ---------------------------------------------------------------------------------------
 def _sizes(point: Point) -> dict[sp.Symbol, int]:
     """The substitution of a size point (symbols as ``expr.size`` makes them)."""
-    return {E.size(k): v for k, v in point.items()}
+    return {ex.size(k): v for k, v in point.items()}
 
 
 def _inputs(claim: Claim, pairs, sizes, make) -> dict[str, np.ndarray]:
-    leaves: dict[str, E.Matrix] = {}
+    leaves: dict[str, ex.Matrix] = {}
     for lhs, rhs in pairs:
-        leaves.update(E.leaves(lhs))
-        leaves.update(E.leaves(rhs))
+        leaves.update(ex.leaves(lhs))
+        leaves.update(ex.leaves(rhs))
     out = {}
     for name in sorted(leaves):
         m = leaves[name]
@@ -149,7 +150,7 @@ def _pairs(claim: Claim, point: Point, indices: list[dict[str, int]]):
     return out
 
 
-def _has(node: E.Node, kind: type) -> bool:
+def _has(node: ex.Node, kind: type) -> bool:
     return any(isinstance(x, kind) for x in node.walk())
 
 
@@ -157,7 +158,7 @@ def _kernel_dtype(pairs) -> str | None:
     for _, lhs, rhs in pairs:
         for side in (lhs, rhs):
             for x in side.walk():
-                if isinstance(x, E.Kernel):
+                if isinstance(x, ex.Kernel):
                     return x.dtype
     return None
 
@@ -291,7 +292,7 @@ def _tier_exact_kernel(claim: Claim, seed: int, sizes_list, kdtype: str) -> Tier
         for _, lhs, rhs in pairs:
             vals = []
             for side in (lhs, rhs):
-                if _has(side, E.Kernel):
+                if _has(side, ex.Kernel):
                     vals.append(np.asarray(ev_f(side), dtype=np.float64))
                 else:
                     back = {w: (sp.exp(g) if kind == "exp" else sp.log(g)) for w, (kind, g) in exact.opaque.items()}
@@ -311,7 +312,7 @@ def _tier_index(claim: Claim) -> TierResult:
 
     t0 = time.perf_counter()
     method = "index notation with symbolic n, d (canonical multi-sums)"
-    if claim.over or not isinstance(claim.lhs, E.Node) or not isinstance(claim.rhs, E.Node):
+    if claim.over or not isinstance(claim.lhs, ex.Node) or not isinstance(claim.rhs, ex.Node):
         return TierResult("index", "skipped", method, note="the claim is built per size or per index")
     try:
         proved = equal_for_all_sizes(claim.lhs, claim.rhs)
@@ -333,9 +334,9 @@ def _tier_float(claim: Claim, seed: int, sizes_list, kdtype: str | None):
     for point in sizes_list:
         sizes = _sizes(point)
         pairs = _pairs(claim, point, _index_tuples(claim, sizes, rng, sample=True))
-        if any(_has(l, E.Deriv) or _has(r, E.Deriv) for _, l, r in pairs):
+        if any(_has(l, ex.Deriv) or _has(r, ex.Deriv) for _, l, r in pairs):
             return TierResult("float64", "skipped", "float64", [], note="entrywise derivatives are checked at 50 digits only")
-        grads |= any(_has(l, E.Grad) or _has(r, E.Grad) for _, l, r in pairs)
+        grads |= any(_has(l, ex.Grad) or _has(r, ex.Grad) for _, l, r in pairs)
         field_ = FloatField(np.float64)
         inputs = _inputs(claim, [(l, r) for _, l, r in pairs], sizes, random_normal(seed, point, claim.positive))
         diff = _compare(Evaluator(field_, inputs, sizes), pairs)
@@ -407,13 +408,13 @@ def _check(claim: Claim, seed: int, exact_sizes, mp_sizes, float_sizes, exact: b
         verdict = "refuted"
     else:
         if not exact:
-            ex = TierResult("exact", "skipped", "SymPy", note="not requested")
+            exact_tier = TierResult("exact", "skipped", "SymPy", note="not requested")
         elif kdtype:
-            ex = _tier_exact_kernel(claim, seed, exact_sizes, kdtype)
+            exact_tier = _tier_exact_kernel(claim, seed, exact_sizes, kdtype)
         else:
-            ex = _tier_exact(claim, seed, exact_sizes)
+            exact_tier = _tier_exact(claim, seed, exact_sizes)
         fl = _tier_float(claim, seed, float_sizes, kdtype)
-        tiers += [_tier_index(claim), ex, fl]
+        tiers += [_tier_index(claim), exact_tier, fl]
         outcomes = {t.outcome for t in tiers}
         if "refuted" in outcomes:
             verdict = "refuted" if "undecided" not in outcomes else "inconclusive"
@@ -499,20 +500,29 @@ def _tasks(claims: list[Claim]) -> list[list[int]]:
     return tasks
 
 
-_LOADED: dict[str | None, list[Claim]] = {}
+_LOADED: dict[str, list[Claim]] = {}
 
 
-def claims_of(source: str | None, reload: bool = False) -> list[Claim]:
-    """The claims of a source (None: the built-in ones; else a user's file), built once per process (again with
-    ``reload``: a user's file may have changed since)."""
+def claims_of(source: str, reload: bool = False) -> list[Claim]:
+    """The claims of a source, built once per process (again with ``reload``: a user's file may have changed since).
+
+    ``source`` is a Python file that defines claims (a user's ``--file``) or ``package.module:function``, a function
+    returning a list of claims (the built-in ones: ``attngrad.derive.papers.registry:builtin_claims``). The engine
+    knows no paper: whoever calls it names the source."""
     if reload or source not in _LOADED:
-        from .claims import builtin_claims, load_claims_file
-
-        _LOADED[source] = builtin_claims() if source is None else load_claims_file(source)
+        _LOADED[source] = load_claims(source)
     return _LOADED[source]
 
 
-def _run_task(source: str | None, ids: list[str], indices: list[int], kwargs: dict) -> list[tuple[int, Verdict]]:
+def load_claims(source: str) -> list[Claim]:
+    """The claims of ``source`` (see ``claims_of``), built afresh."""
+    if source.endswith(".py") or ":" not in source:
+        return load_claims_file(source)
+    module, _, function = source.partition(":")
+    return list(getattr(importlib.import_module(module), function)())
+
+
+def _run_task(source: str, ids: list[str], indices: list[int], kwargs: dict) -> list[tuple[int, Verdict]]:
     claims = claims_of(source)
     out = []
     for i, claim_id in zip(indices, ids):
@@ -523,9 +533,9 @@ def _run_task(source: str | None, ids: list[str], indices: list[int], kwargs: di
     return out
 
 
-def check_all(claims: list[Claim], source: str | None, *, jobs: int = 1, progress=None, **kwargs) -> list[Verdict]:
-    """Verdicts of ``claims`` in order. ``source`` says where they come from (None: built in; a path: a user's
-    file), so that with ``jobs`` > 1 worker processes can rebuild them by position; each task (a group of claims
+def check_all(claims: list[Claim], source: str, *, jobs: int = 1, progress=None, **kwargs) -> list[Verdict]:
+    """Verdicts of ``claims`` in order. ``source`` says where they come from (a user's
+    file; see ``claims_of``), so that with ``jobs`` > 1 worker processes can rebuild them by position; each task (a group of claims
     that share a kernel, or one claim) runs in one worker, largest groups first. ``progress()`` after each claim.
     Claims that cannot be found again by id in the source (or repeat an id) are checked here, one by one."""
     known = [c.id for c in claims_of(source)] if jobs > 1 else []

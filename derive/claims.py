@@ -19,10 +19,10 @@ import sympy as sp
 
 from attngrad.errors import InputError
 
-from . import expr as E
+from . import expr as ex
 from .model import Model
 
-Side = Union[E.Node, Callable[[SimpleNamespace], E.Node]]
+Side = Union[ex.Node, Callable[[SimpleNamespace], ex.Node]]
 
 
 @dataclass
@@ -58,17 +58,17 @@ class Claim:
     def paper(self) -> str:
         return self.id.split("/", 1)[0]
 
-    def sides(self, sizes: dict[str, int], index: dict[str, int] | None = None) -> tuple[E.Node, E.Node]:
+    def sides(self, sizes: dict[str, int], index: dict[str, int] | None = None) -> tuple[ex.Node, ex.Node]:
         """The two sides at concrete sizes and index values."""
         ctx = SimpleNamespace(**sizes, **(index or {}))
         try:
-            lhs = self.lhs if isinstance(self.lhs, E.Node) else self.lhs(ctx)
-            rhs = self.rhs if isinstance(self.rhs, E.Node) else self.rhs(ctx)
+            lhs = self.lhs if isinstance(self.lhs, ex.Node) else self.lhs(ctx)
+            rhs = self.rhs if isinstance(self.rhs, ex.Node) else self.rhs(ctx)
         except Exception as exc:  # a user's builder may raise anything
             where = ", ".join(f"{k}={v}" for k, v in vars(ctx).items())
             raise InputError(f"Claim {self.id} could not be built at {where}: {exc}") from None
         for side in (lhs, rhs):
-            if not isinstance(side, E.Node):
+            if not isinstance(side, ex.Node):
                 raise InputError(f"Claim {self.id} has a side that is not an expression (got {type(side).__name__}).")
         return lhs, rhs
 
@@ -115,13 +115,6 @@ class BoundClaim(Claim):
 
     def sides(self, sizes, index=None):
         raise InputError(f"Claim {self.id} is a measured bound; it has no expression sides.")
-
-
-def builtin_claims() -> list[Claim]:
-    """Every claim attngrad ships, in report order."""
-    from . import alman_song, liang, lowrank, one_layer
-
-    return alman_song.claims() + lowrank.claims() + liang.claims() + one_layer.claims()
 
 
 def import_user_file(path: str | Path) -> ModuleType:

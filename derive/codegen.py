@@ -29,8 +29,9 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from attngrad.errors import InputError
+from attngrad.vocabulary import DESCENT_STATUS
 
-from . import expr as E
+from . import expr as ex
 from .model import Model
 from .printing import show
 
@@ -41,14 +42,14 @@ class CodegenError(InputError):
     """The chain has a node the row-streaming printer cannot place (one sentence)."""
 
 
-def _strip(node: E.Node) -> E.Node:
-    while isinstance(node, E.Named):
+def _strip(node: ex.Node) -> ex.Node:
+    while isinstance(node, ex.Named):
         node = node.expr
     return node
 
 
 def _is_n(x: sp.Expr) -> bool:
-    return x == E.n
+    return x == ex.n
 
 
 @dataclass
@@ -62,12 +63,12 @@ class Schedule:
     """Which phase each node is computed in, and the order within each phase."""
 
     kinds: dict[int, str] = field(default_factory=dict)
-    glob: list[E.Node] = field(default_factory=list)
-    rows: list[E.Node] = field(default_factory=list)
-    reduces: list[tuple[E.Node, str, tuple]] = field(default_factory=list)  # (node, form, operands)
-    post: list[E.Node] = field(default_factory=list)
-    users: dict[int, list[E.Node]] = field(default_factory=dict)
-    keep: list[E.Node] = field(default_factory=list)  # rewritten nodes, kept alive (ids stay unique)
+    glob: list[ex.Node] = field(default_factory=list)
+    rows: list[ex.Node] = field(default_factory=list)
+    reduces: list[tuple[ex.Node, str, tuple]] = field(default_factory=list)  # (node, form, operands)
+    post: list[ex.Node] = field(default_factory=list)
+    users: dict[int, list[ex.Node]] = field(default_factory=dict)
+    keep: list[ex.Node] = field(default_factory=list)  # rewritten nodes, kept alive (ids stay unique)
 
 
 class KernelPrinter:
@@ -83,7 +84,7 @@ class KernelPrinter:
         self.names: dict[int, str] = {}
         self._count = 0
         self.lines: list[str] = []
-        self.shift: dict[int, tuple[E.Node, E.Node | None]] = {}  # exp node -> (argument, mask)
+        self.shift: dict[int, tuple[ex.Node, ex.Node | None]] = {}  # exp node -> (argument, mask)
         self.alias: dict[int, str] = {}  # node -> the name of the definition it is the body of
         self.inline: set[int] = set()  # entrywise row nodes printed inside their one consumer
         self.bufs_planned: set[int] = set()
@@ -91,7 +92,7 @@ class KernelPrinter:
         self.serial = False
 
     # scheduling ---------------------------------------------------------------------------------
-    def _name(self, node: E.Node, hint: str = "t") -> str:
+    def _name(self, node: ex.Node, hint: str = "t") -> str:
         if id(node) not in self.names:
             alias = self.alias.get(id(node))
             if alias is not None:
@@ -100,7 +101,7 @@ class KernelPrinter:
             self.names[id(node)] = f"{hint}{self._count}"
         return self.names[id(node)]
 
-    def kind(self, node: E.Node) -> str:
+    def kind(self, node: ex.Node) -> str:
         key = id(node)
         if key in self.sched.kinds:
             return self.sched.kinds[key]
@@ -108,18 +109,18 @@ class KernelPrinter:
         self.sched.kinds[key] = k
         return k
 
-    def _classify(self, node: E.Node) -> str:
-        if isinstance(node, E.Matrix):
+    def _classify(self, node: ex.Node) -> str:
+        if isinstance(node, ex.Matrix):
             return "input"
-        if isinstance(node, (E.Grad, E.Deriv, E.Kernel, E.Vec, E.Kron, E.Row, E.Col, E.Entry, E.Basis)):
+        if isinstance(node, (ex.Grad, ex.Deriv, ex.Kernel, ex.Vec, ex.Kron, ex.Row, ex.Col, ex.Entry, ex.Basis)):
             raise CodegenError(f"The chain uses {type(node).__name__} ({show(node)}), which a kernel cannot stream by rows.")
         kids = [self.kind(c) for c in node.children]
         nn = _is_n(node.shape[0]) and _is_n(node.shape[1])
-        if isinstance(node, (E.Fill, E.Identity, E.Tril)):
+        if isinstance(node, (ex.Fill, ex.Identity, ex.Tril)):
             return "row" if nn else "global"
-        if isinstance(node, E.Named):
+        if isinstance(node, ex.Named):
             return kids[0]
-        if isinstance(node, E.MatMul):
+        if isinstance(node, ex.MatMul):
             factors = _flatten(node)
             kids = [self.kind(f) for f in factors]
             if "row" in kids and _contracts_rows(factors[0]):  # Sᵀ R: a sum over the streamed rows
@@ -135,16 +136,16 @@ class KernelPrinter:
     def schedule(self) -> Schedule:
         seen: set[int] = set()
 
-        def visit(node: E.Node, parent: E.Node | None) -> None:
+        def visit(node: ex.Node, parent: ex.Node | None) -> None:
             if parent is not None:
                 self.sched.users.setdefault(id(node), []).append(parent)
             if id(node) in seen:
                 return
             seen.add(id(node))
-            if isinstance(node, E.Named):
+            if isinstance(node, ex.Named):
                 self.alias.setdefault(id(_strip(node)), node.name)
             kind = self.kind(node)
-            if kind == "reduce" and not isinstance(node, E.Named):
+            if kind == "reduce" and not isinstance(node, ex.Named):
                 form, ops = self._reduce_form(node)
                 for op in ops:
                     visit(op, node)
@@ -152,30 +153,30 @@ class KernelPrinter:
                 return
             for c in node.children:
                 visit(c, node)
-            if kind == "global" and not isinstance(node, (E.Named, E.Matrix, E.Transpose)):
+            if kind == "global" and not isinstance(node, (ex.Named, ex.Matrix, ex.Transpose)):
                 self.sched.glob.append(node)
-            elif kind == "row" and not isinstance(node, E.Named):
+            elif kind == "row" and not isinstance(node, ex.Named):
                 self.sched.rows.append(node)
-            elif kind == "post" and not isinstance(node, (E.Named, E.Transpose)):
+            elif kind == "post" and not isinstance(node, (ex.Named, ex.Transpose)):
                 self.sched.post.append(node)
 
         for name in self.outputs:
             visit(self.model[name], None)
         # diag(v) is formed only inside products, which scale rows or columns directly
         self.sched.rows = [r for r in self.sched.rows if not (
-            isinstance(r, E.Diag) and all(isinstance(u, E.MatMul) for u in self.sched.users.get(id(r), [])))]
+            isinstance(r, ex.Diag) and all(isinstance(u, ex.MatMul) for u in self.sched.users.get(id(r), [])))]
         self._find_shifts()
         self.inline = {id(r) for r in self.sched.rows if self._inlinable(r)}
         self.sched.rows = [r for r in self.sched.rows if id(r) not in self.inline]
         self._allocate()
         return self.sched
 
-    def _consumers(self, node: E.Node) -> list[E.Node] | None:
+    def _consumers(self, node: ex.Node) -> list[ex.Node] | None:
         """The nodes that read ``node`` (through definitions); None if a definition is an output."""
         out, stack = [], list(self.sched.users.get(id(node), []))
         while stack:
             p = stack.pop()
-            if isinstance(p, E.Named):
+            if isinstance(p, ex.Named):
                 if p.name in self.outputs:
                     return None
                 stack.extend(self.sched.users.get(id(p), []))
@@ -184,12 +185,12 @@ class KernelPrinter:
         return out
 
     @staticmethod
-    def _entrywise(node: E.Node) -> bool:
+    def _entrywise(node: ex.Node) -> bool:
         """Entry (j, l) needs only entries (j, l) of the operands (and row j of a column vector)."""
-        return isinstance(node, (E.Add, E.Hadamard, E.Scale, E.Pow, E.Log, E.Exp)) or (
-            isinstance(node, E.MatMul) and isinstance(_strip(node.a), E.Diag))
+        return isinstance(node, (ex.Add, ex.Hadamard, ex.Scale, ex.Pow, ex.Log, ex.Exp)) or (
+            isinstance(node, ex.MatMul) and isinstance(_strip(node.a), ex.Diag))
 
-    def _inlinable(self, node: E.Node) -> bool:
+    def _inlinable(self, node: ex.Node) -> bool:
         """An entrywise row node read once per entry by one entrywise consumer: printed inside it."""
         if not self._entrywise(node) or id(node) in self.shift:
             return False
@@ -199,10 +200,10 @@ class KernelPrinter:
         u = users[0]
         if any(u is red for red, form, _ in self.sched.reduces if form in ("total", "colsum")):
             return True
-        return (self._entrywise(u) or isinstance(u, E.RowSum)) and self.kind(u) == "row"
+        return (self._entrywise(u) or isinstance(u, ex.RowSum)) and self.kind(u) == "row"
 
     # buffers: one per live row quantity, reused once it is dead ---------------------------------------
-    def _reads(self, node: E.Node) -> set[int]:
+    def _reads(self, node: ex.Node) -> set[int]:
         """Buffers (by node id) read when ``node`` is printed, looking through inlined nodes and diag(·)."""
         out: set[int] = set()
         kids = list(node.children)
@@ -210,9 +211,9 @@ class KernelPrinter:
             kids.append(self.shift[id(node)][1])
         for c in kids:
             sc = _strip(c)
-            if self.kind(c) != "row" or isinstance(sc, (E.Tril, E.Identity, E.Fill)):
+            if self.kind(c) != "row" or isinstance(sc, (ex.Tril, ex.Identity, ex.Fill)):
                 continue
-            if id(sc) in self.inline or (isinstance(sc, E.Diag) and id(sc) not in self.bufs_planned):
+            if id(sc) in self.inline or (isinstance(sc, ex.Diag) and id(sc) not in self.bufs_planned):
                 out |= self._reads(sc)
             else:
                 out.add(id(sc))
@@ -235,7 +236,7 @@ class KernelPrinter:
         self.bufs: dict[int, str] = {}
         self.buf_cols: dict[str, sp.Expr] = {}
         for i, r in enumerate(rows):
-            if isinstance(r, (E.Tril, E.Identity, E.Fill)):
+            if isinstance(r, (ex.Tril, ex.Identity, ex.Fill)):
                 continue
             cols = self.size(r.shape[1])
             dying = [x for x in self._reads(r) if last.get(x) == i and x in self.bufs]
@@ -254,13 +255,13 @@ class KernelPrinter:
             if last.get(id(r)) is None:  # read by nobody (cannot happen for a needed node) — release
                 free.setdefault(cols, []).append(name)
 
-    def _reduce_form(self, node: E.Node) -> tuple[str, tuple]:
+    def _reduce_form(self, node: ex.Node) -> tuple[str, tuple]:
         """A reduce node as ('outer', (x, y)) = Σ_j x_jᵀ y_j, ('total', (a,)) or ('colsum', (a,))."""
-        if isinstance(node, E.Total):
+        if isinstance(node, ex.Total):
             return "total", (node.a,)
-        if isinstance(node, E.ColSum):
+        if isinstance(node, ex.ColSum):
             return "colsum", (node.a,)
-        if isinstance(node, E.MatMul):
+        if isinstance(node, ex.MatMul):
             factors = _flatten(node)
             for k in range(1, len(factors)):
                 left = _product([_transpose(f) for f in reversed(factors[:k])])
@@ -270,11 +271,11 @@ class KernelPrinter:
                     return "outer", (left, right)
         raise CodegenError(f"The chain's {show(node)} sums over rows in a way the kernel printer cannot stream.")
 
-    def _streams(self, node: E.Node) -> bool:
+    def _streams(self, node: ex.Node) -> bool:
         """A product whose first factor has n rows and whose other factors are global."""
-        factors = _flatten(node) if isinstance(node, E.MatMul) else [node]
+        factors = _flatten(node) if isinstance(node, ex.MatMul) else [node]
         first = factors[0]
-        if not _is_n(first.shape[0]) or isinstance(_strip(first), E.Transpose) and self.kind(_strip(first).a) == "row":
+        if not _is_n(first.shape[0]) or isinstance(_strip(first), ex.Transpose) and self.kind(_strip(first).a) == "row":
             return False
         try:
             return all(self.kind(f) in ("global", "input") for f in factors[1:]) and self.kind(first) != "reduce"
@@ -284,82 +285,82 @@ class KernelPrinter:
     def _find_shifts(self) -> None:
         """exp nodes that may be computed as exp(S − rowmax S): used only through diag((u1)⁻¹)u."""
         for node in self.sched.rows:
-            if not (isinstance(node, E.MatMul) and isinstance(_strip(node.a), E.Diag)):
+            if not (isinstance(node, ex.MatMul) and isinstance(_strip(node.a), ex.Diag)):
                 continue
             pw = _strip(_strip(node.a).a)
-            if not (isinstance(pw, E.Pow) and pw.k == -1 and isinstance(_strip(pw.a), E.RowSum)):
+            if not (isinstance(pw, ex.Pow) and pw.k == -1 and isinstance(_strip(pw.a), ex.RowSum)):
                 continue
             u = _strip(_strip(pw.a).a)
             if u is not _strip(node.b):
                 continue
-            ex, mask = (u, None) if isinstance(u, E.Exp) else (None, None)
-            if isinstance(u, E.Hadamard):
+            exp_node, mask = (u, None) if isinstance(u, ex.Exp) else (None, None)
+            if isinstance(u, ex.Hadamard):
                 a, b = _strip(u.a), _strip(u.b)
-                ex, mask = (a, u.b) if isinstance(a, E.Exp) else ((b, u.a) if isinstance(b, E.Exp) else (None, None))
-            if ex is None or self.kind(ex.a) != "row":
+                exp_node, mask = (a, u.b) if isinstance(a, ex.Exp) else ((b, u.a) if isinstance(b, ex.Exp) else (None, None))
+            if exp_node is None or self.kind(exp_node.a) != "row":
                 continue
             allowed = {id(node), id(_strip(pw.a)), id(u)}
-            if self._only_used_by(u, allowed | {id(pw)}) and self._only_used_by(ex, allowed) and \
+            if self._only_used_by(u, allowed | {id(pw)}) and self._only_used_by(exp_node, allowed) and \
                     self._only_used_by(_strip(pw.a), {id(pw)}):
-                self.shift[id(ex)] = (ex.a, mask)
+                self.shift[id(exp_node)] = (exp_node.a, mask)
 
-    def _only_used_by(self, node: E.Node, allowed: set[int]) -> bool:
+    def _only_used_by(self, node: ex.Node, allowed: set[int]) -> bool:
         out = []
         stack = list(self.sched.users.get(id(node), []))
         while stack:
             p = stack.pop()
-            if isinstance(p, E.Named):
+            if isinstance(p, ex.Named):
                 stack.extend(self.sched.users.get(id(p), []))
                 if p.name in self.outputs:
                     return False
             else:
                 out.append(p)
-        return all(id(p) in allowed or isinstance(p, (E.Diag, E.Pow)) and self._only_used_by(p, allowed | {id(p)})
+        return all(id(p) in allowed or isinstance(p, (ex.Diag, ex.Pow)) and self._only_used_by(p, allowed | {id(p)})
                    for p in out)
 
     # printing: access strings -------------------------------------------------------------------
     def size(self, x: sp.Expr) -> str:
         return sp.pycode(x)
 
-    def at(self, node: E.Node, col: str) -> str:
+    def at(self, node: ex.Node, col: str) -> str:
         """Entry (row j0+b, column col) of an n-row node, as an expression inside the block loops."""
         node_s = _strip(node)
-        if isinstance(node_s, E.Fill):
+        if isinstance(node_s, ex.Fill):
             return f"{float(node_s.value)!r}"
         kind = self.kind(node)
         c = "0" if node.shape[1] == 1 else col
         if kind == "row":
             if id(node_s) in self.inline:
                 return f"({self._entry(node_s, col)})"
-            if isinstance(node_s, E.Tril):
+            if isinstance(node_s, ex.Tril):
                 return f"(1.0 if {col} <= j0 + b else 0.0)"
-            if isinstance(node_s, E.Identity):
+            if isinstance(node_s, ex.Identity):
                 return f"(1.0 if {col} == j0 + b else 0.0)"
             return f"{self.buf(node_s).name}[{c}, b]"
         if kind in ("global", "input"):
-            if isinstance(node_s, E.Transpose):  # a column read as a row broadcasts; else entry (c, j0 + b)
+            if isinstance(node_s, ex.Transpose):  # a column read as a row broadcasts; else entry (c, j0 + b)
                 return self._index(node_s.a, c, '0' if node_s.a.shape[1] == 1 else 'j0 + b')
             if node.shape[0] == 1:
                 return self._index(node_s, "0", c)
             return self._index(node_s, "j0 + b", c)
         raise CodegenError(f"{show(node)} cannot be read by rows.")
 
-    def _index(self, node: E.Node, row: str, col: str) -> str:
+    def _index(self, node: ex.Node, row: str, col: str) -> str:
         """Entry (row, col) of a global or input array (the batch printer offsets a sample's rows)."""
         return f"{self.arr(node)}[{row}, {col}]"
 
-    def _part(self, node: E.Node, row: str, col: str, transposed: bool = False) -> str:
+    def _part(self, node: ex.Node, row: str, col: str, transposed: bool = False) -> str:
         """This thread's partial sum of entry (row, col) of a reduction (kept transposed if asked)."""
         return f"{self.arr(node)}_parts[t, {col if transposed else row}, {row if transposed else col}]"
 
-    def arr(self, node: E.Node) -> str:
+    def arr(self, node: ex.Node) -> str:
         """The array name of a global or input node (Named unwrapped)."""
         node = _strip(node)
-        if isinstance(node, E.Matrix):
+        if isinstance(node, ex.Matrix):
             return node.name
         return self._name(node, "g")
 
-    def buf(self, node: E.Node) -> _Buf:
+    def buf(self, node: ex.Node) -> _Buf:
         node = _strip(node)
         return _Buf(self.bufs[id(node)], node.shape[1])
 
@@ -400,7 +401,7 @@ class KernelPrinter:
             out.append(f"{self.arr(node)}_parts = np.zeros(({count}, {shape[0]}, {shape[1]}))")
         return out
 
-    def _part_shape(self, node: E.Node, size) -> list[sp.Expr]:
+    def _part_shape(self, node: ex.Node, size) -> list[sp.Expr]:
         return [node.shape[0], node.shape[1]]
 
     def _block_lines(self, stop: str) -> list[str]:
@@ -428,10 +429,10 @@ class KernelPrinter:
                 for value in (getattr(x, "k", None), getattr(x, "value", None)):
                     if isinstance(value, sp.Expr):
                         found |= value.free_symbols
-        return tuple(sorted(str(v) for v in found - {E.n, E.d}))
+        return tuple(sorted(str(v) for v in found - {ex.n, ex.d}))
 
-    def _label(self, node: E.Node) -> str:
-        names = [u.name for u in self.sched.users.get(id(node), []) if isinstance(u, E.Named)]
+    def _label(self, node: ex.Node) -> str:
+        names = [u.name for u in self.sched.users.get(id(node), []) if isinstance(u, ex.Named)]
         return (names[0] + " = " if names else "") + show(node)
 
     def _size_lines(self) -> list[str]:
@@ -441,7 +442,7 @@ class KernelPrinter:
         """Inputs that arrive with the samples along an extra axis 0 (none here; see BatchPrinter)."""
         return ()
 
-    def _value(self, node: E.Node) -> str:
+    def _value(self, node: ex.Node) -> str:
         node = _strip(node)
         kind = self.kind(node)
         if kind == "row":
@@ -449,77 +450,77 @@ class KernelPrinter:
         return self.arr(node)
 
     # globals and post: whole small arrays ---------------------------------------------------------
-    def _print_global(self, node: E.Node) -> list[str]:
+    def _print_global(self, node: ex.Node) -> list[str]:
         name = self.arr(node)
-        if isinstance(node, E.MatMul):
+        if isinstance(node, ex.MatMul):
             mm = "matmul_serial" if self.serial else "matmul"
             return [f"{name} = {mm}({self._whole(node.a)}, {self._whole(node.b)})"]
-        if isinstance(node, E.Scale):
+        if isinstance(node, ex.Scale):
             operand = self._whole(node.a)
             if self._temporary(node.a, node):  # scale in place: nothing else reads the operand
                 return [f"{name} = {operand}", f"{name} *= {self.size(node.k)}"]
             return [f"{name} = ({self.size(node.k)}) * {operand}"]
-        if isinstance(node, (E.Add, E.Hadamard)):
+        if isinstance(node, (ex.Add, ex.Hadamard)):
             a, b = self._whole(node.a), self._whole(node.b)
             if node.a.shape != node.b.shape and not (_scalar(node.a) or _scalar(node.b)):
-                return [f"{name} = broadcast({a}, {b}, {isinstance(node, E.Hadamard)})"]  # parfors cannot broadcast
-            return [f"{name} = {a} {'*' if isinstance(node, E.Hadamard) else '+'} {b}"]
-        if isinstance(node, E.Exp):
+                return [f"{name} = broadcast({a}, {b}, {isinstance(node, ex.Hadamard)})"]  # parfors cannot broadcast
+            return [f"{name} = {a} {'*' if isinstance(node, ex.Hadamard) else '+'} {b}"]
+        if isinstance(node, ex.Exp):
             return [f"{name} = np.exp({self._whole(node.a)})"]
-        if isinstance(node, E.Log):
+        if isinstance(node, ex.Log):
             return [f"{name} = np.log({self._whole(node.a)})"]
-        if isinstance(node, E.Pow):
+        if isinstance(node, ex.Pow):
             return [f"{name} = {self._whole(node.a)} ** {float(node.k)!r}"]
-        if isinstance(node, E.RowSum):
+        if isinstance(node, ex.RowSum):
             return [f"{name} = {self._whole(node.a)}.sum(axis=1).reshape(-1, 1)"]
-        if isinstance(node, E.ColSum):
+        if isinstance(node, ex.ColSum):
             return [f"{name} = {self._whole(node.a)}.sum(axis=0).reshape(1, -1)"]
-        if isinstance(node, E.Total):
+        if isinstance(node, ex.Total):
             return [f"{name} = np.full((1, 1), {self._whole(node.a)}.sum())"]
-        if isinstance(node, E.Fill):
+        if isinstance(node, ex.Fill):
             return [f"{name} = np.full(({self.size(node.shape[0])}, {self.size(node.shape[1])}), {float(node.value)!r})"]
         raise CodegenError(f"The kernel printer has no global form for {type(node).__name__} ({show(node)}).")
 
-    def _temporary(self, node: E.Node, user: E.Node) -> bool:
+    def _temporary(self, node: ex.Node, user: ex.Node) -> bool:
         """An array this kernel computed (a reduction or a product, not an input, not an output) that only
         ``user`` reads."""
         s = _strip(node)
-        if isinstance(s, (E.Matrix, E.Transpose, E.Fill)) or self.kind(node) not in ("reduce", "post", "global"):
+        if isinstance(s, (ex.Matrix, ex.Transpose, ex.Fill)) or self.kind(node) not in ("reduce", "post", "global"):
             return False
-        if not isinstance(s, (E.MatMul, E.Total, E.ColSum, E.Scale, E.Add)):
+        if not isinstance(s, (ex.MatMul, ex.Total, ex.ColSum, ex.Scale, ex.Add)):
             return False
         return self._consumers(s) == [user]
 
-    def _whole(self, node: E.Node) -> str:
+    def _whole(self, node: ex.Node) -> str:
         s = _strip(node)
-        if isinstance(s, E.Fill) and s.shape == (1, 1):
+        if isinstance(s, ex.Fill) and s.shape == (1, 1):
             return f"{float(s.value)!r}"
-        if isinstance(s, E.Transpose):
+        if isinstance(s, ex.Transpose):
             return f"{self._whole(s.a)}.T"
         return self.arr(s)
 
     # rows: one buffer of shape (cols, block) per node ----------------------------------------------
-    def _loop(self, node: E.Node, expr_of_l: str) -> list[str]:
+    def _loop(self, node: ex.Node, expr_of_l: str) -> list[str]:
         out = self.buf(node).name
         return [f"for l in range({self.size(node.shape[1])}):", "    for b in range(nb):",
                 f"        {out}[l, b] = {expr_of_l}"]
 
-    def _entry(self, node: E.Node, col: str) -> str:
+    def _entry(self, node: ex.Node, col: str) -> str:
         """The entry (j0+b, col) of an entrywise node as an expression of its operands' entries."""
-        if isinstance(node, E.Add):
+        if isinstance(node, ex.Add):
             return f"{self.at(node.a, col)} + {self.at(node.b, col)}"
-        if isinstance(node, E.Hadamard):
+        if isinstance(node, ex.Hadamard):
             return f"{self.at(node.a, col)} * {self.at(node.b, col)}"
-        if isinstance(node, E.Scale):
+        if isinstance(node, ex.Scale):
             return f"-{self.at(node.a, col)}" if node.k == -1 else f"({self.size(node.k)}) * {self.at(node.a, col)}"
-        if isinstance(node, E.Pow):
+        if isinstance(node, ex.Pow):
             x = self.at(node.a, col)
             return {-1: f"1.0 / {x}", 2: f"{x} * {x}"}.get(int(node.k) if node.k.is_Integer else None, f"{x} ** {float(node.k)!r}")
-        if isinstance(node, E.Log):
+        if isinstance(node, ex.Log):
             return f"math.log({self.at(node.a, col)})"
-        if isinstance(node, E.Exp):
+        if isinstance(node, ex.Exp):
             return f"math.exp({self.at(node.a, col)})"
-        if isinstance(node, E.MatMul) and isinstance(_strip(node.a), E.Diag):  # diag(v)·M scales row j by v_j
+        if isinstance(node, ex.MatMul) and isinstance(_strip(node.a), ex.Diag):  # diag(v)·M scales row j by v_j
             return f"{self.at(_strip(node.a).a, '0')} * {self.at(node.b, col)}"
         raise CodegenError(f"{show(node)} is not entrywise.")
 
@@ -561,9 +562,9 @@ class KernelPrinter:
     def _print_MatMul(self, node):
         a, b = _strip(node.a), _strip(node.b)
         out = self.buf(node).name
-        if isinstance(a, E.Diag):
+        if isinstance(a, ex.Diag):
             return self._loop(node, self._entry(node, "l"))
-        if isinstance(b, E.Diag):  # M·diag(v) scales column l by v_l: v must be known for every l
+        if isinstance(b, ex.Diag):  # M·diag(v) scales column l by v_l: v must be known for every l
             if self.kind(b.a) == "row":
                 raise CodegenError(f"{show(node)} scales columns by a row quantity; a row-streaming kernel cannot form it.")
             return self._loop(node, f"{self.at(node.a, 'l')} * {self._index(b.a, 'l', '0')}")
@@ -579,17 +580,17 @@ class KernelPrinter:
             head += [f"for k in range({K}):", "    for b in range(nb):", f"        {tmp}[k, b] = {left}"]
             left = f"{tmp}[k, b]"
         acc = f"{out}[c, b] += {left} * g"
-        if isinstance(b, E.Transpose):  # B = Gᵀ with G stored row-major: walk G by rows
+        if isinstance(b, ex.Transpose):  # B = Gᵀ with G stored row-major: walk G by rows
             return head + [f"for c in range({C}):", f"    for k in range({K}):", f"        g = {self._index(b.a, 'c', 'k')}",
                            "        for b in range(nb):", f"            {acc}"]
         return head + [f"for k in range({K}):", f"    for c in range({C}):", f"        g = {self._whole_at(node.b, 'k', 'c')}",
                        "        for b in range(nb):", f"            {acc}"]
 
-    def _whole_at(self, node: E.Node, i: str, j: str) -> str:
+    def _whole_at(self, node: ex.Node, i: str, j: str) -> str:
         s = _strip(node)
-        if isinstance(s, E.Fill):
+        if isinstance(s, ex.Fill):
             return f"{float(s.value)!r}"
-        if isinstance(s, E.Transpose):
+        if isinstance(s, ex.Transpose):
             return self._whole_at(s.a, j, i)
         return self._index(s, i, j)
 
@@ -614,9 +615,9 @@ class KernelPrinter:
                 "        acc = 0.0", "        for b in range(nb):",
                 f"            acc += {self.at(x, 'p')} * {self.at(y, 'q')}", f"        {self._part(node, 'p', 'q')} += acc"]
 
-    def _by_rows(self, node: E.Node) -> bool:
+    def _by_rows(self, node: ex.Node) -> bool:
         """An input or global with n rows (not a transpose, not a column): row j0+b is contiguous in memory."""
-        return (self.kind(node) in ("global", "input") and not isinstance(_strip(node), E.Transpose)
+        return (self.kind(node) in ("global", "input") and not isinstance(_strip(node), ex.Transpose)
                 and _is_n(node.shape[0]) and node.shape[1] != 1)
 
     def _parts_transposed(self, form: str, ops: tuple) -> bool:
@@ -631,38 +632,38 @@ def _identifier(name: str) -> str:
     return out if out and out[0].isalpha() else f"v_{out}"
 
 
-def _flatten(node: E.Node) -> list[E.Node]:
+def _flatten(node: ex.Node) -> list[ex.Node]:
     """The factors of a product chain (named definitions stay whole), transposes pushed onto factors."""
-    if isinstance(node, E.MatMul):
+    if isinstance(node, ex.MatMul):
         return _flatten(node.a) + _flatten(node.b)
-    if isinstance(node, E.Transpose):
-        if isinstance(node.a, E.MatMul):
+    if isinstance(node, ex.Transpose):
+        if isinstance(node.a, ex.MatMul):
             return [_transpose(f) for f in reversed(_flatten(node.a))]
-        if isinstance(node.a, E.Transpose):
+        if isinstance(node.a, ex.Transpose):
             return _flatten(node.a.a)
     return [node]
 
 
-def _scalar(node: E.Node) -> bool:
+def _scalar(node: ex.Node) -> bool:
     s = _strip(node)
-    return isinstance(s, E.Fill) and s.shape == (1, 1)
+    return isinstance(s, ex.Fill) and s.shape == (1, 1)
 
 
-def _contracts_rows(first: E.Node) -> bool:
+def _contracts_rows(first: ex.Node) -> bool:
     """The first factor of a product is the transpose of an n-row quantity: the product sums over rows."""
     s = _strip(first)
-    return isinstance(s, E.Transpose) and _is_n(s.a.shape[0])
+    return isinstance(s, ex.Transpose) and _is_n(s.a.shape[0])
 
 
-def _transpose(node: E.Node) -> E.Node:
+def _transpose(node: ex.Node) -> ex.Node:
     s = _strip(node)
-    return s.a if isinstance(s, E.Transpose) else E.Transpose(node)
+    return s.a if isinstance(s, ex.Transpose) else ex.Transpose(node)
 
 
-def _product(factors: list[E.Node]) -> E.Node:
+def _product(factors: list[ex.Node]) -> ex.Node:
     out = factors[0]
     for f in factors[1:]:
-        out = E.MatMul(out, f)
+        out = ex.MatMul(out, f)
     return out
 
 
@@ -706,67 +707,67 @@ class BatchPrinter(KernelPrinter):
         self.serial = True
         self.forms: dict[int, str] = {}  # node id → shared | stacked | summed
 
-    def form(self, node: E.Node) -> str:
+    def form(self, node: ex.Node) -> str:
         key = id(_strip(node))
         if key not in self.forms:
             self.forms[key] = self._form(node)
         return self.forms[key]
 
-    def _form(self, node: E.Node) -> str:
+    def _form(self, node: ex.Node) -> str:
         s = _strip(node)
-        if isinstance(s, E.Matrix):
+        if isinstance(s, ex.Matrix):
             return "stacked" if s.name in self.model.batch_inputs else "shared"
-        if isinstance(s, (E.Fill, E.Identity)):
+        if isinstance(s, (ex.Fill, ex.Identity)):
             return "shared"
         kind = self.kind(s)
         if kind == "reduce":
             return "stacked" if _is_n(s.shape[0]) or _is_n(s.shape[1]) else "summed"
         kids = [self.form(c) for c in s.children]
-        if isinstance(s, (E.Transpose, E.Scale, E.Named)):
+        if isinstance(s, (ex.Transpose, ex.Scale, ex.Named)):
             return kids[0]
         if all(k == "shared" for k in kids):
             return "shared"
-        if isinstance(s, E.MatMul):
+        if isinstance(s, ex.MatMul):
             fa, fb = kids
             if "summed" in kids and "stacked" not in kids:
                 return "summed"
-            if fa == "stacked" and isinstance(_strip(s.a), E.Transpose) and _is_n(s.a.shape[1]) and fb == "stacked":
+            if fa == "stacked" and isinstance(_strip(s.a), ex.Transpose) and _is_n(s.a.shape[1]) and fb == "stacked":
                 return "summed"  # Σ_i A_iᵀB_i over the stacked rows
-            if fa == "stacked" and fb == "shared" and _is_n(s.shape[0]) and not isinstance(_strip(s.a), E.Transpose):
+            if fa == "stacked" and fb == "shared" and _is_n(s.shape[0]) and not isinstance(_strip(s.a), ex.Transpose):
                 return "stacked"  # row by row
-        elif isinstance(s, (E.Add,)):
+        elif isinstance(s, (ex.Add,)):
             if len(set(kids)) == 1:
                 return kids[0]
-        elif isinstance(s, E.Hadamard):
+        elif isinstance(s, ex.Hadamard):
             if "summed" not in kids or set(kids) == {"summed", "shared"}:
                 return "summed" if "summed" in kids else "stacked"
-        elif isinstance(s, (E.RowSum, E.Pow, E.Exp, E.Log)):
+        elif isinstance(s, (ex.RowSum, ex.Pow, ex.Exp, ex.Log)):
             if kids[0] == "stacked":
                 return "stacked"
-        elif isinstance(s, (E.ColSum, E.Total)) and kids[0] == "stacked":
+        elif isinstance(s, (ex.ColSum, ex.Total)) and kids[0] == "stacked":
             return "summed"
         raise CodegenError(f"{show(s)} does not split into a sum over the samples of a batch.")
 
-    def _index(self, node: E.Node, row: str, col: str) -> str:
+    def _index(self, node: ex.Node, row: str, col: str) -> str:
         s = _strip(node)
         if self.form(s) == "stacked":
             row = f"i * n + {row}" if _is_n(s.shape[0]) else row
             col = f"i * n + {col}" if _is_n(s.shape[1]) and not _is_n(s.shape[0]) else col
         return f"{self.arr(s)}[{row}, {col}]"
 
-    def _part(self, node: E.Node, row: str, col: str, transposed: bool = False) -> str:
+    def _part(self, node: ex.Node, row: str, col: str, transposed: bool = False) -> str:
         if self.form(node) == "stacked":
             row = f"i * n + {row}" if _is_n(node.shape[0]) else row
             col = f"i * n + {col}" if _is_n(node.shape[1]) and not _is_n(node.shape[0]) else col
         return f"{self.arr(node)}_parts[0, {col if transposed else row}, {row if transposed else col}]"
 
-    def arr(self, node: E.Node) -> str:
+    def arr(self, node: ex.Node) -> str:
         s = _strip(node)
-        if isinstance(s, E.Matrix) and s.name in self.model.batch_inputs:
+        if isinstance(s, ex.Matrix) and s.name in self.model.batch_inputs:
             return s.name + "_s"
         return super().arr(s)
 
-    def _part_shape(self, node: E.Node, size) -> list:
+    def _part_shape(self, node: ex.Node, size) -> list:
         """A stacked reduction keeps every sample's token axis: N·n entries along it."""
         if self.form(node) != "stacked":
             return [node.shape[0], node.shape[1]]
@@ -785,7 +786,7 @@ class BatchPrinter(KernelPrinter):
             m = self.inputs[name]
             body.append(f"{name}_s = {name}.reshape(N * {self.size(m.shape[0])}, {self.size(m.shape[1])})")
         for g in self.sched.glob:
-            if self.form(g) == "stacked" and isinstance(g, E.MatMul) and self.form(g.b) != "shared":
+            if self.form(g) == "stacked" and isinstance(g, ex.MatMul) and self.form(g.b) != "shared":
                 raise CodegenError(f"{show(g)} is a product within each sample; the batch printer forms none.")
             body += self._print_global(g)
         body += self._parts_lines("1", self.size)
@@ -807,7 +808,7 @@ class BatchPrinter(KernelPrinter):
         return self.model.batch_inputs
 
 
-def size_lines(arrays: list[tuple[str, E.Matrix, bool]]) -> list[str]:
+def size_lines(arrays: list[tuple[str, ex.Matrix, bool]]) -> list[str]:
     """``d = W_Q.shape[1]``: each size symbol read off the first array (name, matrix, has a sample axis 0) that has it."""
     out = []
     for sym in sorted({x for _, m, _ in arrays for dim in m.shape for x in dim.free_symbols}, key=str):
@@ -822,19 +823,19 @@ def size_lines(arrays: list[tuple[str, E.Matrix, bool]]) -> list[str]:
 def _print_frozen(model: Model) -> list[str]:
     """``frozen_serial``: the chain's frozen inputs (products of other inputs, constant while training) for every
     sample of a batch, from those inputs — so that a caller never types these products again."""
-    leaves: dict[str, E.Matrix] = {}
+    leaves: dict[str, ex.Matrix] = {}
     for node in model.frozen.values():
-        leaves.update(E.leaves(node))
+        leaves.update(ex.leaves(node))
     args = list(frozen_args(model))
     stacked = [x for x in args if x in model.batch_inputs]
     if not stacked:
         raise CodegenError(f"Model {model.name}'s frozen inputs do not depend on a sample.")
 
-    def product(node: E.Node) -> str:
+    def product(node: ex.Node) -> str:
         node = _strip(node)
-        if isinstance(node, E.Matrix):
+        if isinstance(node, ex.Matrix):
             return f"{node.name}_s" if node.name in stacked else node.name
-        if isinstance(node, E.MatMul):
+        if isinstance(node, ex.MatMul):
             return f"matmul_serial({product(node.a)}, {product(node.b)})"
         raise CodegenError(f"The frozen input {show(node)} is not a product of inputs.")
 
@@ -856,7 +857,6 @@ def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...])
     """``batch_serial``: the mean of every output over samples stacked along axis 0 of the batch inputs;
     ``samples_serial``: every output of each sample; ``descend_serial``: gradient descent on the mean for every
     input whose gradient ``∇name`` is an output."""
-    from attngrad.numeric.generated import DESCEND_STATUS
 
     args = ", ".join(inputs)
     call = ", ".join(f"{x}[i]" if x in model.batch_inputs else x for x in inputs)
@@ -866,7 +866,7 @@ def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...])
     grads = [(chain[1:], py) for chain, py in outputs.items() if chain.startswith("∇") and chain[1:] in inputs]
     if not grads:
         raise CodegenError(f"Model {model.name} has no gradient of an input to descend along.")
-    code = {name: k for k, name in enumerate(DESCEND_STATUS)}
+    code = {name: k for k, name in enumerate(DESCENT_STATUS)}
     try:
         batch = [BatchPrinter(model, outputs, inputs).doprint_batch()]
     except CodegenError:  # a chain the batch printer cannot split: loop over the samples instead
@@ -900,7 +900,7 @@ def _print_batch(model: Model, outputs: dict[str, str], inputs: tuple[str, ...])
         "  # pragma: no cover - compiled",
         f'    """Gradient descent on {", ".join(v for v, _ in grads)} where ``train`` is True, updated in place: losses[t] and',
         "    gsq[t] (squared norm of the trained gradients) are recorded before step t's update. Returns (status, last",
-        f'    step), status {", ".join(f"{k} {s}" for k, s in enumerate(DESCEND_STATUS))}: it stops when the loss is below tol,',
+        f'    step), status {", ".join(f"{k} {s}" for k, s in enumerate(DESCENT_STATUS))}: it stops when the loss is below tol,',
         '    is not finite or above div_limit, or fell by at most plateau_rtol (relative) over the last window steps."""',
         "    for t in range(start, stop):",
         f"        {', '.join(outs)} = batch_serial({args}, block)",
@@ -933,7 +933,7 @@ def frozen_args(model: Model) -> tuple[str, ...]:
         return ()
     leaves: set[str] = set()
     for node in model.frozen.values():
-        leaves |= set(E.leaves(node))
+        leaves |= set(ex.leaves(node))
     return tuple([x for x in model.batch_inputs if x in leaves] + sorted(x for x in leaves if x not in model.batch_inputs))
 
 
@@ -981,21 +981,6 @@ def render_formulas(target: Formulas, command: str = "attngrad codegen") -> str:
 
 
 # the modules `attngrad codegen` writes ----------------------------------------------------------------
-def builtin_targets() -> dict[str, Model | Formulas]:
-    """Module name → model, for every chain attngrad ships (numeric/generated/)."""
-    from attngrad.numeric.generated import ALMAN_SONG, ONE_LAYER, ONE_LAYER_MODES
-
-    from .alman_song import alman_song
-    from .one_layer import one_layer
-
-    from .polynomial import printed_formulas
-
-    return {ALMAN_SONG: alman_song("s"),
-            "lowrank_bounds": Formulas("The low-rank path's error bounds and rank", "derive/polynomial.py",
-                                       printed_formulas()),
-            **{module: one_layer(kernel, 1, train=ONE_LAYER_MODES[mode]) for (kernel, mode), module in ONE_LAYER.items()}}
-
-
 def module_name(model: Model) -> str:
     return _identifier(model.name.lower()).strip("_")
 

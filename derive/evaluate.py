@@ -21,7 +21,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from . import expr as E
+from . import expr as ex
 
 
 NOT_REAL = ("it takes {what} at the random inputs; draw that input positive with "
@@ -51,7 +51,7 @@ class Field:
         kk = int(k) if k.is_Integer else self.scalar(k)
         return np.vectorize(lambda x: x**kk, otypes=[self.dtype])(a) if self.dtype is object else a**kk
 
-    def deriv(self, ev: "Evaluator", node: E.Node, var: E.Matrix, index: int | None) -> np.ndarray:
+    def deriv(self, ev: "Evaluator", node: ex.Node, var: ex.Matrix, index: int | None) -> np.ndarray:
         """∂node/∂vec(var)_index (index None: gradient of a 1×1 node, shaped like var)."""
         raise NotImplementedError
 
@@ -61,7 +61,7 @@ class Evaluator:
 
     def __init__(self, field: Field, values: dict[str, np.ndarray], sizes: dict[sp.Symbol, int]):
         self.field, self.values, self.sizes = field, values, sizes
-        self._memo: dict[int, tuple[E.Node, np.ndarray]] = {}
+        self._memo: dict[int, tuple[ex.Node, np.ndarray]] = {}
 
     def dim(self, x: sp.Expr) -> int:
         return int(sp.sympify(x).subs(self.sizes))
@@ -69,7 +69,7 @@ class Evaluator:
     def scalar(self, k: sp.Expr) -> Any:
         return self.field.scalar(sp.sympify(k).subs(self.sizes))
 
-    def __call__(self, node: E.Node) -> np.ndarray:
+    def __call__(self, node: ex.Node) -> np.ndarray:
         hit = self._memo.get(id(node))
         if hit is not None:
             return hit[1]
@@ -279,7 +279,7 @@ class ExactField(Field):
 
 
 # numeric -------------------------------------------------------------------------------------
-def _central(ev: Evaluator, node: E.Node, var: E.Matrix, flat: int, h: Any) -> np.ndarray:
+def _central(ev: Evaluator, node: ex.Node, var: ex.Matrix, flat: int, h: Any) -> np.ndarray:
     base = ev.values[var.name]
     plus, minus = base.copy(), base.copy()
     plus.reshape(-1)[flat] = plus.reshape(-1)[flat] + h
@@ -364,7 +364,7 @@ class FloatField(Field):
         return grad.astype(self.dtype)
 
 
-def evaluate(node: E.Node, field: Field, values: dict[str, np.ndarray], sizes: dict) -> np.ndarray:
+def evaluate(node: ex.Node, field: Field, values: dict[str, np.ndarray], sizes: dict) -> np.ndarray:
     """Value of ``node`` as a 2-D array in ``field``."""
     return Evaluator(field, values, sizes)(node)
 

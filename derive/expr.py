@@ -391,6 +391,14 @@ def softmax_rows(s: Node) -> Node:
     return MatMul(Diag(Pow(RowSum(u), -1)), u)
 
 
+def balanced_sum(terms) -> Node:
+    """Σ terms as a balanced tree (depth log₂ of the count), so long sums stay shallow for the evaluators."""
+    terms = list(terms)
+    while len(terms) > 1:
+        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k] for k in range(0, len(terms), 2)]
+    return terms[0]
+
+
 def leaves(node: Node) -> dict[str, Matrix]:
     """The input matrices a tree depends on, by name (including a Deriv/Grad variable)."""
     out: dict[str, Matrix] = {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import expr as E
+from . import expr as ex
 
 
 class NotIndexable(Exception):
@@ -39,7 +39,7 @@ class IndexForm:
         self._count += 1
         return sp.Symbol(f"k{self._count}", integer=True), size
 
-    def entry(self, node: E.Node, i: sp.Expr, j: sp.Expr) -> list[Term]:
+    def entry(self, node: ex.Node, i: sp.Expr, j: sp.Expr) -> list[Term]:
         i = sp.Integer(0) if node.shape[0] == 1 else i
         j = sp.Integer(0) if node.shape[1] == 1 else j
         method = getattr(self, "_e_" + type(node).__name__, None)
@@ -97,14 +97,14 @@ class IndexForm:
         return _bind(k1, _bind(k2, self.entry(node.a, k1[0], k2[0])))
 
 
-def _opaque(node: E.Named) -> bool:
+def _opaque(node: ex.Named) -> bool:
     """A definition whose own body (not counting nested definitions) applies exp, log or a power."""
     stack = [node.expr]
     while stack:
         x = stack.pop()
-        if isinstance(x, (E.Exp, E.Log, E.Pow)):
+        if isinstance(x, (ex.Exp, ex.Log, ex.Pow)):
             return True
-        if not isinstance(x, E.Named):
+        if not isinstance(x, ex.Named):
             stack.extend(x.children)
     return False
 
@@ -169,7 +169,7 @@ def normal_form(terms: list[Term]) -> dict[str, sp.Expr]:
     return {k: v for k, v in out.items() if sp.simplify(v) != 0}
 
 
-def equal_for_all_sizes(lhs: E.Node, rhs: E.Node) -> bool:
+def equal_for_all_sizes(lhs: ex.Node, rhs: ex.Node) -> bool:
     """True when lhs[i, j] − rhs[i, j] has a zero normal form with symbolic n, d (a proof for all sizes)."""
     if not all(sp.simplify(a - b) == 0 for a, b in zip(lhs.shape, rhs.shape)):
         return False
@@ -179,7 +179,7 @@ def equal_for_all_sizes(lhs: E.Node, rhs: E.Node) -> bool:
     return not normal_form(form.entry(lhs, i, j) + minus)
 
 
-def entry_expr(node: E.Node, i: sp.Expr, j: sp.Expr) -> sp.Expr:
+def entry_expr(node: ex.Node, i: sp.Expr, j: sp.Expr) -> sp.Expr:
     """The entry ``node[i, j]`` as a SymPy expression with ``Sum`` over 0-based dummies."""
     out = sp.Integer(0)
     for t in filter(None, map(_eliminate_deltas, IndexForm().entry(node, i, j))):

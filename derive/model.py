@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import expr as E
+from . import expr as ex
 from .printing import show
 
 
@@ -19,15 +19,15 @@ class Model:
     name: str
     description: str = ""
     variables: tuple[str, ...] = ()
-    chain: dict[str, E.Named] = field(default_factory=dict)
-    loss: E.Named | None = None
+    chain: dict[str, ex.Named] = field(default_factory=dict)
+    loss: ex.Named | None = None
     input_order: tuple[str, ...] = ()
     #: inputs that differ per sample (one chain = one sample): the generated module also averages the kernel
     #: over a batch of samples stacked along a leading axis of these, and runs gradient descent on that mean
     batch_inputs: tuple[str, ...] = ()
     #: inputs that stand for products of other inputs, constant while training (name → product); the generated
     #: module computes them (``frozen_serial``), so no caller types them again
-    frozen: dict[str, E.Node] = field(default_factory=dict)
+    frozen: dict[str, ex.Node] = field(default_factory=dict)
 
     def kernel_inputs(self) -> tuple[str, ...]:
         """The generated kernel's arguments: ``input_order`` if given, else the inputs by name."""
@@ -41,24 +41,24 @@ class Model:
                 out[name] = "grad_" + name[1:]
         return out
 
-    def define(self, name: str, expr: E.Node, doc: str = "") -> E.Named:
+    def define(self, name: str, expr: ex.Node, doc: str = "") -> ex.Named:
         if name in self.chain:
             raise ValueError(f"Model {self.name} already defines {name}.")
-        node = E.Named(name, expr, doc)
+        node = ex.Named(name, expr, doc)
         self.chain[name] = node
         return node
 
-    def __getitem__(self, name: str) -> E.Named:
+    def __getitem__(self, name: str) -> ex.Named:
         try:
             return self.chain[name]
         except KeyError:
             raise KeyError(f"Model {self.name} has no definition named {name}.") from None
 
-    def inputs(self) -> dict[str, E.Matrix]:
+    def inputs(self) -> dict[str, ex.Matrix]:
         """Every input matrix the chain uses, by name."""
-        out: dict[str, E.Matrix] = {}
+        out: dict[str, ex.Matrix] = {}
         for node in self.chain.values():
-            out.update(E.leaves(node))
+            out.update(ex.leaves(node))
         return out
 
     def describe(self) -> list[tuple[str, str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from . import expr as E
+from . import expr as ex
 
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -12,16 +12,16 @@ _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 class TextPrinter:
     """Infix text; named definitions print as their name (``expand=True`` prints the top one's body)."""
 
-    def doprint(self, node: E.Node, expand: bool = False) -> str:
-        if expand and isinstance(node, E.Named):
+    def doprint(self, node: ex.Node, expand: bool = False) -> str:
+        if expand and isinstance(node, ex.Named):
             return self.doprint(node.expr)
         return getattr(self, "_print_" + type(node).__name__)(node)
 
-    def _atom(self, node: E.Node) -> str:
+    def _atom(self, node: ex.Node) -> str:
         s = self.doprint(node)
-        simple = isinstance(node, (E.Matrix, E.Named, E.Fill, E.Identity, E.Basis, E.Tril, E.Row,
-                                   E.Col, E.Entry, E.Transpose, E.Exp, E.Log, E.Diag, E.Vec,
-                                   E.RowSum, E.ColSum, E.Total, E.Deriv, E.Grad))
+        simple = isinstance(node, (ex.Matrix, ex.Named, ex.Fill, ex.Identity, ex.Basis, ex.Tril, ex.Row,
+                                   ex.Col, ex.Entry, ex.Transpose, ex.Exp, ex.Log, ex.Diag, ex.Vec,
+                                   ex.RowSum, ex.ColSum, ex.Total, ex.Deriv, ex.Grad))
         return s if simple else f"({s})"
 
     def _print_Matrix(self, node):
@@ -94,7 +94,7 @@ class TextPrinter:
 
     def _print_Add(self, node):
         b = self.doprint(node.b)
-        if isinstance(node.b, E.Scale) and node.b.k == -1:
+        if isinstance(node.b, ex.Scale) and node.b.k == -1:
             return f"{self.doprint(node.a)} − {self._atom(node.b.a)}"
         return f"{self.doprint(node.a)} + {b}"
 
@@ -117,6 +117,6 @@ class TextPrinter:
         return f"∇_{node.var.name} {self._atom(node.a)}"
 
 
-def show(node: E.Node, expand: bool = False) -> str:
+def show(node: ex.Node, expand: bool = False) -> str:
     """One-line text of ``node``."""
     return TextPrinter().doprint(node, expand)

@@ -17,66 +17,66 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from . import expr as E
+from . import expr as ex
 from .claims import Claim
 from .evaluate import Evaluator, MpmathField
 from .printing import show
 
-FACTORS = (2, sp.Rational(1, 2), -1, E.d, 1 / E.d, sp.sqrt(E.d), 1 / sp.sqrt(E.d), E.n, 1 / E.n, E.d**2, 1 / E.d**2)
+FACTORS = (2, sp.Rational(1, 2), -1, ex.d, 1 / ex.d, sp.sqrt(ex.d), 1 / sp.sqrt(ex.d), ex.n, 1 / ex.n, ex.d**2, 1 / ex.d**2)
 MATCH = 1e-20
 
-Edit = tuple[str, Callable[[E.Node], E.Node | None]]
+Edit = tuple[str, Callable[[ex.Node], ex.Node | None]]
 
 
-def _edits(node: E.Node) -> Iterator[Edit]:
+def _edits(node: ex.Node) -> Iterator[Edit]:
     """Single-node edits of ``node`` (description, function returning the edited node or None)."""
-    if isinstance(node, E.MatMul) and isinstance(node.a, E.Diag):
+    if isinstance(node, ex.MatMul) and isinstance(node.a, ex.Diag):
         yield (f"{show(node.b)}·{show(node.a)} in place of {show(node)} (columns scaled, not rows)",
-               lambda x: E.MatMul(x.b, x.a) if x.b.shape[0] == x.b.shape[1] else None)
-    if isinstance(node, E.MatMul) and isinstance(node.b, E.Diag):
+               lambda x: ex.MatMul(x.b, x.a) if x.b.shape[0] == x.b.shape[1] else None)
+    if isinstance(node, ex.MatMul) and isinstance(node.b, ex.Diag):
         yield (f"{show(node.b)}·{show(node.a)} in place of {show(node)} (rows scaled, not columns)",
-               lambda x: E.MatMul(x.b, x.a) if x.a.shape[0] == x.a.shape[1] else None)
-    if isinstance(node, E.Kron):
+               lambda x: ex.MatMul(x.b, x.a) if x.a.shape[0] == x.a.shape[1] else None)
+    if isinstance(node, ex.Kron):
         yield (f"the Kronecker factors swapped: {show(node.b)}⊗{show(node.a)} in place of {show(node)}",
-               lambda x: E.Kron(x.b, x.a))
-    if isinstance(node, E.MatMul) and isinstance(node.b, E.Transpose):
+               lambda x: ex.Kron(x.b, x.a))
+    if isinstance(node, ex.MatMul) and isinstance(node.b, ex.Transpose):
         a, b = _bare(node.a), _bare(node.b.a)
-        if isinstance(a, E.FaceSplit) and isinstance(b, E.FaceSplit) and a.b.shape == b.b.shape:
+        if isinstance(a, ex.FaceSplit) and isinstance(b, ex.FaceSplit) and a.b.shape == b.b.shape:
             yield (f"({show(a.a)}⊘{show(b.b)})({show(b.a)}⊘{show(a.b)})ᵀ in place of {show(node)} (the second "
                    f"factors exchanged: (U₁V₁ᵀ)∘(V₂U₂ᵀ) for (U₁V₁ᵀ)∘(U₂V₂ᵀ))", _exchange_face_split)
-    if isinstance(node, E.Vec):
+    if isinstance(node, ex.Vec):
         other = "col" if node.order == "row" else "row"
-        yield (f"vec in {other}-major order in place of {node.order}-major", lambda x: E.Vec(x.a, other))
-    if isinstance(node, E.Transpose):
+        yield (f"vec in {other}-major order in place of {node.order}-major", lambda x: ex.Vec(x.a, other))
+    if isinstance(node, ex.Transpose):
         yield (f"{show(node.a)} in place of {show(node)}", lambda x: x.a if x.a.shape == x.shape else None)
-    if isinstance(node, (E.Named, E.Matrix, E.MatMul)) and node.shape[0] != 1 and node.shape[1] != 1:
-        yield (f"{show(node)}ᵀ in place of {show(node)}", lambda x: E.Transpose(x) if x.shape[0] == x.shape[1] else None)
-    if isinstance(node, E.Row):
-        yield (f"column {node.j} in place of row {node.j} of {show(node.a)}", lambda x: E.Col(x.a, x.j))
-    if isinstance(node, E.Col):
-        yield (f"row {node.i} in place of column {node.i} of {show(node.a)}", lambda x: E.Row(x.a, x.i))
+    if isinstance(node, (ex.Named, ex.Matrix, ex.MatMul)) and node.shape[0] != 1 and node.shape[1] != 1:
+        yield (f"{show(node)}ᵀ in place of {show(node)}", lambda x: ex.Transpose(x) if x.shape[0] == x.shape[1] else None)
+    if isinstance(node, ex.Row):
+        yield (f"column {node.j} in place of row {node.j} of {show(node.a)}", lambda x: ex.Col(x.a, x.j))
+    if isinstance(node, ex.Col):
+        yield (f"row {node.i} in place of column {node.i} of {show(node.a)}", lambda x: ex.Row(x.a, x.i))
 
 
-def _bare(node: E.Node) -> E.Node:
+def _bare(node: ex.Node) -> ex.Node:
     """The node under any named definitions."""
-    while isinstance(node, E.Named):
+    while isinstance(node, ex.Named):
         node = node.expr
     return node
 
 
-def _exchange_face_split(x: E.Node) -> E.Node | None:
+def _exchange_face_split(x: ex.Node) -> ex.Node | None:
     """(U₁⊘V₂)(V₁⊘U₂)ᵀ from (U₁⊘U₂)(V₁⊘V₂)ᵀ."""
     a, b = _bare(x.a), _bare(x.b.a)
-    return E.MatMul(E.FaceSplit(a.a, b.b), E.Transpose(E.FaceSplit(b.a, a.b)))
+    return ex.MatMul(ex.FaceSplit(a.a, b.b), ex.Transpose(ex.FaceSplit(b.a, a.b)))
 
 
-def _paths(node: E.Node, path: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], E.Node]]:
+def _paths(node: ex.Node, path: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], ex.Node]]:
     yield path, node
     for k, c in enumerate(node.children):
         yield from _paths(c, path + (k,))
 
 
-def _at(node: E.Node, path: tuple[int, ...]) -> E.Node | None:
+def _at(node: ex.Node, path: tuple[int, ...]) -> ex.Node | None:
     for k in path:
         if k >= len(node.children):
             return None
@@ -84,15 +84,15 @@ def _at(node: E.Node, path: tuple[int, ...]) -> E.Node | None:
     return node
 
 
-def _replace(root: E.Node, path: tuple[int, ...], edit: Callable[[E.Node], E.Node | None]) -> E.Node | None:
+def _replace(root: ex.Node, path: tuple[int, ...], edit: Callable[[ex.Node], ex.Node | None]) -> ex.Node | None:
     """``root`` with every occurrence of the node at ``path`` (a shared definition) edited."""
     target = _at(root, path)
     new = edit(target) if target is not None else None
     if new is None:
         return None
-    memo: dict[int, E.Node] = {}
+    memo: dict[int, ex.Node] = {}
 
-    def rebuild(x: E.Node) -> E.Node:
+    def rebuild(x: ex.Node) -> ex.Node:
         if x is target:
             return new
         if id(x) not in memo:
@@ -151,7 +151,7 @@ def explain(claim: Claim, ce: dict | None, seed: int, sizes: tuple[tuple[int, in
         ks = [_factor(ev(lhs), ev(rhs)) for lhs, rhs, ev in evs]
         if all(k is not None for k in ks):
             for f in FACTORS:
-                if all(abs(k - mpmath.mpf(sp.N(sp.sympify(f).subs({E.size(a): v for a, v in p.items()}), 60))) < 1e-20
+                if all(abs(k - mpmath.mpf(sp.N(sp.sympify(f).subs({ex.size(a): v for a, v in p.items()}), 60))) < 1e-20
                        for k, p in zip(ks, checks)):
                     return f"off by a constant factor: true = ({sp.sstr(f)}) × printed"
             if all(abs(k - ks[0]) < 1e-20 for k in ks):
@@ -180,5 +180,5 @@ def _clip(index: dict | None, claim: Claim, point: dict[str, int]) -> dict | Non
     """The counterexample's index, kept inside the ranges of another size."""
     if not index:
         return index
-    ranges = claim.index_ranges({E.size(a): v for a, v in point.items()})
+    ranges = claim.index_ranges({ex.size(a): v for a, v in point.items()})
     return {k: min(v, ranges[k] - 1) for k, v in index.items()}

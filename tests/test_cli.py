@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from attngrad.cli.main import main
-from attngrad.derive.claims import builtin_claims as claims
+from attngrad.derive.papers.registry import builtin_claims as claims
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from attngrad.cli.main import main
 from attngrad.derive import codegen as cg
-from attngrad.derive import expr as E
-from attngrad.derive.alman_song import SCALES, alman_song
+from attngrad.derive import expr as ex
+from attngrad.derive.papers.alman_song import SCALES, alman_song
+from attngrad.derive.papers.registry import codegen_targets
 from attngrad.derive.claims import defined, import_user_file
 from attngrad.derive.evaluate import Evaluator, ExactField, FloatField
 from attngrad.derive.model import Model
@@ -45,7 +46,7 @@ def test_checked_in_kernels_match_their_chains():
     res = run("codegen", "--check", "--json")
     assert res.exit_code == 0, res.output
     shipped = sorted(p.stem for p in (ROOT / "numeric" / "generated").glob("*.py") if p.stem != "__init__")
-    assert sorted(cg.builtin_targets()) == shipped
+    assert sorted(codegen_targets()) == shipped
     assert json.loads(res.stdout) == {"stale": [], "checked": len(shipped)}
 
 
@@ -58,10 +59,10 @@ def test_generated_kernel_equals_sympy_exactly_at_small_sizes(scale):
     for n, d in [(1, 1), (2, 1), (3, 2)]:
         rng = np.random.default_rng(n * 10 + d)
         vals = {k: rng.integers(-4, 5, size=s) / 4 for k, s in zip(NAMES, [(n, d)] * 4 + [(d, d)] * 2)}
-        got = _kernel(mod, vals, (float(SCALES[scale].subs(E.d, d)),))
+        got = _kernel(mod, vals, (float(SCALES[scale].subs(ex.d, d)),))
         field = ExactField()
         ev = Evaluator(field, {k: np.vectorize(sp.Rational, otypes=[object])(v) for k, v in vals.items()},
-                       {E.n: n, E.d: d})
+                       {ex.n: n, ex.d: d})
         back = {w: sp.exp(g) for w, (kind, g) in field.opaque.items()}
         for chain_name, out in (("L", "loss"), ("∇X", "grad_X"), ("∇Y", "grad_Y")):
             exact = np.vectorize(lambda e: float(sp.N(e.xreplace(back), 30)), otypes=[float])(ev(m[chain_name]))
@@ -95,11 +96,11 @@ def test_user_chains_generate_kernels_that_match_their_chains(tmp_path):
         m = models[name]
         for n, d in [(1, 2), (7, 3), (70, 4)]:
             rng = np.random.default_rng(n)
-            sizes = {E.n: n, E.d: d}
+            sizes = {ex.n: n, ex.d: d}
             vals = {k: rng.standard_normal((int(mm.shape[0].subs(sizes)), int(mm.shape[1].subs(sizes))))
                     for k, mm in m.inputs().items()}
             got = _kernel(mod, vals)
-            ev = Evaluator(FloatField(), vals, {E.n: n, E.d: d})
+            ev = Evaluator(FloatField(), vals, {ex.n: n, ex.d: d})
             for chain_name, out in m.kernel_outputs().items():
                 want = ev(m[chain_name])
                 assert np.abs(got[out] - want).max() <= 1e-12 * max(1.0, np.abs(want).max()), (name, chain_name)
@@ -140,7 +141,7 @@ def test_changing_a_chain_makes_check_fail_and_names_the_file(tmp_path):
     # the same through the API, on a copy of a built-in chain with one step changed
     m = alman_song("1/d")
     changed = Model(m.name, m.description, m.variables, dict(m.chain), m.loss, m.input_order)
-    changed.chain["∇Y"] = E.Named("∇Y", 2 * m["∇Y"].expr)
+    changed.chain["∇Y"] = ex.Named("∇Y", 2 * m["∇Y"].expr)
     cg.write({"k": m}, tmp_path / "api")
     assert cg.stale({"k": m}, tmp_path / "api") == []
     assert cg.stale({"k": changed}, tmp_path / "api") == [tmp_path / "api" / "k.py"]
@@ -177,15 +178,15 @@ def test_threads_setting_is_used_and_restored():
 
 def _batch_model(squared: bool) -> Model:
     """A toy chain over one sample X (n×d) with a shared W: L = Σ(XW)∘(XW) or (Σ XW)², and its gradient."""
-    X, W = E.Matrix("X_0", E.n, E.d), E.Matrix("W", E.d, E.d)
+    X, W = ex.Matrix("X_0", ex.n, ex.d), ex.Matrix("W", ex.d, ex.d)
     m = Model("toy-squared" if squared else "toy", variables=("W",), input_order=("X_0", "W"))
     Z = m.define("Z", X @ W)
     if squared:  # the square of a sum over the sample's rows is not a sum over samples of anything shared
-        t = m.define("t", E.Total(Z))
+        t = m.define("t", ex.Total(Z))
         m.loss = m.define("L", t * t)
-        m.define("∇W", X.T @ E.Fill(1, E.n, E.d) * (2 * t))
+        m.define("∇W", X.T @ ex.Fill(1, ex.n, ex.d) * (2 * t))
     else:
-        m.loss = m.define("L", E.Total(Z * Z))
+        m.loss = m.define("L", ex.Total(Z * Z))
         m.define("∇W", 2 * (X.T @ Z))
     m.batch_inputs = ("X_0",)
     return m

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from attngrad.derive import Claim, Grad, Kron, Matrix, Vec, check_claim, d, exp, half_sq_norm, n
-from attngrad.derive.alman_song import SCALES, alman_song, claims
+from attngrad.derive.papers.alman_song import SCALES, alman_song, claims
 from attngrad.derive.check import EXACT_MAX, points, random_normal
 from attngrad.derive.claims import load_claims_file, select
 from attngrad.errors import InputError

@@ -9,8 +9,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attngrad.derive import expr as E
-from attngrad.derive.alman_song import SCALES, alman_song
+from attngrad.derive import expr as ex
+from attngrad.derive.papers.alman_song import SCALES, alman_song
 from attngrad.derive.evaluate import Evaluator, ExactField, FloatField, MpmathField
 
 
@@ -38,8 +38,8 @@ def _inputs(n, d, seed, scale=1.0):
 def test_float_chain_matches_numpy(scale, n, d):
     m = alman_song(scale)
     vals = _inputs(n, d, seed=n * 10 + d)
-    ev = Evaluator(FloatField(), vals, {E.n: n, E.d: d})
-    k = float(sp.N(SCALES[scale].subs(E.d, d)))
+    ev = Evaluator(FloatField(), vals, {ex.n: n, ex.d: d})
+    k = float(sp.N(SCALES[scale].subs(ex.d, d)))
     L, gX, gY = _numpy_chain(vals["A1"], vals["A2"], vals["A3"], vals["E"], vals["Y"], vals["X"], k)
     assert ev(m.loss)[0, 0] == pytest.approx(L, rel=1e-12)
     np.testing.assert_allclose(ev(m["∇X"]), gX, rtol=1e-10, atol=1e-13)
@@ -53,7 +53,7 @@ def test_mpmath_chain_matches_float_and_has_more_digits():
     field = MpmathField(50)
     with mpmath.workdps(50):
         mp_vals = {k: field.array(v) for k, v in vals.items()}
-        Lmp = Evaluator(field, mp_vals, {E.n: n, E.d: d})(m.loss)[0, 0]
+        Lmp = Evaluator(field, mp_vals, {ex.n: n, ex.d: d})(m.loss)[0, 0]
     L = _numpy_chain(vals["A1"], vals["A2"], vals["A3"], vals["E"], vals["Y"], vals["X"], 1 / d)[0]
     assert float(Lmp) == pytest.approx(L, rel=1e-13)
     # the loss at 50 digits agrees with an mpmath evaluation written out entry by entry
@@ -78,7 +78,7 @@ def test_exact_total_diff_matches_sympy_diff_of_exp():
     field = ExactField()
     syms = {k: field.symbols(k, s) for k, s in {"A1": (n, d), "A2": (n, d), "A3": (n, d), "E": (n, d),
                                                  "X": (d, d), "Y": (d, d)}.items()}
-    ev = Evaluator(field, syms, {E.n: n, E.d: d})
+    ev = Evaluator(field, syms, {ex.n: n, ex.d: d})
     L = ev(m.loss)[0, 0]
     x01 = syms["X"][0, 1]
     ours = field.total_diff(L, x01)
@@ -116,7 +116,7 @@ def test_chain_gradient_matches_finite_differences(n, d, scale, seed, entry):
 
     m = alman_song(scale)
     vals = _inputs(n, d, seed, entry)
-    sizes = {E.n: n, E.d: d}
+    sizes = {ex.n: n, ex.d: d}
 
     def loss_in(name):
         def fn(v):

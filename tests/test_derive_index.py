@@ -3,8 +3,8 @@
 import numpy as np
 import sympy as sp
 
-from attngrad.derive import RowSum, expr as E
-from attngrad.derive.alman_song import Emat, alman_song
+from attngrad.derive import RowSum, expr as ex
+from attngrad.derive.papers.alman_song import E, alman_song
 from attngrad.derive.evaluate import Evaluator, FloatField
 from attngrad.derive.index import NotIndexable, entry_expr, equal_for_all_sizes
 
@@ -16,12 +16,12 @@ def test_entry_expressions_evaluate_to_the_concrete_chain():
     rng = np.random.default_rng(0)
     vals = {k: rng.standard_normal(s) for k, s in
             {"A1": (n, d), "A2": (n, d), "A3": (n, d), "E": (n, d), "X": (d, d), "Y": (d, d)}.items()}
-    ev = Evaluator(FloatField(), vals, {E.n: n, E.d: d})
+    ev = Evaluator(FloatField(), vals, {ex.n: n, ex.d: d})
     vals["f"] = ev(m["f"])  # the opaque definition, by value
     i, j = sp.symbols("i j", integer=True)
     for name in ("S", "c", "q", "r", "p", "∇X"):
         node = m[name]
-        e = entry_expr(node, i, j).subs({E.n: n, E.d: d}).doit()
+        e = entry_expr(node, i, j).subs({ex.n: n, ex.d: d}).doit()
         want = ev(node)
         for a in range(want.shape[0]):
             for b in range(want.shape[1]):
@@ -33,10 +33,10 @@ def test_entry_expressions_evaluate_to_the_concrete_chain():
 
 def test_r_identity_is_proved_for_all_sizes_and_a_wrong_one_is_not():
     m = alman_song("1/d")
-    assert equal_for_all_sizes(m["r"], RowSum(m["c"] * (m["c"] + Emat)))
-    assert not equal_for_all_sizes(m["r"], RowSum(m["c"] * (m["c"] - Emat)))
+    assert equal_for_all_sizes(m["r"], RowSum(m["c"] * (m["c"] + E)))
+    assert not equal_for_all_sizes(m["r"], RowSum(m["c"] * (m["c"] - E)))
     # a matrix-product associativity / transpose rule, for all sizes
-    A, B = E.Matrix("A", E.n, E.d), E.Matrix("B", E.d, E.n)
+    A, B = ex.Matrix("A", ex.n, ex.d), ex.Matrix("B", ex.d, ex.n)
     assert equal_for_all_sizes((A @ B).T, B.T @ A.T)
     assert not equal_for_all_sizes((A @ B).T, A @ B)
 
@@ -44,7 +44,7 @@ def test_r_identity_is_proved_for_all_sizes_and_a_wrong_one_is_not():
 def test_derivatives_are_not_indexable():
     m = alman_song("1/d")
     try:
-        equal_for_all_sizes(E.Grad(m.loss, E.Matrix("X", E.d, E.d)), m["∇X"])
+        equal_for_all_sizes(ex.Grad(m.loss, ex.Matrix("X", ex.d, ex.d)), m["∇X"])
     except NotIndexable:
         return
     raise AssertionError("Grad should not be indexable")

@@ -43,7 +43,7 @@ def test_error_bound_matches_the_sympy_formula_in_floats_and_beyond_them(kind, g
     """The float path and the mpmath fallback (near underflow at (85, 0.01); a float product that overflows to inf
     although the bound is representable at (60, 400); beyond float range at (60, 300) and (3, 800); below it at
     (400, 2)) against the SymPy closed form at 40 digits."""
-    from attngrad.derive.polynomial import printed_formulas
+    from attngrad.derive.papers.lowrank_bounds import printed_formulas
 
     expr = printed_formulas()[kind.replace("-", "_")]
     sym = {str(v): v for v in expr.free_symbols}
@@ -68,7 +68,7 @@ def test_shifted_taylor_coefficients_match_sympy_expansion(g):
 @pytest.mark.parametrize("kind", LR.POLYNOMIALS)
 @pytest.mark.parametrize("beta,eps", [(0.25, 1e-6), (1.5, 1e-9), (3.0, 1e-4)])
 def test_degree_is_the_smallest_meeting_eps_by_the_derived_formula(kind, beta, eps):
-    from attngrad.derive import polynomial as P
+    from attngrad.derive.papers import lowrank_bounds as P
 
     formula = {"taylor-shifted": P.shifted_taylor_bound, "taylor": P.taylor_bound,
                "chebyshev": P.chebyshev_bound}[kind]().formulas[kind.replace("-", "_")]

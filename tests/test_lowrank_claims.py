@@ -12,10 +12,12 @@ from click.testing import CliRunner
 
 from attngrad.cli.main import main
 from attngrad.derive import BoundClaim, FaceSplit, Matrix, Measurement, Probe, check_claim, show
-from attngrad.derive import expr as E
-from attngrad.derive import lowrank as LR
+from attngrad.derive import expr as ex
+from attngrad.derive.papers import lowrank as LR
 from attngrad.derive.check import check_all, points
-from attngrad.derive.claims import builtin_claims, select
+from attngrad.derive.papers.registry import BUILTIN
+from attngrad.derive.claims import select
+from attngrad.derive.papers.registry import builtin_claims
 from attngrad.derive.evaluate import Evaluator, ExactField, FloatField, MpmathField
 from attngrad.errors import InputError
 
@@ -40,10 +42,10 @@ def _face_split_loop(a, b):
 
 # the node ---------------------------------------------------------------------------------------------------------
 def test_face_split_node_matches_loops_in_every_field():
-    k1, k2 = E.size("k1"), E.size("k2")
-    A, B = Matrix("A", E.n, k1), Matrix("B", E.n, k2)
+    k1, k2 = ex.size("k1"), ex.size("k2")
+    A, B = Matrix("A", ex.n, k1), Matrix("B", ex.n, k2)
     node = FaceSplit(A, B)
-    sizes = {E.n: 3, k1: 2, k2: 4}
+    sizes = {ex.n: 3, k1: 2, k2: 4}
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal((3, 2)), rng.standard_normal((3, 4))
     got = Evaluator(FloatField(), {"A": a, "B": b}, sizes)(node)
@@ -52,14 +54,14 @@ def test_face_split_node_matches_loops_in_every_field():
     with mpmath.workdps(50):
         got_mp = Evaluator(mp, {"A": mp.array(a), "B": mp.array(b)}, sizes)(node)
         assert np.array_equal(np.asarray(got_mp, dtype=float), _face_split_loop(a, b))
-    ex = ExactField()
-    sa, sb = ex.symbols("A", (3, 2)), ex.symbols("B", (3, 4))
-    got_ex = Evaluator(ex, {"A": sa, "B": sb}, sizes)(node)
+    exact = ExactField()
+    sa, sb = exact.symbols("A", (3, 2)), exact.symbols("B", (3, 4))
+    got_ex = Evaluator(exact, {"A": sa, "B": sb}, sizes)(node)
     loop = _face_split_loop(sa, sb)
     assert all(sp.expand(x - y) == 0 for x, y in zip(got_ex.reshape(-1), loop.reshape(-1)))
-    assert show(node) == "A⊘B" and node.shape == (E.n, k1 * k2)
+    assert show(node) == "A⊘B" and node.shape == (ex.n, k1 * k2)
     with pytest.raises(ValueError, match="row counts"):
-        FaceSplit(A, Matrix("C", E.d, k2))
+        FaceSplit(A, Matrix("C", ex.d, k2))
 
 
 def test_face_splitting_identity_holds_and_matches_numpy():
@@ -112,7 +114,7 @@ def test_bound_claims_in_worker_processes_and_cli():
     ids = ("attngrad/lowrank/rank-q", "alman-song-2024/lemma-D.3-rank")
     claims = select(builtin_claims(), ids)
     here = [check_claim(c) for c in claims]
-    there = check_all(claims, None, jobs=2)
+    there = check_all(claims, BUILTIN, jobs=2)
     assert [(v.verdict, v.tightness) for v in here] == [(v.verdict, v.tightness) for v in there]
     res = CliRunner().invoke(main, ["check", *ids, "--json", "--jobs", "1"])
     out = json.loads(res.stdout)
@@ -136,7 +138,7 @@ def test_lowrank_chain_matches_a_dense_numpy_gradient():
     n_, d_, k_ = 7, 3, 4
     x = _inputs(n_, d_, k_, seed=3)
     m = LR.alman_song_lowrank("1/d")
-    ev = Evaluator(FloatField(), x, {E.n: n_, E.d: d_, LR.k: k_})
+    ev = Evaluator(FloatField(), x, {ex.n: n_, ex.d: d_, LR.k: k_})
     ft = x["U1"] @ x["V1"].T
     h = x["A3"] @ x["Y"]
     c = ft @ h - x["E"]

@@ -5,9 +5,9 @@ import pytest
 import sympy as sp
 
 from attngrad.derive import Claim, Grad, check_claim
-from attngrad.derive import expr as E
+from attngrad.derive import expr as ex
 from attngrad.derive.evaluate import Evaluator, FloatField
-from attngrad.derive.one_layer import KERNELS, SIZES, WEIGHTS, one_layer
+from attngrad.derive.papers.one_layer import KERNELS, SIZES, WEIGHTS, one_layer
 from attngrad.numeric import check_grad
 
 
@@ -40,7 +40,7 @@ def test_closed_forms_match_numpy_finite_differences(kernel):
          "W_V": rng.standard_normal((D, dv)), "W_O": rng.standard_normal((dv, dy))}
     m = one_layer(kernel, N)
     values = {**W, **{f"X_{i}": x for i, x in enumerate(Xs)}, **{f"Y_{i}": y for i, y in enumerate(Ys)}}
-    ev = Evaluator(FloatField(), values, {E.n: n, E.d: d, E.size("D"): D, E.size("dv"): dv, E.size("dy"): dy})
+    ev = Evaluator(FloatField(), values, {ex.n: n, ex.d: d, ex.size("D"): D, ex.size("dv"): dv, ex.size("dy"): dy})
     assert ev(m.loss)[0, 0] == pytest.approx(numpy_loss(kernel, Xs, Ys, W), rel=1e-12)
     for w in WEIGHTS:
         res = check_grad(lambda v, w=w: numpy_loss(kernel, Xs, Ys, {**W, w: v}), ev(m[f"∇{w}"]), W[w], name=w)
@@ -48,7 +48,7 @@ def test_closed_forms_match_numpy_finite_differences(kernel):
 
 
 def test_every_one_layer_claim_holds():
-    from attngrad.derive.one_layer import claims
+    from attngrad.derive.papers.one_layer import claims
 
     for c in claims():
         v = check_claim(c)
@@ -58,7 +58,7 @@ def test_every_one_layer_claim_holds():
 
 def test_slips_are_refuted():
     """Gaussian ∇W_Q without its diag(M1)Q term, and softmax ∇W_K with P in place of Pᵀ."""
-    root = sp.sqrt(E.d)
+    root = sp.sqrt(ex.d)
 
     def build(kernel, weight, slip):
         def lhs(c):

@@ -119,7 +119,7 @@ def test_wv_bound_holds_at_every_step_and_the_closed_forms_match_the_jacobian():
     """W_V alone, D ≥ Nn: μ and L in closed form (derived by SymPy) equal λ_min, λ_max of the Jacobian's JJᵀ over
     N; with η = 1/L every step decreases f by at least the factor 1 − ημ, and the predicted step count is an upper
     bound."""
-    from attngrad.derive.bounds import linear_rate, pl_wv
+    from attngrad.derive.papers.pl_bounds import linear_rate, pl_wv
     from attngrad.numeric.one_layer import attended_inputs
 
     sizes = Sizes(N=2, n=3, D=8, d=4, dv=3, dy=2)

@@ -1,4 +1,4 @@
-"""The low-rank path's error bounds and rank: closed forms printed by `attngrad codegen` from derive/polynomial.py. Do not edit."""
+"""The low-rank path's error bounds and rank: closed forms printed by `attngrad codegen` from derive/papers/lowrank_bounds.py. Do not edit."""
 
 import math
 

@@ -1,6 +1,6 @@
 """Alman & Song (NeurIPS 2024, arXiv 2402.04497): the loss of Def 1.2 as a chain, and its claims.
 
-Printed claims (papers.md §1.3–§1.6) are transcribed literally, in the paper's own notation: Sections
+Printed claims (docs/mathematics.md §1.3–§1.6) are transcribed literally, in the paper's own notation: Sections
 3–D drop the 1/d of Def 1.2 ("only a rescaling"), use x = vec(X) row-major, A = A₁ ⊗ A₂ with blocks
 A_{j0} = A₁[j0,:] ⊗ A₂, and row-objects f(x)_{j0}, h(y)_{i0} as columns. The project's own claims
 are about the chain ``alman_song(scale)`` that the kernels implement.
@@ -14,21 +14,24 @@ from types import SimpleNamespace
 
 import sympy as sp
 
+from attngrad import vocabulary
 from attngrad.errors import InputError
 
-from . import expr as E
-from .claims import Claim
-from .expr import Col, Deriv, Diag, Grad, Kron, Row, RowSum, Vec, d, exp, inner, n, ones
-from .model import Model
+from attngrad.derive import expr as ex
+from attngrad.derive.claims import Claim
+from attngrad.derive.expr import (Col, Deriv, Diag, Grad, Kron, Row, RowSum, Vec, balanced_sum, d, exp, inner, n,
+                                  ones)
+from attngrad.derive.model import Model
 
 PAPER = "alman-song-2024"
 SOURCE = "Alman & Song 2024"
 
-A1, A2, A3 = E.Matrix("A1", n, d), E.Matrix("A2", n, d), E.Matrix("A3", n, d)
-Emat = E.Matrix("E", n, d)
-X, Y = E.Matrix("X", d, d), E.Matrix("Y", d, d)
+A1, A2, A3 = ex.Matrix("A1", n, d), ex.Matrix("A2", n, d), ex.Matrix("A3", n, d)
+E = ex.Matrix("E", n, d)
+X, Y = ex.Matrix("X", d, d), ex.Matrix("Y", d, d)
 
-SCALES: dict[str, sp.Expr] = {"1/d": 1 / d, "1/sqrt(d)": 1 / sp.sqrt(d), "1": sp.Integer(1)}
+#: each scale of the vocabulary as a SymPy expression in d
+SCALES: dict[str, sp.Expr] = dict(zip(vocabulary.SCALES, (1 / d, 1 / sp.sqrt(d), sp.Integer(1))))
 #: the scale as a parameter of the generated kernel (one kernel serves every scale)
 SCALE_PARAMETER = sp.Symbol("s", positive=True)
 
@@ -60,7 +63,7 @@ EXACT_NOTES = {
 }
 
 
-def def12_chain(m: Model, k: sp.Expr, u: E.Node, notes: dict[str, str], mark: str = "") -> Model:
+def def12_chain(m: Model, k: sp.Expr, u: ex.Node, notes: dict[str, str], mark: str = "") -> Model:
     """Def 1.2's loss and the project's backward chain from u (exp(S), or a stand-in for it), into ``m``:
     α = u1, f = diag(α)⁻¹u, h = A₃Y, c = fh − E, L = ½‖c‖², q = chᵀ, p₁ = f∘q, r = p₁1, p₂ = diag(r)f,
     p = p₁ − p₂, ∇X = k·A₁ᵀpA₂, ∇Y = A₃ᵀfᵀc. ``mark`` (a combining tilde) is put on every name but h's (f̃, c̃, …);
@@ -68,14 +71,14 @@ def def12_chain(m: Model, k: sp.Expr, u: E.Node, notes: dict[str, str], mark: st
     def name(base: str) -> str:
         return base if base == "h" or not mark else unicodedata.normalize("NFC", base[0] + mark + base[1:])
 
-    def define(base: str, node: E.Node) -> E.Node:
+    def define(base: str, node: ex.Node) -> ex.Node:
         return m.define(name(base), node, notes[base])
 
     alpha = define("α", RowSum(u))
     f = define("f", Diag(alpha**-1) @ u)
     h = define("h", A3 @ Y)
-    c = define("c", f @ h - Emat)
-    m.loss = define("L", E.half_sq_norm(c))
+    c = define("c", f @ h - E)
+    m.loss = define("L", ex.half_sq_norm(c))
     q = define("q", c @ h.T)
     p1 = define("p₁", f * q)
     p2 = define("p₂", Diag(define("r", RowSum(p1))) @ f)
@@ -86,60 +89,60 @@ def def12_chain(m: Model, k: sp.Expr, u: E.Node, notes: dict[str, str], mark: st
 
 
 # Section 3 objects, literally (scale 1) --------------------------------------------------------
-def _x() -> E.Node:
+def _x() -> ex.Node:
     return Vec(X, "row")
 
 
-def _A_block(j0: int) -> E.Node:
+def _A_block(j0: int) -> ex.Node:
     """A_{j0} = A₁[j0,:] ⊗ A₂ ∈ R^{n×d²} (Section 3)."""
     return Kron(Row(A1, j0).T, A2)
 
 
-def _A_col(j0: int, i: int) -> E.Node:
+def _A_col(j0: int, i: int) -> ex.Node:
     """A_{j0,i}: column i of A_{j0} (Lemma B.1)."""
     return Col(_A_block(j0), i)
 
 
-def _u(j0: int) -> E.Node:
+def _u(j0: int) -> ex.Node:
     return exp(_A_block(j0) @ _x())  # Def 3.2
 
 
-def _alpha(j0: int) -> E.Node:
+def _alpha(j0: int) -> ex.Node:
     return inner(_u(j0), ones(n))  # Def 3.3
 
 
-def _f(j0: int) -> E.Node:
-    return _u(j0) * E.Pow(_alpha(j0), -1)  # Def 3.4
+def _f(j0: int) -> ex.Node:
+    return _u(j0) * ex.Pow(_alpha(j0), -1)  # Def 3.4
 
 
-def _h(i0: int) -> E.Node:
+def _h(i0: int) -> ex.Node:
     return A3 @ Col(Y, i0)  # Def 3.5: h(y)_{i0} = A₃ Y_{*,i0}
 
 
-def _c(j0: int, i0: int) -> E.Node:
-    return inner(_f(j0), _h(i0)) - E.Entry(Emat, j0, i0)  # Def 3.6
+def _c(j0: int, i0: int) -> ex.Node:
+    return inner(_f(j0), _h(i0)) - ex.Entry(E, j0, i0)  # Def 3.6
 
 
-def _L(j0: int, i0: int) -> E.Node:
-    return E.Scale(sp.Rational(1, 2), _c(j0, i0) * _c(j0, i0))  # Def 3.7
+def _L(j0: int, i0: int) -> ex.Node:
+    return ex.Scale(sp.Rational(1, 2), _c(j0, i0) * _c(j0, i0))  # Def 3.7
 
 
-def _stack_rows(rows: list[E.Node]) -> E.Node:
+def _stack_rows(rows: list[ex.Node]) -> ex.Node:
     """The n-row matrix whose j-th row is rows[j]ᵀ: Σ_j e_j rows[j]ᵀ."""
-    return _sum(E.Basis(j, n) @ v.T for j, v in enumerate(rows))
+    return balanced_sum(ex.Basis(j, n) @ v.T for j, v in enumerate(rows))
 
 
-def _stack_cols(cols: list[E.Node]) -> E.Node:
+def _stack_cols(cols: list[ex.Node]) -> ex.Node:
     """The n-column matrix whose j-th column is cols[j]: Σ_j cols[j] e_jᵀ."""
-    return _sum(v @ E.Basis(j, n).T for j, v in enumerate(cols))
+    return balanced_sum(v @ ex.Basis(j, n).T for j, v in enumerate(cols))
 
 
-def _vec_grad(m: Model) -> E.Node:
+def _vec_grad(m: Model) -> ex.Node:
     return Vec(Grad(m.loss, X), "row")
 
 
 def claims() -> list[Claim]:
-    """The printed claims of papers.md §1.3–§1.6 and the project's own, in report order."""
+    """The printed claims of docs/mathematics.md §1.3–§1.6 and the project's own, in report order."""
     one = alman_song("1")
     idx_ji = {"j0": n, "i": d**2}
     idx_jii = {"j0": n, "i0": d, "i": d**2}
@@ -157,9 +160,9 @@ def claims() -> list[Claim]:
         printed(f"fact-3.9/{order}-major", f"(A₁XA₂ᵀ)_{{j0,*}} = A_{{j0}}vec(X), A_{{j0}} = A₁[j0,:]⊗A₂, {order}-major vec",
                 lambda c: Row(A1 @ X @ A2.T, c.j0), lambda c, o=order: _A_block(c.j0) @ Vec(X, o), {"j0": n})
     printed("lemma-3.10", "L(x) = Σ_{j0,i0} L(x)_{j0,i0} = ½‖D⁻¹exp(A₁XA₂ᵀ)A₃Y − E‖² (Section 3: scale dropped)",
-            one.loss, lambda c: _sum(_L(j0, i0) for j0 in range(c.n) for i0 in range(c.d)))
+            one.loss, lambda c: balanced_sum(_L(j0, i0) for j0 in range(c.n) for i0 in range(c.d)))
     # Lemma B.1
-    printed("lemma-B.1-part-1", "dx/dx_i = e_i", lambda c: Deriv(_x(), X, c.i), lambda c: E.Basis(c.i, d**2), {"i": d**2})
+    printed("lemma-B.1-part-1", "dx/dx_i = e_i", lambda c: Deriv(_x(), X, c.i), lambda c: ex.Basis(c.i, d**2), {"i": d**2})
     printed("lemma-B.1-part-2", "d(A_{j0}x)/dx_i = A_{j0,i}", lambda c: Deriv(_A_block(c.j0) @ _x(), X, c.i),
             lambda c: _A_col(c.j0, c.i), idx_ji)
     printed("lemma-B.1-part-3", "du(x)_{j0}/dx_i = A_{j0,i} ∘ u(x)_{j0}", lambda c: Deriv(_u(c.j0), X, c.i),
@@ -170,7 +173,7 @@ def claims() -> list[Claim]:
             lambda c: Deriv(_f(c.j0), X, c.i),
             lambda c: _A_col(c.j0, c.i) * _f(c.j0) - _f(c.j0) * inner(_A_col(c.j0, c.i), _f(c.j0)), idx_ji)
 
-    def part6(c: SimpleNamespace) -> E.Node:
+    def part6(c: SimpleNamespace) -> ex.Node:
         a, fj, hi = _A_col(c.j0, c.i), _f(c.j0), _h(c.i0)
         return inner(hi, a * fj) - inner(hi, fj) * inner(a, fj)
 
@@ -186,17 +189,17 @@ def claims() -> list[Claim]:
             idx_jii)
 
     # Section C: q (Def C.3), p (Def C.5), Lemma C.7
-    def q_rows(c: SimpleNamespace) -> list[E.Node]:
+    def q_rows(c: SimpleNamespace) -> list[ex.Node]:
         # Def C.3: q(x)_{j0} = Σ_{i0} c(x)_{j0,i0} h(y)_{i0}
-        return [_sum(_h(i0) * _c(j0, i0) for i0 in range(c.d)) for j0 in range(c.n)]
+        return [balanced_sum(_h(i0) * _c(j0, i0) for i0 in range(c.d)) for j0 in range(c.n)]
 
-    def p_rows(c: SimpleNamespace) -> list[E.Node]:
+    def p_rows(c: SimpleNamespace) -> list[ex.Node]:
         # Def C.5: p(x)_{j0} = (diag(f_{j0}) − f_{j0}f_{j0}ᵀ) q(x)_{j0}
         q = q_rows(c)
         return [(Diag(_f(j0)) - _f(j0) @ _f(j0).T) @ q[j0] for j0 in range(c.n)]
 
     printed("lemma-C.7", "dL(x)/dx = Σ_{j0} A_{j0}ᵀ p(x)_{j0}, with q (Def C.3) and p (Def C.5)",
-            _vec_grad(one), lambda c: _sum(_A_block(j0).T @ pj for j0, pj in enumerate(p_rows(c))))
+            _vec_grad(one), lambda c: balanced_sum(_A_block(j0).T @ pj for j0, pj in enumerate(p_rows(c))))
     dflt = alman_song("1/d")
     printed("lemma-C.7@def-1.2", "Lemma C.7's dL/dx = vec(A₁ᵀpA₂) applied to the loss of Def 1.2, whose exponent carries 1/d",
             _vec_grad(dflt), Vec(A1.T @ dflt["p"] @ A2, "row"),
@@ -206,18 +209,18 @@ def claims() -> list[Claim]:
 
     # Section D
     f, c_, h, p1 = one["f"], one["c"], one["h"], one["p₁"]
-    qD3 = E.Named("q_D3", h @ c_.T, "Lemma D.3: q(x) := h(y)c(x)ᵀ")
+    qD3 = ex.Named("q_D3", h @ c_.T, "Lemma D.3: q(x) := h(y)c(x)ᵀ")
     pD3 = f * qD3 - Diag(RowSum(f * qD3)) @ f
     printed("lemma-D.3", "q(x) := h(y)c(x)ᵀ is the q of Lemma C.7: dL/dx = vec(A₁ᵀpA₂), p_{j0} = (diag f_{j0} − f_{j0}f_{j0}ᵀ)q_{j0}",
             _vec_grad(one), Vec(A1.T @ pD3 @ A2, "row"))
 
-    def p2_columns(c: SimpleNamespace) -> E.Node:
+    def p2_columns(c: SimpleNamespace) -> ex.Node:
         # "j0-th column p₂(x)_{j0} = f(x)_{j0} f(x)_{j0}ᵀ q(x)_{j0}"
-        return E.Named("p₂_D5", _stack_cols([Row(f, j0) @ (Row(f, j0).T @ Row(one["q"], j0)) for j0 in range(c.n)]))
+        return ex.Named("p₂_D5", _stack_cols([Row(f, j0) @ (Row(f, j0).T @ Row(one["q"], j0)) for j0 in range(c.n)]))
 
     printed("lemma-D.5-columns", "the j0-th column of p₂(x) is f(x)_{j0}f(x)_{j0}ᵀq(x)_{j0}, and dL/dx = vec(A₁ᵀ(p₁ − p₂)A₂)",
             _vec_grad(one), lambda c: Vec(A1.T @ (p1 - p2_columns(c)) @ A2, "row"))
-    rD5 = E.Named("r̃", RowSum(f * one["q"]), "r̃_{j0} = ⟨f̃_{j0}, q̃_{j0}⟩")
+    rD5 = ex.Named("r̃", RowSum(f * one["q"]), "r̃_{j0} = ⟨f̃_{j0}, q̃_{j0}⟩")
     printed("lemma-D.5-factors", "p̃₂ = f̃ diag(r̃) (U₄ = U₁, V₄ = diag(r̃)V₁), and dL/dx = vec(A₁ᵀ(p₁ − p̃₂)A₂) for exact f̃",
             _vec_grad(one), Vec(A1.T @ (p1 - f @ Diag(rD5)) @ A2, "row"))
 
@@ -232,7 +235,7 @@ def claims() -> list[Claim]:
         own(f"grad-Y[{scale}]", f"∇_Y L = A₃ᵀfᵀc (s = {scale})", Grad(m.loss, Y), m["∇Y"], m)
     m = alman_song("1/d")
     own("r-from-c", "r = (f∘q)1_n = (c∘(c + E))1_n: r in O(nd) from c and E alone", m["r"],
-        RowSum(m["c"] * (m["c"] + Emat)), m)
+        RowSum(m["c"] * (m["c"] + E)), m)
     own("lemma-D.5-corrected", "row j0 of p₂ = diag(r)f is (f_{j0}f_{j0}ᵀq_{j0})ᵀ (D.5 with rows, not columns)",
         m["p₂"], lambda c: _stack_rows([Row(m["f"], j) @ (Row(m["f"], j).T @ Row(m["q"], j)) for j in range(c.n)]), m)
     out.extend(kernel_claims())
@@ -258,16 +261,8 @@ def kernel_claims() -> list[Claim]:
                         return getattr(loss_and_grad(*arrays, scale=_s, method=_m), _w)
 
                     node = m[name]
-                    kern = E.Kernel(f"{method}.{what}", fn, (A1, A2, A3, Emat, Y, X), node.shape[0], node.shape[1], dtype)
+                    kern = ex.Kernel(f"{method}.{what}", fn, (A1, A2, A3, E, Y, X), node.shape[0], node.shape[1], dtype)
                     out.append(Claim(f"attngrad/{method}-{what}[{scale},{dtype}]",
                                      f"the {method} Numba kernel's {what} in {dtype} equals the chain's {name} (s = {scale})",
                                      kern, node, "attngrad", False, m, group=method))
     return out
-
-
-def _sum(terms) -> E.Node:
-    """Σ terms as a balanced tree (depth log₂ of the count)."""
-    terms = list(terms)
-    while len(terms) > 1:
-        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k] for k in range(0, len(terms), 2)]
-    return terms[0]

@@ -1,7 +1,7 @@
-"""Liang, Sha, Shi, Song, Zhou (arXiv 2408.13233; papers.md §4): one self-attention layer, its printed gradient
+"""Liang, Sha, Shi, Song, Zhou (arXiv 2408.13233; docs/mathematics.md §4): one self-attention layer, its printed gradient
 lemmas and the project's corrected forms.
 
-Attn(X) = softmax(s·XW_QW_KᵀXᵀ)XW_V with s = 1/d as papers.md defines it; "any differentiable loss" is the loss
+Attn(X) = softmax(s·XW_QW_KᵀXᵀ)XW_V with s = 1/d as docs/mathematics.md defines it; "any differentiable loss" is the loss
 L = ⟨G, Attn⟩ with G an input, so dL/dAttn = G exactly. With h = XW_V, q = Ghᵀ, p₁ = f∘q, p₂ = diag(p₁1)f
 ("j₀-th row"), p = p₁ − p₂. Lemma F.4 takes the merged W = W_QW_Kᵀ as the variable and drops the scale as §1
 does, so it is checked on the loss as defined (s = 1/d) and on the scale-free reading (s = 1), like Lemma C.7.
@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from . import expr as E
+from attngrad.derive import expr as ex
 from .alman_song import SCALES
-from .claims import Claim
-from .expr import Diag, Grad, RowSum, d, exp, n
-from .model import Model
+from attngrad.derive.claims import Claim
+from attngrad.derive.expr import Diag, Grad, RowSum, d, exp, n
+from attngrad.derive.model import Model
 
 PAPER = "liang-2024"
 SOURCE = "Liang, Sha, Shi, Song, Zhou 2024"
 
-Xs, G = E.Matrix("X", n, d), E.Matrix("G", n, d)
-W, WQ, WK, WV = E.Matrix("W", d, d), E.Matrix("W_Q", d, d), E.Matrix("W_K", d, d), E.Matrix("W_V", d, d)
+Xs, G = ex.Matrix("X", n, d), ex.Matrix("G", n, d)
+W, WQ, WK, WV = ex.Matrix("W", d, d), ex.Matrix("W_Q", d, d), ex.Matrix("W_K", d, d), ex.Matrix("W_V", d, d)
 
 
 @lru_cache(maxsize=None)
@@ -32,7 +32,7 @@ def self_attention(scale: str = "1/d", merged: bool = True, coefs: tuple | None 
     k = SCALES[scale]
     tag = "" if coefs is None else f", degree-{len(coefs) - 1} polynomial"
     m = Model(f"liang-self-attention[{scale}{'' if merged else ', W_Q, W_K'}{tag}]",
-              f"one self-attention layer with upstream gradient G (papers.md §4), scale {scale}{tag}",
+              f"one self-attention layer with upstream gradient G (docs/mathematics.md §4), scale {scale}{tag}",
               ("W", "W_V") if merged else ("W_Q", "W_K", "W_V"))
     S = m.define("S", k * (Xs @ W @ Xs.T) if merged else k * (Xs @ WQ @ WK.T @ Xs.T), "s·XWXᵀ, W = W_QW_Kᵀ")
     if coefs is None:
@@ -44,7 +44,7 @@ def self_attention(scale: str = "1/d", merged: bool = True, coefs: tuple | None 
     f = m.define("f", Diag(RowSum(u) ** -1) @ u, "row softmax")
     h = m.define("h", Xs @ WV, "values XW_V")
     attn = m.define("Attn", f @ h, "f h")
-    m.loss = m.define("L", E.Total(G * attn), "⟨G, Attn⟩: dL/dAttn = G")
+    m.loss = m.define("L", ex.Total(G * attn), "⟨G, Attn⟩: dL/dAttn = G")
     q = m.define("q", G @ h.T, "G hᵀ")
     p1 = m.define("p₁", f * q, "f∘q")
     p2 = m.define("p₂", Diag(RowSum(p1)) @ f, "diag(p₁1)f: row j0 is f_{j0}f_{j0}ᵀq_{j0}")
@@ -65,7 +65,7 @@ def claims() -> list[Claim]:
     def printed(label: str, statement: str, lhs, rhs, lemma: str, model: Model, note: str = "") -> None:
         out.append(Claim(f"{PAPER}/{label}", statement, lhs, rhs, f"{SOURCE}, Lemma {lemma}", True, model, note=note))
 
-    printed("lemma-F.4", "dL/dW = Xᵀ p X, W = W_QW_Kᵀ, on Attn = softmax(XWXᵀ/d)XW_V as papers.md §4 defines it",
+    printed("lemma-F.4", "dL/dW = Xᵀ p X, W = W_QW_Kᵀ, on Attn = softmax(XWXᵀ/d)XW_V as docs/mathematics.md §4 defines it",
             Grad(dflt.loss, W), Xs.T @ dflt["p"] @ Xs, "F.4",
             dflt, note="the paper drops the 1/d as §1 does; lemma-F.4@scale-free reads it on the loss without it")
     printed("lemma-F.4@scale-free", "dL/dW = Xᵀ p X, W = W_QW_Kᵀ, on the scale-free Attn = softmax(XWXᵀ)XW_V",
@@ -100,7 +100,7 @@ def kernel_claims() -> list[Claim]:
             return self_attention_grads(*arrays, scale="1/d", degree=KERNEL_DEGREE, poly="taylor", threads=1)[_w]
 
         node = pm[name]
-        kern = E.Kernel(f"lowrank.self_attention.{name}", fn, (Xs, W, WV, G), node.shape[0], node.shape[1])
+        kern = ex.Kernel(f"lowrank.self_attention.{name}", fn, (Xs, W, WV, G), node.shape[0], node.shape[1])
         out.append(Claim(f"attngrad/liang/kernel-{name[1:]}[taylor-{KERNEL_DEGREE},1/d]",
                          f"the Numba low-rank self-attention {name} (Taylor, degree {KERNEL_DEGREE}) equals the chain "
                          f"with f̃ = diag(P(S)1)⁻¹P(S) in place of softmax", kern, node, "attngrad", False, pm,

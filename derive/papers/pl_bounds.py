@@ -1,24 +1,20 @@
-"""PL-type bounds for one attention layer (papers.md §3.1), derived by SymPy, not typed.
+"""PL-type bounds for one attention layer (docs/mathematics.md §3.1), derived by SymPy, not typed.
 
-A bound is a statement with its assumptions and a derivation. Each step of the derivation is either verified
-here by SymPy — an identity proved at concrete sizes with one symbol per entry (``proved at …``), a symbolic
-manipulation whose result is the next formula (``derived``), or a claim of ``attngrad check`` checked by its
-tiers — or it cites a standard fact by name (Rayleigh–Ritz, eigenvalues of a Kronecker product, the descent
-lemma). The closed forms the numbers come from (μ, L, the rate, the step count) are the SymPy results of the
-derivation, turned into functions by ``lambdify``; ``attngrad bounds`` evaluates them on an instance next to
-the same quantities measured by the numeric code (as PEPit prints a numerical and a theoretical bound).
+The closed forms the numbers come from (μ, L, the rate, the step count) are the SymPy results of each derivation;
+``attngrad bounds`` evaluates them on an instance next to the same quantities measured by the numeric code.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
 
 import sympy as sp
 
-# the symbols of the statements ------------------------------------------------------------------------------
+from attngrad.derive.derivation import (Bound, cited_step, claim_step, name_symbols, pretty, symbol_matrix,
+                                        vec_rows, verified_step)
+
+from . import one_layer
+
 N = sp.Symbol("N", positive=True, integer=True)
 f, f0, g2, eps = sp.symbols("f f_0 g2 epsilon", positive=True)
 lam_min, lam_max = sp.symbols("lambda_min lambda_max", nonnegative=True)
@@ -27,102 +23,21 @@ t = sp.Symbol("t", integer=True, nonnegative=True)
 smin_F, smax_F, smin_O, smax_O = sp.symbols("sigma_min_F sigma_max_F sigma_min_O sigma_max_O", nonnegative=True)
 grad_WQ = sp.Symbol("nabla_WQ_f")
 
-NAMES = {  # how a symbol prints: (unicode, LaTeX)
+name_symbols({  # how a symbol prints: (Unicode, LaTeX)
     f: ("f", "f"), f0: ("f₀", "f_0"), g2: ("‖∇f‖²", r"\|\nabla f\|^2"), eps: ("ε", r"\varepsilon"),
     lam_min: ("λ_min(JJᵀ)", r"\lambda_{\min}(JJ^\top)"), lam_max: ("λ_max(JJᵀ)", r"\lambda_{\max}(JJ^\top)"),
     eta: ("η", r"\eta"), mu: ("μ", r"\mu"), L: ("L", "L"), t: ("t", "t"), N: ("N", "N"),
     smin_F: ("σ_min(F)", r"\sigma_{\min}(F)"), smax_F: ("σ_max(F)", r"\sigma_{\max}(F)"),
     smin_O: ("σ_min(W_O)", r"\sigma_{\min}(W_O)"), smax_O: ("σ_max(W_O)", r"\sigma_{\max}(W_O)"),
     grad_WQ: ("∇_{W_Q} f", r"\nabla_{W_Q} f"),
-}
-
-
-_REL = {sp.Eq: "=", sp.Ge: "≥", sp.Le: "≤", sp.Gt: ">", sp.Lt: "<"}
-
-
-def pretty(expr: sp.Basic) -> str:
-    """One-line Unicode text with the names above (constants first: 1 − η·μ)."""
-    if isinstance(expr, sp.And):
-        return "; ".join(pretty(a) for a in sorted(expr.args, key=str, reverse=True))
-    if type(expr) in _REL:
-        return f"{pretty(expr.lhs)} {_REL[type(expr)]} {pretty(expr.rhs)}"
-    names = {s: sp.Symbol(u) for s, (u, _) in NAMES.items()}
-    text = sp.sstr(expr.xreplace(names), order="rev-lex")
-    return text.replace("**", "^").replace("*", "·").replace(" - ", " − ")
-
-
-def latex(expr: sp.Basic) -> str:
-    return sp.latex(expr, symbol_names={s: x for s, (_, x) in NAMES.items()}, order="rev-lex")
+})
 
 
 
-@dataclass
-class Step:
-    """One step of a derivation: what it says and how it is known (``verified`` None: a cited fact)."""
-
-    text: str
-    how: str
-    verified: bool | None
-    seconds: float = 0.0
-
-
-@dataclass
-class Bound:
-    id: str
-    title: str
-    assumptions: list[str]
-    statement: sp.Basic
-    steps: list[Step] = field(default_factory=list)
-    formulas: dict[str, sp.Expr] = field(default_factory=dict)  # closed forms, by name
-
-    @property
-    def verified(self) -> bool:
-        return all(s.verified is not False for s in self.steps)
-
-    def function(self, name: str) -> Callable[..., float]:
-        """The closed form ``name`` as a NumPy function of its free symbols, by their names (``mu``, ``eta``…)."""
-        expr = self.formulas[name]
-        args = sorted(expr.free_symbols, key=str)
-        fn = sp.lambdify(args, expr, "math")
-        keys = [str(a) for a in args]
-        return lambda **kw: float(fn(*(kw[k] for k in keys)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "assumptions": self.assumptions,
-                "statement": pretty(self.statement), "latex": latex(self.statement), "verified": self.verified,
-                "steps": [vars(s) for s in self.steps],
-                "formulas": {k: {"text": pretty(v), "latex": latex(v)} for k, v in self.formulas.items()}}
-
-
-# verification helpers ---------------------------------------------------------------------------------------
-def _timed(text: str, how: str, check: Callable[[], bool]) -> Step:
-    t0 = time.perf_counter()
-    ok = bool(check())
-    return Step(text, how, ok, time.perf_counter() - t0)
-
-
-def _fact(text: str, source: str) -> Step:
-    return Step(text, f"fact: {source}", None)
-
-
-def _symbols(name: str, rows: int, cols: int) -> sp.Matrix:
-    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}{i}{j}", real=True))
-
-
-def _vec(M: sp.Matrix) -> sp.Matrix:
-    """Row-major vec as a column."""
-    return sp.Matrix(list(M))
-
-
-def _claim_step(text: str, claim_id: str) -> Step:
-    """A step that is a claim of ``attngrad check``: verified by its tiers (50 digits, exact SymPy)."""
-    from .check import check_claim
-    from .claims import builtin_claims
-
-    claim = next(c for c in builtin_claims() if c.id == claim_id)
-    t0 = time.perf_counter()
-    v = check_claim(claim, seed=0)
-    return Step(text, f"claim {claim_id}: {v.verdict} ({v.method})", v.verdict == "holds", time.perf_counter() - t0)
+def _claim_step(text: str, claim_id: str):
+    """A step that is one of the one-layer claims, decided by the checker's tiers."""
+    claim = next(c for c in one_layer.equal_keys_claims() if c.id == claim_id)
+    return claim_step(text, claim)
 
 
 # the bounds ---------------------------------------------------------------------------------------------------
@@ -137,7 +52,7 @@ def _gradient_identity() -> bool:
 
 def _half_grad_identity() -> bool:
     """½‖Jᵀr/N‖² = rᵀ(JJᵀ)r/(2N²) with one symbol per entry of J (3×2) and r."""
-    J, r = _symbols("J", 3, 2), _symbols("r", 3, 1)
+    J, r = symbol_matrix("J", 3, 2), symbol_matrix("r", 3, 1)
     g = J.T * r / N
     return sp.expand((g.T * g)[0, 0] / 2 - (r.T * J * J.T * r)[0, 0] / (2 * N**2)) == 0
 
@@ -153,10 +68,10 @@ def pl_any_subset() -> Bound:
                "J has full row rank (then λ_min(JJᵀ) > 0 and f* = 0); needs p ≥ N·n·d_y trained parameters"],
               sp.Ge(g2 / 2, coefficient * f))
     b.steps = [
-        _timed("∇f = Jᵀr/N (chain rule)", "proved by SymPy for generic r_k(w), m = 3, p = 2", _gradient_identity),
-        _timed("½‖∇f‖² = rᵀ(JJᵀ)r/(2N²)", "proved by SymPy with one symbol per entry (J: 3×2)", _half_grad_identity),
-        _fact("rᵀ(JJᵀ)r ≥ λ_min(JJᵀ)‖r‖²", "Rayleigh–Ritz, JJᵀ symmetric (Horn & Johnson, Thm 4.2.2)"),
-        _timed(f"with ‖r‖² = 2Nf: ½‖∇f‖² ≥ {pretty(coefficient)}·f", "derived by SymPy (substitution)",
+        verified_step("∇f = Jᵀr/N (chain rule)", "proved by SymPy for generic r_k(w), m = 3, p = 2", _gradient_identity),
+        verified_step("½‖∇f‖² = rᵀ(JJᵀ)r/(2N²)", "proved by SymPy with one symbol per entry (J: 3×2)", _half_grad_identity),
+        cited_step("rᵀ(JJᵀ)r ≥ λ_min(JJᵀ)‖r‖²", "Rayleigh–Ritz, JJᵀ symmetric (Horn & Johnson, Thm 4.2.2)"),
+        verified_step(f"with ‖r‖² = 2Nf: ½‖∇f‖² ≥ {pretty(coefficient)}·f", "derived by SymPy (substitution)",
                lambda: sp.simplify(coefficient - lam_min / N) == 0),
     ]
     b.formulas = {"mu": coefficient}
@@ -165,23 +80,23 @@ def pl_any_subset() -> Bound:
 
 def _kron_jacobian() -> bool:
     """∂vec(F W_V W_O)/∂vec(W_V) = F ⊗ W_Oᵀ (row-major vec), F: 2×3, W_V: 3×2, W_O: 2×2."""
-    F, WV, WO = _symbols("F", 2, 3), _symbols("V", 3, 2), _symbols("O", 2, 2)
-    J = _vec(F * WV * WO).jacobian(_vec(WV))
+    F, WV, WO = symbol_matrix("F", 2, 3), symbol_matrix("V", 3, 2), symbol_matrix("O", 2, 2)
+    J = vec_rows(F * WV * WO).jacobian(vec_rows(WV))
     return sp.expand(J - sp.kronecker_product(F, WO.T)) == sp.zeros(*J.shape)
 
 
 def _kron_gram() -> bool:
-    F, WO = _symbols("F", 2, 3), _symbols("O", 2, 2)
+    F, WO = symbol_matrix("F", 2, 3), symbol_matrix("O", 2, 2)
     J = sp.kronecker_product(F, WO.T)
     return sp.expand(J * J.T - sp.kronecker_product(F * F.T, WO.T * WO)) == sp.zeros(*(J * J.T).shape)
 
 
 def _quadratic_hessian() -> bool:
     """f(W_V) = (1/2N)‖F W_V W_O − Y‖² has the constant Hessian JᵀJ/N (F: 2×3, W_V: 3×2, W_O: 2×1)."""
-    F, WV, WO, Y = _symbols("F", 2, 3), _symbols("V", 3, 2), _symbols("O", 2, 1), _symbols("Y", 2, 1)
+    F, WV, WO, Y = symbol_matrix("F", 2, 3), symbol_matrix("V", 3, 2), symbol_matrix("O", 2, 1), symbol_matrix("Y", 2, 1)
     R = F * WV * WO - Y
     loss = (R.T * R)[0, 0] / (2 * N)
-    w = list(_vec(WV))
+    w = list(vec_rows(WV))
     J = sp.kronecker_product(F, WO.T)
     return sp.expand(sp.hessian(loss, w) - J.T * J / N) == sp.zeros(len(w), len(w))
 
@@ -196,19 +111,19 @@ def pl_wv() -> Bound:
                "D ≥ Nn and d_v ≥ d_y (large embedding: F and W_Oᵀ can have full row rank)"],
               sp.And(sp.Eq(mu, mu_expr), sp.Eq(L, L_expr)))
     b.steps = [
-        _timed("J = ∂vec(F W_V W_O)/∂vec(W_V) = F ⊗ W_Oᵀ (row-major vec)",
+        verified_step("J = ∂vec(F W_V W_O)/∂vec(W_V) = F ⊗ W_Oᵀ (row-major vec)",
                "proved by SymPy with one symbol per entry (F: 2×3, W_V: 3×2, W_O: 2×2)", _kron_jacobian),
-        _timed("JJᵀ = (FFᵀ) ⊗ (W_OᵀW_O)", "proved by SymPy (mixed-product rule at the same sizes)", _kron_gram),
-        _fact("the eigenvalues of A ⊗ B are the products of those of A and B, so for symmetric positive "
+        verified_step("JJᵀ = (FFᵀ) ⊗ (W_OᵀW_O)", "proved by SymPy (mixed-product rule at the same sizes)", _kron_gram),
+        cited_step("the eigenvalues of A ⊗ B are the products of those of A and B, so for symmetric positive "
               "semidefinite A, B: λ_min(A⊗B) = λ_min(A)λ_min(B), λ_max(A⊗B) = λ_max(A)λ_max(B)",
               "Horn & Johnson, Topics in Matrix Analysis, Thm 4.2.12"),
-        _fact("λ_min(FFᵀ) = σ_min(F)² when D ≥ Nn, λ_min(W_OᵀW_O) = σ_min(W_O)² when d_v ≥ d_y; λ_max = σ_max²",
+        cited_step("λ_min(FFᵀ) = σ_min(F)² when D ≥ Nn, λ_min(W_OᵀW_O) = σ_min(W_O)² when d_v ≥ d_y; λ_max = σ_max²",
               "singular value decomposition"),
-        _timed(f"μ = λ_min(JJᵀ)/N = {pretty(mu_expr)}", "derived by SymPy from pl/any-subset's μ",
+        verified_step(f"μ = λ_min(JJᵀ)/N = {pretty(mu_expr)}", "derived by SymPy from pl/any-subset's μ",
                lambda: sp.simplify(mu_expr - smin_F**2 * smin_O**2 / N) == 0),
-        _timed("f is quadratic in W_V with the constant Hessian JᵀJ/N",
+        verified_step("f is quadratic in W_V with the constant Hessian JᵀJ/N",
                "proved by SymPy (F: 2×3, W_V: 3×2, W_O: 2×1)", _quadratic_hessian),
-        _timed(f"L = λ_max(JᵀJ)/N = {pretty(L_expr)}, the smoothness on all of R^{{D×d_v}}",
+        verified_step(f"L = λ_max(JᵀJ)/N = {pretty(L_expr)}, the smoothness on all of R^{{D×d_v}}",
                "derived by SymPy", lambda: sp.simplify(L_expr - smax_F**2 * smax_O**2 / N) == 0),
     ]
     b.formulas = {"mu": mu_expr, "L": L_expr}
@@ -229,14 +144,14 @@ def linear_rate() -> Bound:
                "constant step 0 < η ≤ 1/L (for W_V alone: everywhere, with μ, L of pl/W_V)"],
               sp.Le(sp.Function("f")(t), seq))
     b.steps = [
-        _fact("f(w − η∇f) ≤ f − (η − Lη²/2)‖∇f‖² for L-smooth f", "descent lemma (Nesterov 2004, Lemma 1.2.3)"),
-        _timed("for 0 < η ≤ 1/L: η − Lη²/2 ≥ η/2", "derived by SymPy: the difference factors as η(1 − Lη)/2",
+        cited_step("f(w − η∇f) ≤ f − (η − Lη²/2)‖∇f‖² for L-smooth f", "descent lemma (Nesterov 2004, Lemma 1.2.3)"),
+        verified_step("for 0 < η ≤ 1/L: η − Lη²/2 ≥ η/2", "derived by SymPy: the difference factors as η(1 − Lη)/2",
                lambda: sp.factor(decrease - eta / 2) == sp.factor(eta * (1 - L * eta) / 2)),
-        _timed(f"with PL (‖∇f‖² ≥ 2μf): f_(t+1) ≤ ({pretty(rho)})·f_t", "derived by SymPy (substitution)",
+        verified_step(f"with PL (‖∇f‖² ≥ 2μf): f_(t+1) ≤ ({pretty(rho)})·f_t", "derived by SymPy (substitution)",
                lambda: sp.simplify(rho - (1 - eta * mu)) == 0),
-        _timed(f"unrolled: f_t ≤ {pretty(seq)}", "derived by SymPy (rsolve of the recurrence)",
+        verified_step(f"unrolled: f_t ≤ {pretty(seq)}", "derived by SymPy (rsolve of the recurrence)",
                lambda: sp.simplify(seq - (1 - eta * mu)**t * f0) == 0),
-        _timed(f"f_t ≤ ε once t ≥ {pretty(T[0]) if T else '—'}", "derived by SymPy (solve for t)",
+        verified_step(f"f_t ≤ ε once t ≥ {pretty(T[0]) if T else '—'}", "derived by SymPy (solve for t)",
                lambda: bool(T) and sp.simplify((rho**T[0] * f0).subs({eta: sp.Rational(1, 3), mu: sp.Rational(1, 5),
                                                                       f0: 7}) - eps) == 0),
     ]
@@ -261,19 +176,6 @@ def softmax_degenerate() -> Bound:
     ]
     return b
 
-
-BOUNDS: dict[str, Callable[[], Bound]] = {"pl/any-subset": pl_any_subset, "pl/W_V": pl_wv, "rate/linear": linear_rate,
-                                          "softmax/equal-keys": softmax_degenerate}
-
-
-def bounds(ids: tuple[str, ...] = ()) -> list[Bound]:
-    """The bounds by id (all by default); an unknown id is an InputError."""
-    from attngrad.errors import InputError
-
-    from .polynomial import LOWRANK_BOUNDS
-
-    known = {**BOUNDS, **LOWRANK_BOUNDS}
-    unknown = [i for i in ids if i not in known]
-    if unknown:
-        raise InputError(f"Unknown bound '{unknown[0]}'; the bounds are {', '.join(known)}.")
-    return [known[i]() for i in (ids or tuple(known))]
+#: the bounds of the one-layer model, by id
+BOUNDS = {"pl/any-subset": pl_any_subset, "pl/W_V": pl_wv, "rate/linear": linear_rate,
+          "softmax/equal-keys": softmax_degenerate}

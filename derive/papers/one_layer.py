@@ -1,6 +1,6 @@
 """One attention layer trained by gradient descent (Song, Han, Zhang, Ding, Hong, NeurIPS 2024): chains and claims.
 
-The model is the project's definition of papers.md §3 (the full text was not available): data (X_i, Y_i),
+The model is the project's definition of docs/mathematics.md §3 (the full text was not available): data (X_i, Y_i),
 i < N, X_i ∈ R^{n×D}, Y_i ∈ R^{n×d_y}; per head h the weights W_Q, W_K ∈ R^{D×d}, W_V ∈ R^{D×d_v} and
 W_O ∈ R^{d_v×d_y}; Q = X_iW_Q, K = X_iW_K, V = X_iW_V; the attention S_i by kernel:
 
@@ -21,24 +21,23 @@ import numpy as np
 import sympy as sp
 
 from attngrad.errors import InputError
+from attngrad.vocabulary import KERNELS, ONE_LAYER_MODULES, TRAINING_MODES, WEIGHTS
 
-from . import expr as E
-from .claims import Claim
-from .expr import Diag, Grad, RowSum, half_sq_norm, size, softmax_rows
-from .model import Model
+from attngrad.derive import expr as ex
+from attngrad.derive.claims import Claim
+from attngrad.derive.expr import Diag, Grad, RowSum, balanced_sum, half_sq_norm, size, softmax_rows
+from attngrad.derive.model import Model
 
-from attngrad.numeric.generated import ONE_LAYER_KERNELS as KERNELS  # noqa: E402 (NumPy only, no Numba)
-from attngrad.numeric.generated import ONE_LAYER_WEIGHTS as WEIGHTS  # noqa: E402
 D, dv, dy = size("D"), size("dv"), size("dy")
-n, d = E.n, E.d
+n, d = ex.n, ex.d
 
 
-def _weights(suffix: str) -> dict[str, E.Matrix]:
+def _weights(suffix: str) -> dict[str, ex.Matrix]:
     shapes = {"W_Q": (D, d), "W_K": (D, d), "W_V": (D, dv), "W_O": (dv, dy)}
-    return {w: E.Matrix(w + suffix, *shape) for w, shape in shapes.items()}
+    return {w: ex.Matrix(w + suffix, *shape) for w, shape in shapes.items()}
 
 
-def _sq_dist(Q: E.Node, K: E.Node) -> E.Node:
+def _sq_dist(Q: ex.Node, K: ex.Node) -> ex.Node:
     """‖q_k − k_j‖² for all rows k of Q and j of K: (Q∘Q)1 + ((K∘K)1)ᵀ − 2QKᵀ (n×n, by broadcasting)."""
     return RowSum(Q * Q) + RowSum(K * K).T - 2 * (Q @ K.T)
 
@@ -46,7 +45,7 @@ def _sq_dist(Q: E.Node, K: E.Node) -> E.Node:
 @lru_cache(maxsize=None)
 def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: bool = False,
               train: tuple[str, ...] = WEIGHTS) -> Model:
-    """The one-layer loss for N samples and `heads` heads, and its gradient in the trained weights (papers.md §3).
+    """The one-layer loss for N samples and `heads` heads, and its gradient in the trained weights (docs/mathematics.md §3).
 
     Per sample i and head h the chain defines Q, K, V, the scores, S, VO = V W_O, then F_i = Σ_h S VO,
     R_i = F_i − Y_i and the loss f = (1/2N) Σ_i ‖R_i‖². The backward closed form (the roles of the paper's
@@ -57,7 +56,7 @@ def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: b
     A weight that is not trained is constant during training, so the products built from it alone are inputs
     of the chain (Q = XW_Q, K = XW_K, V = XW_V, VO = XW_VW_O, computed once per run): a kernel for a training
     mode does only that mode's work. ``equal_keys``: every key is the same vector k (K_i = 1kᵀ, no W_K), the
-    Softmax degenerate case of papers.md §3.1.
+    Softmax degenerate case of docs/mathematics.md §3.1.
     """
     if kernel not in KERNELS:
         raise InputError(f"Unknown kernel '{kernel}'; use one of {', '.join(KERNELS)}.")
@@ -72,23 +71,23 @@ def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: b
               f"one attention layer, {kernel} kernel, {N} samples, {heads} heads" + "".join(", " + t for t in tags))
     root = sp.sqrt(d)
     W = [_weights(_head(h, heads)) for h in range(heads)]
-    k_vec = E.Matrix("k", d, 1)
+    k_vec = ex.Matrix("k", d, 1)
     losses, grads = [], {(h, w): [] for h in range(heads) for w in train}
     for i in range(N):
-        Xi, Yi = E.Matrix(f"X_{i}", n, D), E.Matrix(f"Y_{i}", n, dy)
+        Xi, Yi = ex.Matrix(f"X_{i}", n, D), ex.Matrix(f"Y_{i}", n, dy)
         parts = []
         for h, w in enumerate(W):
             t = f"{i}{_head(h, heads)}"
 
-            def product(name: str, weights: tuple[str, ...], cols, expr, frozen, doc: str = "") -> E.Node:
+            def product(name: str, weights: tuple[str, ...], cols, expr, frozen, doc: str = "") -> ex.Node:
                 if any(x in train for x in weights):
                     return m.define(f"{name}_{t}", expr(), doc)
                 m.frozen[f"{name}_{t}"] = frozen  # constant while training: an input of the chain
-                return E.Matrix(f"{name}_{t}", n, cols)
+                return ex.Matrix(f"{name}_{t}", n, cols)
 
             Q = product("Q", ("W_Q",), d, lambda: Xi @ w["W_Q"], Xi @ w["W_Q"])
             if equal_keys:
-                K = m.define(f"K_{t}", E.ones(n) @ k_vec.T, "every key equal to k")
+                K = m.define(f"K_{t}", ex.ones(n) @ k_vec.T, "every key equal to k")
             else:
                 K = product("K", ("W_K",), d, lambda: Xi @ w["W_K"], Xi @ w["W_K"])
             V = product("V", ("W_V", "W_O"), dv, lambda: Xi @ w["W_V"], Xi @ w["W_V"]) if {"W_V", "W_O"} & set(train) else None
@@ -98,10 +97,10 @@ def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: b
             else:
                 dist = m.define(f"dist_{t}", _sq_dist(Q, K), "‖q_k − k_j‖²")
                 score = -dist / (2 * root)
-                S = m.define(f"S_{t}", E.exp(score) if kernel == "gaussian" else softmax_rows(score),
+                S = m.define(f"S_{t}", ex.exp(score) if kernel == "gaussian" else softmax_rows(score),
                              "exp(−‖q_k − k_j‖²/(2√d))" + ("" if kernel == "gaussian" else ", rows normalised"))
             parts.append((h, t, Q, K, V, VO, S, w))
-        F = _sum(S @ VO for *_, VO, S, _ in parts)
+        F = balanced_sum(S @ VO for *_, VO, S, _ in parts)
         R = m.define(f"R_{i}", F - Yi, "residual F_i − Y_i")
         losses.append(half_sq_norm(R))
         for h, t, Q, K, V, VO, S, w in parts:
@@ -118,20 +117,20 @@ def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: b
                 M = m.define(f"M_{t}", S * G, "S∘G")
                 dQ = M @ K - Diag(RowSum(M)) @ Q
                 if "W_K" in train:
-                    dK = m.define(f"MᵀQ_{t}", M.T @ Q, "a sum over tokens") - K * E.ColSum(M).T
+                    dK = m.define(f"MᵀQ_{t}", M.T @ Q, "a sum over tokens") - K * ex.ColSum(M).T
             else:
                 P = m.define(f"P_{t}", S * G - Diag(RowSum(S * G)) @ S, "S∘G − diag((S∘G)1)S")
                 dQ = P @ K  # gaussian-normalised: −diag(P1)Q vanishes, the rows of P sum to zero
                 if "W_K" in train:
                     PQ = m.define(f"PᵀQ_{t}", P.T @ Q, "a sum over tokens")
-                    dK = PQ if kernel == "softmax" else PQ - K * E.ColSum(P).T
+                    dK = PQ if kernel == "softmax" else PQ - K * ex.ColSum(P).T
             if "W_Q" in train:
                 grads[(h, "W_Q")].append(Xi.T @ dQ / root)
             if "W_K" in train:
                 grads[(h, "W_K")].append(Xi.T @ dK / root)
-    m.loss = m.define("f", _sum(losses) / N, "(1/2N) Σ_i ‖F_i − Y_i‖²")
+    m.loss = m.define("f", balanced_sum(losses) / N, "(1/2N) Σ_i ‖F_i − Y_i‖²")
     for (h, w), terms in grads.items():
-        m.define(f"∇{w}{_head(h, heads)}", _sum(terms))
+        m.define(f"∇{w}{_head(h, heads)}", balanced_sum(terms))
     order = [f"{x}_{i}" for i in range(N) for x in "XY"] + [w + _head(h, heads) for h in range(heads) for w in WEIGHTS]
     order += [f"{p}_{i}{_head(h, heads)}" for i in range(N) for h in range(heads) for p in ("Q", "K", "V", "VO")] + ["k"]
     used = m.inputs()
@@ -146,12 +145,6 @@ def _head(h: int, heads: int) -> str:
     return f"^{h}" if heads > 1 else ""
 
 
-def _sum(terms) -> E.Node:
-    from .alman_song import _sum as balanced
-
-    return balanced(terms)
-
-
 SIZES = {
     "mpmath": ({"N": 1, "n": 1, "D": 1, "d": 1, "dv": 1, "dy": 1}, {"N": 1, "n": 2, "D": 2, "d": 1, "dv": 1, "dy": 1},
                {"N": 2, "n": 2, "D": 3, "d": 2, "dv": 2, "dy": 1}, {"N": 2, "n": 3, "D": 3, "d": 2, "dv": 2, "dy": 2}),
@@ -162,12 +155,12 @@ SIZES = {
 
 def claims() -> list[Claim]:
     """The closed-form gradient of every weight for every kernel (one head), and W_Q with two heads; the
-    Softmax equal-keys facts behind the degenerate case (papers.md §3.1); the generated kernel of every
+    Softmax equal-keys facts behind the degenerate case (docs/mathematics.md §3.1); the generated kernel of every
     kernel and training mode against the true gradient."""
     out = []
 
     def side(kernel: str, w: str, heads: int, closed: bool):
-        def build(c: SimpleNamespace) -> E.Node:
+        def build(c: SimpleNamespace) -> ex.Node:
             m = one_layer(kernel, c.N, heads)
             name = f"∇{w}" + ("^0" if heads > 1 else "")
             return m[name] if closed else Grad(m.loss, m.inputs()[w + ("^0" if heads > 1 else "")])
@@ -179,7 +172,7 @@ def claims() -> list[Claim]:
             weight = w.split("@")[0]
             label = f"grad-{weight}" + ("-2-heads" if heads > 1 else "")
             out.append(Claim(f"attngrad/one-layer/{label}[{kernel}]",
-                             f"∇_{weight} f in closed form ({kernel} kernel{', 2 heads' if heads > 1 else ''}; papers.md §3)",
+                             f"∇_{weight} f in closed form ({kernel} kernel{', 2 heads' if heads > 1 else ''}; docs/mathematics.md §3)",
                              side(kernel, weight, heads, False), side(kernel, weight, heads, True), sizes=SIZES))
     out += equal_keys_claims() + kernel_claims()
     return out
@@ -193,24 +186,24 @@ def equal_keys_claims() -> list[Claim]:
     def eq(c: SimpleNamespace) -> Model:
         return one_layer("softmax", c.N, equal_keys=True, train=EQUAL_KEYS)
 
-    def mean_loss(c: SimpleNamespace) -> E.Node:
+    def mean_loss(c: SimpleNamespace) -> ex.Node:
         m = eq(c)
         w = m.inputs()
         terms = []
         for i in range(c.N):
             X, Y = w[f"X_{i}"], w[f"Y_{i}"]
-            uniform = E.Fill(sp.Integer(1) / n, n, n)
+            uniform = ex.Fill(sp.Integer(1) / n, n, n)
             terms.append(half_sq_norm(uniform @ X @ w["W_V"] @ w["W_O"] - Y))
-        return _sum(terms) / c.N
+        return balanced_sum(terms) / c.N
 
     tag = "[softmax]"
     return [
-        Claim(f"attngrad/one-layer/equal-keys-uniform{tag}", "K = 1kᵀ ⇒ S = softmax(QKᵀ/√d) = 11ᵀ/n (papers.md §3.1)",
-              lambda c: eq(c)["S_0"], E.Fill(sp.Integer(1) / n, n, n), sizes=SIZES),
+        Claim(f"attngrad/one-layer/equal-keys-uniform{tag}", "K = 1kᵀ ⇒ S = softmax(QKᵀ/√d) = 11ᵀ/n (docs/mathematics.md §3.1)",
+              lambda c: eq(c)["S_0"], ex.Fill(sp.Integer(1) / n, n, n), sizes=SIZES),
         Claim(f"attngrad/one-layer/rows-of-P-sum-to-zero{tag}", "P = S∘G − diag((S∘G)1)S has P1 = 0 for any keys",
-              lambda c: RowSum(one_layer("softmax", c.N)["P_0"]), E.Fill(0, n, 1), sizes=SIZES),
-        Claim(f"attngrad/one-layer/equal-keys-stationary{tag}", "K_i = 1kᵀ ⇒ ∇_{W_Q} f = 0 for every W_Q (papers.md §3.1)",
-              lambda c: Grad(eq(c).loss, eq(c).inputs()["W_Q"]), E.Fill(0, D, d), sizes=SIZES),
+              lambda c: RowSum(one_layer("softmax", c.N)["P_0"]), ex.Fill(0, n, 1), sizes=SIZES),
+        Claim(f"attngrad/one-layer/equal-keys-stationary{tag}", "K_i = 1kᵀ ⇒ ∇_{W_Q} f = 0 for every W_Q (docs/mathematics.md §3.1)",
+              lambda c: Grad(eq(c).loss, eq(c).inputs()["W_Q"]), ex.Fill(0, D, d), sizes=SIZES),
         Claim(f"attngrad/one-layer/equal-keys-loss{tag}", "K_i = 1kᵀ ⇒ f = (1/2N) Σ_i ‖(1/n)11ᵀV_iW_O − Y_i‖², free of W_Q",
               lambda c: eq(c).loss, mean_loss, sizes=SIZES),
     ]
@@ -220,11 +213,9 @@ def kernel_claims() -> list[Claim]:
     """The generated kernel of each kernel and training mode (numeric/generated/one_layer_*) against the closed
     form of the chain of every weight, which the grad-… claims prove equal to the true gradient (SymPy exactly at
     dyadic-rational inputs, 50 digits at random inputs, float64 at real sizes)."""
-    from attngrad.numeric.generated import ONE_LAYER, ONE_LAYER_MODES
-
     out = []
     for kernel in KERNELS:
-        for mode, train in ONE_LAYER_MODES.items():
+        for mode, train in TRAINING_MODES.items():
             for weight in train:
                 def fn(*arrays, _k=kernel, _t=train, _w=weight):
                     from attngrad.numeric.one_layer import loss_and_grads
@@ -233,16 +224,16 @@ def kernel_claims() -> list[Claim]:
                     X, Y = np.stack(arrays[:N]), np.stack(arrays[N:2 * N])
                     return loss_and_grads(_k, X, Y, dict(zip(WEIGHTS, arrays[2 * N:])), _t, threads=1).grads[_w]
 
-                def lhs(c: SimpleNamespace, _fn=fn, _w=weight, _k=kernel) -> E.Node:
+                def lhs(c: SimpleNamespace, _fn=fn, _w=weight, _k=kernel) -> ex.Node:
                     m = one_layer(_k, c.N)
                     ins = m.inputs()
                     order = [ins[f"X_{i}"] for i in range(c.N)] + [ins[f"Y_{i}"] for i in range(c.N)] + [ins[w] for w in WEIGHTS]
-                    return E.Kernel(f"generated one-layer {_k}/{mode}: ∇{_w}", _fn, tuple(order), *ins[_w].shape)
+                    return ex.Kernel(f"generated one-layer {_k}/{mode}: ∇{_w}", _fn, tuple(order), *ins[_w].shape)
 
-                def rhs(c: SimpleNamespace, _w=weight, _k=kernel) -> E.Node:
+                def rhs(c: SimpleNamespace, _w=weight, _k=kernel) -> ex.Node:
                     return one_layer(_k, c.N)[f"∇{_w}"]  # the closed form the grad-… claims prove
 
                 out.append(Claim(f"attngrad/one-layer/generated-{mode}-grad-{weight}[{kernel}]",
                                  f"the generated kernel for training {','.join(train)} ({kernel}) gives ∇_{weight} f in closed form",
-                                 lhs, rhs, sizes=SIZES, group=ONE_LAYER[(kernel, mode)]))
+                                 lhs, rhs, sizes=SIZES, group=ONE_LAYER_MODULES[(kernel, mode)]))
     return out

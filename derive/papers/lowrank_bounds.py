@@ -1,4 +1,4 @@
-"""The low-rank factor of exp and its error, derived by SymPy (papers.md §1.6, §2).
+"""The low-rank factor of exp and its error, derived by SymPy (docs/mathematics.md §1.6, §2).
 
 Alman & Song's almost-linear gradient (Section D, from AS23) replaces exp(S) by P(S) entrywise, P a polynomial
 of degree g, and factors P(S) = U₁V₁ᵀ through monomial features. This module holds every formula that path
@@ -15,7 +15,8 @@ from typing import Callable
 
 import sympy as sp
 
-from .bounds import NAMES, Bound, _fact, _timed, pretty
+from attngrad import vocabulary
+from attngrad.derive.derivation import Bound, cited_step, name_symbols, pretty, verified_step
 
 g = sp.Symbol("g", integer=True, nonnegative=True)  # degree
 k = sp.Symbol("k", integer=True, positive=True)  # rank
@@ -23,7 +24,7 @@ beta, x, tt, eps, eps_f = sp.symbols("beta x t epsilon epsilon_f", nonnegative=T
 n_, d_ = sp.symbols("n d", integer=True, positive=True)
 s_, a1, a2, H, Einf = sp.symbols("s a_1 a_2 H E_inf", nonnegative=True)
 dp1, dp2 = sp.symbols("dp_1 dp_2", nonnegative=True)  # ‖p₁ − p̃₁‖_∞, ‖p₂ − p̃₂‖_∞
-NAMES.update({
+name_symbols({
     g: ("g", "g"), k: ("k", "k"), beta: ("β", r"\beta"), x: ("x", "x"), tt: ("t", "t"), eps_f: ("ε_f", r"\varepsilon_f"),
     n_: ("n", "n"), d_: ("d", "d"), s_: ("s", "s"), a1: ("‖A₁‖_∞", r"\|A_1\|_\infty"), a2: ("‖A₂‖_∞", r"\|A_2\|_\infty"),
     H: ("‖A₃Y‖_∞", r"\|A_3Y\|_\infty"), Einf: ("‖E‖_∞", r"\|E\|_\infty"),
@@ -31,7 +32,7 @@ NAMES.update({
 })
 
 #: the polynomials, by name: relative-error bound of P against eˣ on [−β, β] at degree g
-POLYNOMIALS = ("taylor-shifted", "taylor", "chebyshev")
+POLYNOMIALS = vocabulary.POLYNOMIALS
 
 
 def taylor_poly(degree: int, at: sp.Expr) -> sp.Expr:
@@ -40,7 +41,7 @@ def taylor_poly(degree: int, at: sp.Expr) -> sp.Expr:
 
 
 def shifted_taylor(degree: int) -> sp.Expr:
-    """P(x) = e^{−β} Σ_{j≤g} (x+β)ʲ/j! (papers.md §2), the Taylor polynomial of exp at −β."""
+    """P(x) = e^{−β} Σ_{j≤g} (x+β)ʲ/j! (docs/mathematics.md §2), the Taylor polynomial of exp at −β."""
     return sp.exp(-beta) * taylor_poly(degree, x + beta)
 
 
@@ -66,18 +67,18 @@ def shifted_taylor_bound() -> Bound:
     lagrange = sp.exp(tt) * tt**(g + 1) / sp.factorial(g + 1)  # eᵗ − T_g(t) ≤ this for t ≥ 0
     relative = sp.simplify((sp.exp(-beta) * lagrange / sp.exp(x)).subs(tt, x + beta))
     bound = relative.subs(x, beta)  # increasing in x: the largest at x = β
-    b = Bound("lowrank/taylor-shifted", "The shifted Taylor polynomial: relative error on [−β, β] (papers.md §2)",
+    b = Bound("lowrank/taylor-shifted", "The shifted Taylor polynomial: relative error on [−β, β] (docs/mathematics.md §2)",
               ["P(x) = e^{−β} Σ_{j≤g} (x+β)ʲ/j!, x ∈ [−β, β], β ≥ 0"],
               sp.Le(sp.Abs(sp.exp(x) - sp.Symbol("P(x)")) / sp.exp(x), bound))
     b.steps = [
-        _timed("eˣ − P(x) = e^{−β}(eᵗ − T_g(t)), t = x + β ∈ [0, 2β]", "proved by SymPy for g = 0…8",
+        verified_step("eˣ − P(x) = e^{−β}(eᵗ − T_g(t)), t = x + β ∈ [0, 2β]", "proved by SymPy for g = 0…8",
                _remainder_identity),
-        _fact("0 ≤ eᵗ − T_g(t) ≤ eᵗ t^{g+1}/(g+1)! for t ≥ 0", "Taylor's theorem, Lagrange remainder"),
-        _timed(f"so 0 ≤ (eˣ − P(x))/eˣ ≤ {pretty(relative)}", "derived by SymPy (substitution t = x + β)",
+        cited_step("0 ≤ eᵗ − T_g(t) ≤ eᵗ t^{g+1}/(g+1)! for t ≥ 0", "Taylor's theorem, Lagrange remainder"),
+        verified_step(f"so 0 ≤ (eˣ − P(x))/eˣ ≤ {pretty(relative)}", "derived by SymPy (substitution t = x + β)",
                lambda: sp.simplify(relative - (x + beta)**(g + 1) / sp.factorial(g + 1)) == 0),
-        _timed(f"which is largest at x = β: {pretty(bound)}", "derived by SymPy (the power is increasing in x + β ≥ 0)",
+        verified_step(f"which is largest at x = β: {pretty(bound)}", "derived by SymPy (the power is increasing in x + β ≥ 0)",
                lambda: sp.simplify(sp.diff(relative, x) - (g + 1) * (x + beta)**g / sp.factorial(g + 1)) == 0),
-        _timed("every monomial coefficient of P is positive (features split symmetrically as √a_i)",
+        verified_step("every monomial coefficient of P is positive (features split symmetrically as √a_i)",
                "proved by SymPy for g = 1…10 (coefficients are e^{−β}·polynomials in β with positive coefficients)",
                _positive_coefficients),
     ]
@@ -93,9 +94,9 @@ def taylor_bound() -> Bound:
               ["T_g(x) = Σ_{j≤g} xʲ/j!, x ∈ [−β, β], β ≥ 0"],
               sp.Le(sp.Abs(sp.exp(x) - sp.Symbol("T_g(x)")) / sp.exp(x), bound))
     b.steps = [
-        _fact("eˣ − T_g(x) = e^ξ x^{g+1}/(g+1)! with ξ between 0 and x", "Taylor's theorem, Lagrange remainder"),
-        _fact("for x ≥ 0: e^ξ/eˣ ≤ 1; for x < 0: e^ξ/eˣ ≤ e^{−x} ≤ e^β", "ξ between 0 and x, |x| ≤ β"),
-        _timed(f"the case x < 0 is the larger: |eˣ − T_g|/eˣ ≤ {pretty(bound)}",
+        cited_step("eˣ − T_g(x) = e^ξ x^{g+1}/(g+1)! with ξ between 0 and x", "Taylor's theorem, Lagrange remainder"),
+        cited_step("for x ≥ 0: e^ξ/eˣ ≤ 1; for x < 0: e^ξ/eˣ ≤ e^{−x} ≤ e^β", "ξ between 0 and x, |x| ≤ β"),
+        verified_step(f"the case x < 0 is the larger: |eˣ − T_g|/eˣ ≤ {pretty(bound)}",
                "derived by SymPy: the difference of the two case bounds is (e^β − 1)β^{g+1}/(g+1)! ≥ 0",
                lambda: sp.simplify(bound - beta**(g + 1) / sp.factorial(g + 1)
                                    - (sp.exp(beta) - 1) * beta**(g + 1) / sp.factorial(g + 1)) == 0),
@@ -112,10 +113,10 @@ def chebyshev_bound() -> Bound:
               ["C_g interpolates eˣ at the g+1 Chebyshev points of [−β, β]"],
               sp.Le(sp.Abs(sp.exp(x) - sp.Symbol("C_g(x)")) / sp.exp(x), bound))
     b.steps = [
-        _fact("f(x) − C_g(x) = f^{(g+1)}(ξ)/(g+1)!·Π_i(x − x_i), and |Π_i(x − x_i)| ≤ 2(β/2)^{g+1} at the "
+        cited_step("f(x) − C_g(x) = f^{(g+1)}(ξ)/(g+1)!·Π_i(x − x_i), and |Π_i(x − x_i)| ≤ 2(β/2)^{g+1} at the "
               "Chebyshev points of [−β, β]", "the interpolation error formula; the monic Chebyshev polynomial "
               "2^{−g}T_{g+1} scaled to half-width β"),
-        _timed(f"with max|f^(g+1)| = e^β and eˣ ≥ e^{{−β}}: relative error ≤ {pretty(bound)}",
+        verified_step(f"with max|f^(g+1)| = e^β and eˣ ≥ e^{{−β}}: relative error ≤ {pretty(bound)}",
                "derived by SymPy", lambda: sp.simplify(bound - 2 * (beta / 2)**(g + 1) * sp.exp(2 * beta) / sp.factorial(g + 1)) == 0),
     ]
     b.formulas = {"chebyshev": bound}
@@ -150,13 +151,13 @@ def _rank_count() -> bool:
 def rank_bound() -> Bound:
     rank = sp.binomial(d_ + g, g)
     printed = sp.binomial(2 * (g + d_), 2 * g)
-    b = Bound("lowrank/rank", "The rank of the monomial features of P(⟨q,k⟩) (papers.md §2)",
+    b = Bound("lowrank/rank", "The rank of the monomial features of P(⟨q,k⟩) (docs/mathematics.md §2)",
               ["P(t) = Σ_{i≤g} a_i tⁱ, q, k ∈ R^d"], sp.Eq(k, rank))
     b.steps = [
-        _timed("⟨q,k⟩ⁱ = Σ_{|α|=i} (i!/α!) q^α k^α, so P(⟨q,k⟩) = φ_L(q)·φ_R(k), φ_α = √(|a_i| i!/α!)·q^α",
+        verified_step("⟨q,k⟩ⁱ = Σ_{|α|=i} (i!/α!) q^α k^α, so P(⟨q,k⟩) = φ_L(q)·φ_R(k), φ_α = √(|a_i| i!/α!)·q^α",
                "proved by SymPy with one symbol per entry (d = 3, i ≤ 4)", _multinomial_expansion),
-        _timed(f"the number of multi-indices with |α| ≤ g is {pretty(rank)}", "counted for d, g ≤ 8", _rank_count),
-        _timed(f"AS23's bound {pretty(printed)} is larger (d = 4, g = 6: 210 against 125,970)", "evaluated by SymPy",
+        verified_step(f"the number of multi-indices with |α| ≤ g is {pretty(rank)}", "counted for d, g ≤ 8", _rank_count),
+        verified_step(f"AS23's bound {pretty(printed)} is larger (d = 4, g = 6: 210 against 125,970)", "evaluated by SymPy",
                lambda: rank.subs({d_: 4, g: 6}) == 210 and printed.subs({d_: 4, g: 6}) == 125970),
     ]
     b.formulas = {"rank": rank, "rank_as23": printed}
@@ -167,13 +168,13 @@ def rank_bound() -> Bound:
 def softmax_error() -> Bound:
     lo, hi = (1 - eps) / (1 + eps), (1 + eps) / (1 - eps)
     ef = sp.simplify(hi - 1)
-    b = Bound("lowrank/softmax-error", "From exp to the row-normalised f̃ (papers.md §2)",
+    b = Bound("lowrank/softmax-error", "From exp to the row-normalised f̃ (docs/mathematics.md §2)",
               ["ũ = P(S) with |ũ − exp(S)| ≤ ε·exp(S) entrywise, 0 ≤ ε < 1", "f̃ = diag(ũ1)⁻¹ũ, f = softmax(S)"],
               sp.Le(sp.Symbol("|f̃ − f|/f"), ef))
     b.steps = [
-        _fact("f̃_jl/f_jl = (ũ_jl/u_jl)/(Σ_m f_jm ũ_jm/u_jm), a ratio of numbers in [1−ε, 1+ε] (Σ_m f_jm = 1)",
+        cited_step("f̃_jl/f_jl = (ũ_jl/u_jl)/(Σ_m f_jm ũ_jm/u_jm), a ratio of numbers in [1−ε, 1+ε] (Σ_m f_jm = 1)",
               "the definitions of f and f̃"),
-        _timed(f"so f̃/f ∈ [{pretty(lo)}, {pretty(hi)}] and |f̃/f − 1| ≤ {pretty(ef)}",
+        verified_step(f"so f̃/f ∈ [{pretty(lo)}, {pretty(hi)}] and |f̃/f − 1| ≤ {pretty(ef)}",
                "derived by SymPy: 1 − lo ≤ hi − 1 since their difference is 4ε²/(1−ε²) ≥ 0",
                lambda: sp.simplify((hi - 1) - (1 - lo) - 4 * eps**2 / (1 - eps**2)) == 0),
     ]
@@ -198,14 +199,14 @@ def gradient_error() -> Bound:
                "a_1 = ‖A₁‖_∞, a_2 = ‖A₂‖_∞ (entrywise maxima)"],
               sp.Le(sp.Symbol("‖g̃ − g‖_∞"), bound))
     b.steps = [
-        _fact("|c| ≤ ‖h‖_∞ + ‖E‖_∞ and |c̃ − c| ≤ ε_f‖h‖_∞ entrywise", "c = fh − E with rows of f summing to 1"),
-        _fact("|q̃ − q| ≤ d ε_f ‖h‖²_∞, |q̃| ≤ d(|c| + ε_f‖h‖_∞)‖h‖_∞", "q = chᵀ has inner dimension d"),
-        _fact("|r̃ − r| ≤ ε_f max|q̃| + max|q̃ − q|, and Σ_l |p̃_jl − p_jl| ≤ ε_f(2 + ε_f)max|q̃| + max|Δq| + max|Δr|",
+        cited_step("|c| ≤ ‖h‖_∞ + ‖E‖_∞ and |c̃ − c| ≤ ε_f‖h‖_∞ entrywise", "c = fh − E with rows of f summing to 1"),
+        cited_step("|q̃ − q| ≤ d ε_f ‖h‖²_∞, |q̃| ≤ d(|c| + ε_f‖h‖_∞)‖h‖_∞", "q = chᵀ has inner dimension d"),
+        cited_step("|r̃ − r| ≤ ε_f max|q̃| + max|q̃ − q|, and Σ_l |p̃_jl − p_jl| ≤ ε_f(2 + ε_f)max|q̃| + max|Δq| + max|Δr|",
               "triangle inequality; Σ_l f_jl = 1, Σ_l f̃_jl ≤ 1 + ε_f"),
-        _timed(f"‖g̃ − g‖_∞ ≤ s‖A₁‖_∞‖A₂‖_∞ Σ_j Σ_l |Δp_jl| = {pretty(bound)}",
+        verified_step(f"‖g̃ − g‖_∞ ≤ s‖A₁‖_∞‖A₂‖_∞ Σ_j Σ_l |Δp_jl| = {pretty(bound)}",
                "derived by SymPy (the steps above substituted; n from the sum over j, not n² as in D.6)",
                lambda: sp.simplify(bound.coeff(eps_f, 1) - s_ * n_ * a1 * a2 * d_ * H * (3 * (H + Einf) + 2 * H)) == 0),
-        _fact(f"printed (D.6): ‖g̃ − g‖_∞ ≤ {pretty(printed)}",
+        cited_step(f"printed (D.6): ‖g̃ − g‖_∞ ≤ {pretty(printed)}",
               "Alman & Song 2024, Lemma D.6 (Section D drops the scale: s = 1); checked against measured errors by "
               "attngrad check"),
     ]

@@ -1,4 +1,4 @@
-"""Alman & Song's almost-linear gradient (Section D; papers.md §1.6, §2): the low-rank chain and its claims.
+"""Alman & Song's almost-linear gradient (Section D; docs/mathematics.md §1.6, §2): the low-rank chain and its claims.
 
 Chains:
 
@@ -24,18 +24,18 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from . import expr as E
-from . import polynomial as PL
-from .alman_song import A1, A2, A3, PAPER, SCALES, SOURCE, Emat, X, Y, alman_song, def12_chain
-from .claims import BoundClaim, Claim, Measurement, Probe
-from .evaluate import Evaluator, FloatField, MpmathField
-from .expr import Diag, FaceSplit, Grad, RowSum, d, n, size
-from .model import Model
+from attngrad.derive import expr as ex
+from . import lowrank_bounds
+from .alman_song import A1, A2, A3, PAPER, SCALES, SOURCE, E, X, Y, alman_song, def12_chain
+from attngrad.derive.claims import BoundClaim, Claim, Measurement, Probe
+from attngrad.derive.evaluate import Evaluator, FloatField, MpmathField
+from attngrad.derive.expr import Diag, FaceSplit, Grad, RowSum, d, n, size
+from attngrad.derive.model import Model
 
 k = size("k")  # the rank of the factors U₁, V₁ of f̃
-U1, V1 = E.Matrix("U1", n, k), E.Matrix("V1", n, k)
+U1, V1 = ex.Matrix("U1", n, k), ex.Matrix("V1", n, k)
 DPS = 50
-KINDS = PL.POLYNOMIALS  # taylor-shifted, taylor, chebyshev
+KINDS = lowrank_bounds.POLYNOMIALS  # taylor-shifted, taylor, chebyshev
 
 #: size points of the chains with factors U₁, V₁ (n × k) as inputs
 SIZES_K = {
@@ -64,18 +64,18 @@ def alman_song_lowrank(scale: str = "1/d", factors: str = "inputs") -> Model:
               input_order=("A1", "A2", "A3", "E", "Y", "X") + (("U1", "V1") if factors == "inputs" else ()))
     if factors == "exact":
         u1 = m.define("U₁", alman_song(scale)["f"], "f = softmax(S): exact factors")
-        v1 = m.define("V₁", E.Identity(n), "I_n")
+        v1 = m.define("V₁", ex.Identity(n), "I_n")
     elif factors == "inputs":
         u1, v1 = U1, V1
     else:
         raise ValueError(f"factors must be 'inputs' or 'exact', got {factors!r}")
     h = m.define("h", A3 @ Y, "values A₃Y")
     ft = m.define("f̃", u1 @ v1.T, "U₁V₁ᵀ (for the claims; never formed)")
-    ct = m.define("c̃", u1 @ (v1.T @ h) - Emat, "U₁(V₁ᵀh) − E: O(nkd) (D.2)")
+    ct = m.define("c̃", u1 @ (v1.T @ h) - E, "U₁(V₁ᵀh) − E: O(nkd) (D.2)")
     qt = m.define("q̃", ct @ h.T, "U₂V₂ᵀ with U₂ = c̃, V₂ = h: rank d (D.3 corrected; for the claims)")
     U3 = m.define("U₃", FaceSplit(u1, ct), "U₁ ⊘ U₂ = U₁ ⊘ c̃ (n × kd)")
     V3 = m.define("V₃", FaceSplit(v1, h), "V₁ ⊘ V₂ = V₁ ⊘ h (n × kd)")
-    rt = m.define("r̃", RowSum(ct * (ct + Emat)), "(c̃∘(c̃+E))1 = (f̃∘q̃)1: O(nd)")
+    rt = m.define("r̃", RowSum(ct * (ct + E)), "(c̃∘(c̃+E))1 = (f̃∘q̃)1: O(nd)")
     U4 = m.define("U₄", Diag(rt) @ u1, "diag(r̃)U₁ (D.5 corrected: rows)")
     V4 = m.define("V₄", v1, "V₁")
     p1 = m.define("p̃₁", ft * qt, "f̃∘q̃ (for the claims)")
@@ -86,9 +86,9 @@ def alman_song_lowrank(scale: str = "1/d", factors: str = "inputs") -> Model:
     return m
 
 
-def horner(coefs: tuple, t: E.Node) -> E.Node:
+def horner(coefs: tuple, t: ex.Node) -> ex.Node:
     """P(t) = Σ_i a_i tⁱ entrywise (Horner's scheme; a_i SymPy numbers)."""
-    acc: E.Node = E.Fill(coefs[-1], *t.shape)
+    acc: ex.Node = ex.Fill(coefs[-1], *t.shape)
     for a in reversed(coefs[:-1]):
         acc = acc * t + a
     return acc
@@ -126,7 +126,7 @@ def reference_coefficients(kind: str, degree: int, beta_value: float) -> tuple:
     if kind == "taylor":
         return tuple(sp.Integer(1) / sp.factorial(i) for i in range(degree + 1))
     if kind == "taylor-shifted":
-        poly = sp.Poly(sp.expand(PL.shifted_taylor(degree).subs(PL.beta, b)), PL.x)
+        poly = sp.Poly(sp.expand(lowrank_bounds.shifted_taylor(degree).subs(lowrank_bounds.beta, b)), lowrank_bounds.x)
         coeffs = poly.all_coeffs()[::-1]
         return tuple(coeffs) + (sp.Integer(0),) * (degree + 1 - len(coeffs))
     if kind == "chebyshev":
@@ -199,7 +199,7 @@ def draw_inputs(inst: dict, seed: int) -> dict[str, np.ndarray]:
 
 
 def _sizes(**kw) -> dict:
-    return {E.size(name): v for name, v in kw.items()}
+    return {ex.size(name): v for name, v in kw.items()}
 
 
 def _mp_eval(vals: dict[str, np.ndarray], nn: int, dd: int, **extra) -> Evaluator:
@@ -232,8 +232,8 @@ def _own(label: str, statement: str, lhs, rhs, model=None, **kw) -> Claim:
 
 def face_splitting_claims() -> list[Claim]:
     m_, k1, k2 = size("m"), size("k1"), size("k2")
-    P1, Q1 = E.Matrix("U1", n, k1), E.Matrix("V1", m_, k1)
-    P2, Q2 = E.Matrix("U2", n, k2), E.Matrix("V2", m_, k2)
+    P1, Q1 = ex.Matrix("U1", n, k1), ex.Matrix("V1", m_, k1)
+    P2, Q2 = ex.Matrix("U2", n, k2), ex.Matrix("V2", m_, k2)
     sizes = {
         "mpmath": ({"n": 1, "m": 1, "k1": 1, "k2": 1}, {"n": 2, "m": 3, "k1": 2, "k2": 1},
                    {"n": 3, "m": 2, "k1": 2, "k2": 3}, {"n": 4, "m": 5, "k1": 3, "k2": 2}),
@@ -241,7 +241,7 @@ def face_splitting_claims() -> list[Claim]:
         "float64": ({"n": 24, "m": 20, "k1": 4, "k2": 3}, {"n": 64, "m": 48, "k1": 6, "k2": 5}),
     }
     return [_own("face-splitting", "(U₁V₁ᵀ)∘(U₂V₂ᵀ) = (U₁ ⊘ U₂)(V₁ ⊘ V₂)ᵀ for U_i ∈ R^{n×k_i}, V_i ∈ R^{m×k_i} "
-                 "(row-wise Kronecker product, papers.md)",
+                 "(row-wise Kronecker product, docs/mathematics.md)",
                  (P1 @ Q1.T) * (P2 @ Q2.T), FaceSplit(P1, P2) @ FaceSplit(Q1, Q2).T, sizes=sizes)]
 
 
@@ -281,20 +281,20 @@ def printed_claims() -> list[Claim]:
     one = alman_song("1")
     m = alman_song_lowrank("1")  # Section D: scale dropped
     ft, ct, h = m["f̃"], m["c̃"], m["h"]
-    qD3 = E.Named("q̃_D3", h @ ct.T, "D.3: q̃ = h c̃ᵀ")
+    qD3 = ex.Named("q̃_D3", h @ ct.T, "D.3: q̃ = h c̃ᵀ")
     out = [
         _printed("lemma-D.4/hadamard", "p̃₁ = U₃V₃ᵀ with U₃ = U₁⊘U₂, V₃ = V₁⊘V₂ and D.3's q̃ = U₂V₂ᵀ = hc̃ᵀ "
                  "(U₂ = h, V₂ = c̃): U₃V₃ᵀ = f̃∘q̃ for any U₁, V₁ ∈ R^{n×k}",
                  ft * qD3, FaceSplit(U1, h) @ FaceSplit(V1, ct).T, "D.4", m, sizes=SIZES_K),
     ]
     f, c = one["f"], one["c"]
-    I = E.Identity(n)
-    U3, V3 = E.Named("U₃", FaceSplit(f, one["h"])), E.Named("V₃", FaceSplit(I, c))
+    I = ex.Identity(n)
+    U3, V3 = ex.Named("U₃", FaceSplit(f, one["h"])), ex.Named("V₃", FaceSplit(I, c))
     out.append(_printed("lemma-D.4/gradient", "p̃₁ = U₃V₃ᵀ (U₃ = U₁⊘h, V₃ = V₁⊘c̃, from D.3's q̃ = hc̃ᵀ) is the "
                         "p₁ = f∘q of Lemma C.7's gradient (q = chᵀ, Def C.3), with exact factors U₁ = f, V₁ = I_n",
                         one["p₁"], U3 @ V3.T, "D.4", one))
-    rt = E.Named("r̃", RowSum(f * E.Named("q̃_D3", one["h"] @ c.T)), "r̃_{j0} = ⟨f̃_{j0}, q̃_{j0}⟩, D.3's q̃")
-    U4, V4 = E.Named("U₄", f), E.Named("V₄", Diag(rt) @ I)
+    rt = ex.Named("r̃", RowSum(f * ex.Named("q̃_D3", one["h"] @ c.T)), "r̃_{j0} = ⟨f̃_{j0}, q̃_{j0}⟩, D.3's q̃")
+    U4, V4 = ex.Named("U₄", f), ex.Named("V₄", Diag(rt) @ I)
     out.append(_printed("lemma-D.6", "g̃ = A₁ᵀ(U₃V₃ᵀ − U₄V₄ᵀ)A₂ with the printed factors (D.4: U₃ = U₁⊘h, "
                         "V₃ = V₁⊘c̃; D.5: U₄ = U₁, V₄ = diag(r̃)V₁, r̃ = (f̃∘q̃)1, q̃ = hc̃ᵀ) is dL/dX, with exact "
                         "factors U₁ = f, V₁ = I_n",
@@ -579,7 +579,7 @@ def error_claims() -> list[Claim]:
     softmax_probe = "ũ = P(S) (shifted Taylor) or u∘(1 ± ε), at 50 digits"
     return [
         _bound_claim("attngrad/lowrank/softmax-error", "if |ũ − u| ≤ ε·u entrywise (u = exp(S), 0 ≤ ε < 1), the "
-                     "row-normalised f̃ = diag(ũ1)⁻¹ũ has |f̃ − f| ≤ 2ε/(1−ε)·f (papers.md §2; ε measured on the "
+                     "row-normalised f̃ = diag(ũ1)⁻¹ũ has |f̃ − f| ≤ 2ε/(1−ε)·f (docs/mathematics.md §2; ε measured on the "
                      "instance, ũ = P(S) or an adversarial ũ = u∘(1 ± ε))",
                      "max |f̃/f − 1|", "softmax_error(ε) = 2ε/(1−ε)",
                      [Probe("mpmath-50", softmax_probe, SOFTMAX_INSTANCES, _softmax_measure(False))]),
@@ -622,14 +622,14 @@ def error_claims() -> list[Claim]:
 FEATURE_CASES = (("taylor-shifted", 1.0, 2), ("taylor-shifted", 0.5, 4), ("taylor", 1.0, 3), ("chebyshev", 1.0, 4),
                  ("chebyshev", 2.0, 5))
 FEATURE_MP_SIZES = ({"n": 1, "d": 1}, {"n": 2, "d": 1}, {"n": 2, "d": 2}, {"n": 3, "d": 2}, {"n": 4, "d": 3})
-Qm, Km = E.Matrix("Q", n, d), E.Matrix("K", n, d)
+Qm, Km = ex.Matrix("Q", n, d), ex.Matrix("K", n, d)
 KERNEL_DEGREE = 4  # even: the Taylor polynomial is positive everywhere, so P(S)1 > 0 at any inputs
 
 
 def kernel_claims() -> list[Claim]:
     """numeric.lowrank against the chains: the features give P(s⟨q,k⟩) with rank C(d+g, g); the low-rank gradients
     are the polynomial chain's (Taylor coefficients 1/i!, which do not depend on the kernel's β)."""
-    rank_formula = PL.rank_bound().formulas["rank"]
+    rank_formula = lowrank_bounds.rank_bound().formulas["rank"]
     s = SCALES["1/d"]
 
     def make(case):
@@ -657,13 +657,13 @@ def kernel_claims() -> list[Claim]:
         _own("features", "φ_L(q)·φ_R(k) = P(s⟨q,k⟩) for the numeric monomial features (numeric.lowrank.features, "
              "s = 1/d) of the cases " + ", ".join(f"{c[0]} β={c[1]} g={c[2]}" for c in FEATURE_CASES) +
              ", P with the numeric polynomial's coefficients",
-             lambda c: E.Kernel(f"features{FEATURE_CASES[c.i]}", lambda *a, _i=c.i: features_fn(*a, _i=_i), (Qm, Km), n, n),
+             lambda c: ex.Kernel(f"features{FEATURE_CASES[c.i]}", lambda *a, _i=c.i: features_fn(*a, _i=_i), (Qm, Km), n, n),
              lambda c: horner(exact_coefficients(make(FEATURE_CASES[c.i]).coef), s * (Qm @ Km.T)),
              over=cases, group="lowrank", sizes={"mpmath": FEATURE_MP_SIZES}),
         _own("feature-rank", "the numeric feature matrices φ_L(Q), φ_R(K) have C(d+g, g) columns and .rank = C(d+g, g) "
              "(derive/polynomial.py's rank formula)",
-             lambda c: E.Kernel(f"feature-rank{FEATURE_CASES[c.i]}", lambda *a, _i=c.i: rank_fn(*a, _i=_i), (Qm,), 1, 3),
-             lambda c: E.Fill(rank_formula.subs({PL.d_: d, PL.g: FEATURE_CASES[c.i][2]}), 1, 3),
+             lambda c: ex.Kernel(f"feature-rank{FEATURE_CASES[c.i]}", lambda *a, _i=c.i: rank_fn(*a, _i=_i), (Qm,), 1, 3),
+             lambda c: ex.Fill(rank_formula.subs({lowrank_bounds.d_: d, lowrank_bounds.g: FEATURE_CASES[c.i][2]}), 1, 3),
              over=cases, group="lowrank"),
     ]
     taylor = reference_coefficients("taylor", KERNEL_DEGREE, 0)
@@ -677,7 +677,7 @@ def kernel_claims() -> list[Claim]:
                 return getattr(res, _w)
 
             node = pm[name]
-            kern = E.Kernel(f"lowrank.{what}", fn, (A1, A2, A3, Emat, Y, X), node.shape[0], node.shape[1], dtype)
+            kern = ex.Kernel(f"lowrank.{what}", fn, (A1, A2, A3, E, Y, X), node.shape[0], node.shape[1], dtype)
             out.append(_own(f"kernel-{what}[taylor-{KERNEL_DEGREE},1/d,{dtype}]",
                             f"the Numba low-rank kernel's {what} in {dtype} (Taylor polynomial of degree {KERNEL_DEGREE}) "
                             f"equals the polynomial chain's {name}: f̃ = diag(P(S)1)⁻¹P(S), P(S) = Σ S^∘i/i!",
