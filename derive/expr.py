@@ -391,6 +391,13 @@ def softmax_rows(s: Node) -> Node:
     return MatMul(Diag(Pow(RowSum(u), -1)), u)
 
 
+def bare(node: Node) -> Node:
+    """The node under any named definitions (``Named`` wrappers removed)."""
+    while isinstance(node, Named):
+        node = node.expr
+    return node
+
+
 def balanced_sum(terms) -> Node:
     """Σ terms as a balanced tree (depth log₂ of the count), so long sums stay shallow for the evaluators."""
     terms = list(terms)
