@@ -14,6 +14,7 @@ from attngrad.cli.main import main
 from attngrad.derive import BoundClaim, FaceSplit, Matrix, Measurement, Probe, check_claim, show
 from attngrad.derive import expr as ex
 from attngrad.derive.papers import lowrank as LR
+from attngrad.derive.papers import lowrank_measured as LM
 from attngrad.derive.check import check_all, points
 from attngrad.derive.papers.registry import BUILTIN
 from attngrad.derive.claims import select
@@ -207,7 +208,7 @@ def test_polynomial_error_claim_measures_what_numpy_measures():
     """The shifted-Taylor error on [−β, β] by the claim's 50-digit grid equals a float64 NumPy evaluation of
     e^{−β}Σ(x+β)ʲ/j! on the same grid, and the bound is (2β)^{g+1}/(g+1)!."""
     g, beta = 4, 0.5
-    a = LR._mp(LR.reference_coefficients("taylor-shifted", g, beta))
+    a = LR.mp_numbers(LR.reference_coefficients("taylor-shifted", g, beta))
     err, at = LR.relative_error(a, beta)
     xs = np.linspace(-beta, beta, 601)
     P = np.exp(-beta) * sum((xs + beta) ** j / math.factorial(j) for j in range(g + 1))
@@ -220,7 +221,7 @@ def test_polynomial_error_claim_measures_what_numpy_measures():
 
 def test_chebyshev_reference_interpolates_exp_at_the_chebyshev_points():
     g, beta = 5, 1.5
-    a = [float(c) for c in LR._mp(LR.reference_coefficients("chebyshev", g, beta))]
+    a = [float(c) for c in LR.mp_numbers(LR.reference_coefficients("chebyshev", g, beta))]
     pts = beta * np.cos((2 * np.arange(g + 1) + 1) * np.pi / (2 * g + 2))
     assert np.allclose(np.polynomial.polynomial.polyval(pts, a), np.exp(pts), rtol=1e-13)
     assert np.allclose(a, np.polynomial.Chebyshev.interpolate(np.exp, g, domain=[-beta, beta]).convert(
@@ -239,8 +240,8 @@ def test_softmax_absolute_bound_is_tight_at_one_half():
 
 
 def test_rank_claims_match_numpy_ranks():
-    for inst in LR.RANK_INSTANCES:
-        x = LR._factors(inst, 0)
+    for inst in LM.RANK_INSTANCES:
+        x = LM.draw_factors(inst, 0)
         ft = x["U1"] @ x["V1"].T
         h = x["A3"] @ x["Y"]
         c = ft @ h - x["E"]
@@ -250,14 +251,14 @@ def test_rank_claims_match_numpy_ranks():
     assert all(v.verdict == "holds" for v in verdicts.values())
     # D.3's k₂ = max{d, k} + d against the true rank d: the tightness is d/(max{d,k}+d) at most ½
     assert verdicts["alman-song-2024/lemma-D.3-rank"].tightness == max(
-        min(i["n"], i["d"]) / (max(i["d"], i["k"]) + i["d"]) for i in LR.RANK_INSTANCES)
+        min(i["n"], i["d"]) / (max(i["d"], i["k"]) + i["d"]) for i in LM.RANK_INSTANCES)
 
 
 def test_gradient_error_claims_hold_and_the_kernel_reports_the_same_bound():
     from attngrad.numeric.lowrank import lowrank_loss_and_grad
 
-    inst = LR.KERNEL_GRAD_INSTANCES[0]
-    m = LR._grad_error_kernel(False)(inst, 0)
+    inst = LM.KERNEL_GRAD_INSTANCES[0]
+    m = LM.grad_error_kernel(False)(inst, 0)
     assert float(m.bound) == pytest.approx(m.detail["kernel_grad_bound"], rel=1e-12)
     x = LR.draw_inputs(inst, 0)
     res = lowrank_loss_and_grad(*(x[k] for k in ("A1", "A2", "A3", "E", "Y", "X")), eps=inst["eps"], measure=True)

@@ -15,13 +15,11 @@ from types import SimpleNamespace
 import sympy as sp
 
 from attngrad import vocabulary
-from attngrad.errors import InputError
-
 from attngrad.derive import expr as ex
 from attngrad.derive.claims import Claim
-from attngrad.derive.expr import (Col, Deriv, Diag, Grad, Kron, Row, RowSum, Vec, balanced_sum, d, exp, inner, n,
-                                  ones)
+from attngrad.derive.expr import Col, Deriv, Diag, Grad, Kron, Row, RowSum, Vec, balanced_sum, d, exp, inner, n, ones
 from attngrad.derive.model import Model
+from attngrad.errors import InputError
 
 PAPER = "alman-song-2024"
 SOURCE = "Alman & Song 2024"

@@ -12,10 +12,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 from attngrad.derive import expr as ex
-from .alman_song import SCALES
 from attngrad.derive.claims import Claim
 from attngrad.derive.expr import Diag, Grad, RowSum, d, exp, n
 from attngrad.derive.model import Model
+
+from .alman_song import SCALES
+from .lowrank import KERNEL_DEGREE, horner, reference_coefficients
 
 PAPER = "liang-2024"
 SOURCE = "Liang, Sha, Shi, Song, Zhou 2024"
@@ -38,8 +40,6 @@ def self_attention(scale: str = "1/d", merged: bool = True, coefs: tuple | None 
     if coefs is None:
         u = m.define("u", exp(S), "exp(S)")
     else:
-        from .lowrank import horner
-
         u = m.define("u", horner(coefs, S), "P(S) entrywise")
     f = m.define("f", Diag(RowSum(u) ** -1) @ u, "row softmax")
     h = m.define("h", Xs @ WV, "values XW_V")
@@ -88,8 +88,6 @@ def claims() -> list[Claim]:
 
 def kernel_claims() -> list[Claim]:
     """numeric.lowrank.self_attention_grads against the polynomial chain (Taylor coefficients 1/i!, degree 4)."""
-    from .lowrank import KERNEL_DEGREE, reference_coefficients
-
     taylor = reference_coefficients("taylor", KERNEL_DEGREE, 0)
     pm = self_attention("1/d", coefs=taylor)
     out = []

@@ -20,13 +20,12 @@ from types import SimpleNamespace
 import numpy as np
 import sympy as sp
 
-from attngrad.errors import InputError
-from attngrad.vocabulary import KERNELS, ONE_LAYER_MODULES, TRAINING_MODES, WEIGHTS
-
 from attngrad.derive import expr as ex
 from attngrad.derive.claims import Claim
 from attngrad.derive.expr import Diag, Grad, RowSum, balanced_sum, half_sq_norm, size, softmax_rows
 from attngrad.derive.model import Model
+from attngrad.errors import InputError
+from attngrad.vocabulary import KERNELS, ONE_LAYER_MODULES, TRAINING_MODES, WEIGHTS
 
 D, dv, dy = size("D"), size("dv"), size("dy")
 n, d = ex.n, ex.d

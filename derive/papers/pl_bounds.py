@@ -10,8 +10,8 @@ from functools import lru_cache
 
 import sympy as sp
 
-from attngrad.derive.derivation import (Bound, cited_step, claim_step, name_symbols, pretty, symbol_matrix,
-                                        vec_rows, verified_step)
+from attngrad.derive.derivation import (Bound, cited_step, claim_step, name_symbols, pretty, symbol_matrix, vec_rows,
+                                        verified_step)
 
 from . import one_layer
 
