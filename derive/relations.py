@@ -1,4 +1,4 @@
-"""Explain a refutation by the simplest relation that closes the gap (design.md, "verdict").
+"""Explain a refutation by the simplest relation that closes the gap (docs/design.md, "verdict").
 
 Tried in order, each at the counterexample and confirmed at a second, larger size:
 
@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import expr as ex
+from .check.sampling import make_inputs, random_normal, size_substitution
 from .claims import Claim
 from .evaluate import Evaluator, MpmathField
 from .printing import show
@@ -40,7 +41,7 @@ def _edits(node: ex.Node) -> Iterator[Edit]:
         yield (f"the Kronecker factors swapped: {show(node.b)}⊗{show(node.a)} in place of {show(node)}",
                lambda x: ex.Kron(x.b, x.a))
     if isinstance(node, ex.MatMul) and isinstance(node.b, ex.Transpose):
-        a, b = _bare(node.a), _bare(node.b.a)
+        a, b = ex.bare(node.a), ex.bare(node.b.a)
         if isinstance(a, ex.FaceSplit) and isinstance(b, ex.FaceSplit) and a.b.shape == b.b.shape:
             yield (f"({show(a.a)}⊘{show(b.b)})({show(b.a)}⊘{show(a.b)})ᵀ in place of {show(node)} (the second "
                    f"factors exchanged: (U₁V₁ᵀ)∘(V₂U₂ᵀ) for (U₁V₁ᵀ)∘(U₂V₂ᵀ))", _exchange_face_split)
@@ -57,16 +58,9 @@ def _edits(node: ex.Node) -> Iterator[Edit]:
         yield (f"row {node.i} in place of column {node.i} of {show(node.a)}", lambda x: ex.Row(x.a, x.i))
 
 
-def _bare(node: ex.Node) -> ex.Node:
-    """The node under any named definitions."""
-    while isinstance(node, ex.Named):
-        node = node.expr
-    return node
-
-
 def _exchange_face_split(x: ex.Node) -> ex.Node | None:
     """(U₁⊘V₂)(V₁⊘U₂)ᵀ from (U₁⊘U₂)(V₁⊘V₂)ᵀ."""
-    a, b = _bare(x.a), _bare(x.b.a)
+    a, b = ex.bare(x.a), ex.bare(x.b.a)
     return ex.MatMul(ex.FaceSplit(a.a, b.b), ex.Transpose(ex.FaceSplit(b.a, a.b)))
 
 
@@ -108,12 +102,10 @@ def _replace(root: ex.Node, path: tuple[int, ...], edit: Callable[[ex.Node], ex.
 
 
 def _values(claim: Claim, point: dict[str, int], seed: int, index: dict | None):
-    from .check import _inputs, _sizes, random_normal
-
     lhs, rhs = claim.sides(point, index)
     field_ = MpmathField(50)
-    raw = _inputs(claim, [(lhs, rhs)], _sizes(point), random_normal(seed, point, claim.positive))
-    ev = Evaluator(field_, {k: field_.array(v) for k, v in raw.items()}, _sizes(point))
+    raw = make_inputs([(lhs, rhs)], size_substitution(point), random_normal(seed, point, claim.positive))
+    ev = Evaluator(field_, {k: field_.array(v) for k, v in raw.items()}, size_substitution(point))
     return lhs, rhs, ev
 
 
