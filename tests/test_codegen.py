@@ -18,8 +18,10 @@ from attngrad.derive.papers.registry import codegen_targets
 from attngrad.derive.claims import defined, import_user_file
 from attngrad.derive.evaluate import Evaluator, ExactField, FloatField
 from attngrad.derive.model import Model
+from attngrad.errors import InputError
 from attngrad.numeric import check_grad, loss_and_grad, random_inputs
-from attngrad.numeric.generated import ALMAN_SONG, load
+from attngrad.numeric.generated import load
+from attngrad.vocabulary import ALMAN_SONG_MODULE
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "causal_claims.py"
@@ -53,7 +55,7 @@ def test_checked_in_kernels_match_their_chains():
 @pytest.mark.parametrize("scale", list(SCALES))
 def test_generated_kernel_equals_sympy_exactly_at_small_sizes(scale):
     """The one kernel (scale a parameter) at rational inputs vs each scale's chain evaluated exactly by SymPy."""
-    mod = load(ALMAN_SONG)
+    mod = load(ALMAN_SONG_MODULE)
     assert mod.PARAMETERS == ("s",)
     m = alman_song(scale)
     for n, d in [(1, 1), (2, 1), (3, 2)]:
@@ -209,3 +211,29 @@ def test_batch_mean_equals_the_mean_of_single_samples_and_falls_back_when_it_mus
     # and against NumPy directly
     per = [(x @ W).sum() ** 2 if squared else ((x @ W) ** 2).sum() for x in X]
     assert mean[0][0, 0] == pytest.approx(np.mean(per), rel=1e-13)
+
+
+def test_dispatch_walks_the_node_type_mro_like_sympy():
+    class Toy(cg.Printer):
+        target = "toy"
+
+        def _f_Unary(self, node):
+            return "unary"
+
+        def _f_Exp(self, node):
+            return "exp"
+
+    A = ex.Matrix("A", ex.n, ex.d)
+    assert Toy().dispatch("f", ex.Exp(A)) == "exp"
+    assert Toy().dispatch("f", ex.Log(A)) == "unary"  # no _f_Log: its base class Unary's method
+    with pytest.raises(cg.CodegenError, match="^Matrix is not supported by the toy printer.$"):
+        Toy().dispatch("f", A)
+
+
+def test_an_unsupported_node_names_its_type_and_the_printer():
+    A = ex.Matrix("A", ex.n, ex.d)
+    m = Model("facesplit")
+    m.loss = m.define("L", ex.Total(ex.FaceSplit(A, A)))
+    with pytest.raises(cg.CodegenError, match="^FaceSplit is not supported by the kernel printer.$"):
+        cg.render(m)
+    assert issubclass(cg.CodegenError, InputError)
