@@ -73,7 +73,10 @@ class Evaluator:
         hit = self._memo.get(id(node))
         if hit is not None:
             return hit[1]
-        out = getattr(self, "_eval_" + type(node).__name__)(node)
+        method = ex.method_for(self, "_eval_", node)
+        if method is None:
+            raise ValueError(f"{type(node).__name__} has no value in the {self.field.name} evaluator.")
+        out = method(node)
         self._memo[id(node)] = (node, out)
         return out
 

@@ -391,6 +391,17 @@ def softmax_rows(s: Node) -> Node:
     return MatMul(Diag(Pow(RowSum(u), -1)), u)
 
 
+def method_for(owner: object, prefix: str, node: object) -> Callable | None:
+    """``owner``'s method ``<prefix><C>`` for the first class C along ``type(node).__mro__`` that has one, or None:
+    the one dispatch of every printer and evaluator (SymPy's ``Printer._print``), so a method for a base class
+    serves every subclass without one of its own."""
+    for cls in type(node).__mro__:
+        method = getattr(owner, prefix + cls.__name__, None)
+        if method is not None:
+            return method
+    return None
+
+
 def bare(node: Node) -> Node:
     """The node under any named definitions (``Named`` wrappers removed)."""
     while isinstance(node, Named):

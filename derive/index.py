@@ -42,7 +42,7 @@ class IndexForm:
     def entry(self, node: ex.Node, i: sp.Expr, j: sp.Expr) -> list[Term]:
         i = sp.Integer(0) if node.shape[0] == 1 else i
         j = sp.Integer(0) if node.shape[1] == 1 else j
-        method = getattr(self, "_e_" + type(node).__name__, None)
+        method = ex.method_for(self, "_e_", node)
         if method is None:
             raise NotIndexable(type(node).__name__)
         return method(node, i, j)

@@ -15,7 +15,10 @@ class TextPrinter:
     def doprint(self, node: ex.Node, expand: bool = False) -> str:
         if expand and isinstance(node, ex.Named):
             return self.doprint(node.expr)
-        return getattr(self, "_print_" + type(node).__name__)(node)
+        method = ex.method_for(self, "_print_", node)
+        if method is None:
+            raise TypeError(f"{type(node).__name__} is not supported by the text printer.")
+        return method(node)
 
     def _atom(self, node: ex.Node) -> str:
         s = self.doprint(node)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from attngrad.errors import InputError
 
+from .. import expr as ex
+
 
 class CodegenError(InputError):
     """A chain the code generator cannot print (one plain sentence)."""
@@ -23,10 +25,9 @@ class Printer:
 
     def dispatch(self, family: str, node: object, *args):
         """``self._<family>_<C>(node, *args)`` for the first class C in ``type(node).__mro__`` that has one."""
-        for cls in type(node).__mro__:
-            method = getattr(self, f"_{family}_{cls.__name__}", None)
-            if method is not None:
-                return method(node, *args)
+        method = ex.method_for(self, f"_{family}_", node)
+        if method is not None:
+            return method(node, *args)
         raise CodegenError(f"{type(node).__name__} is not supported by the {self.target} printer.")
 
 
