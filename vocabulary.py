@@ -18,6 +18,10 @@ KERNELS = ("softmax", "gaussian", "gaussian-normalised")
 POLYNOMIALS = ("taylor-shifted", "taylor", "chebyshev")
 AUTO_POLYNOMIAL = "auto"  # the polynomial needing the smallest degree for the requested accuracy
 
+#: how a one-layer instance draws its token embeddings X and its targets Y (docs/mathematics.md §3)
+EMBEDDINGS = ("orthogonal", "gaussian")
+TARGETS = ("random", "outside-hull")
+
 #: the weights of one attention layer, in the order kernels take them
 WEIGHTS = ("W_Q", "W_K", "W_V", "W_O")
 

@@ -1,4 +1,4 @@
-"""`attngrad bench lowrank | phase`: the almost-linear gradient (papers.md §1.6, §2) against the exact kernels.
+"""`attngrad bench lowrank | phase`: the almost-linear gradient (docs/mathematics.md §1.6, §2) against the exact kernels.
 
 Click only: the work is done by attngrad.numeric.bench_lowrank; imports stay inside the commands.
 """
@@ -7,42 +7,17 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
 
 import click
 
+from attngrad.cli import parse
 from attngrad.cli.plot import check_plot_path
+from attngrad.cli.render import labelled, progressbar, table
 from attngrad.errors import InputError
+from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE, EXACT_METHODS, POLYNOMIALS, SCALES
 
-
-def _floats(text: str, label: str, allow_none: bool = False) -> list[Any]:
-    out: list[Any] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        if allow_none and part.lower() == "none":
-            out.append(None)
-            continue
-        try:
-            value = float(part)
-        except ValueError:
-            raise InputError(f"{label} must be a comma-separated list of positive numbers, got '{text}'.") from None
-        if not (math.isfinite(value) and value > 0):
-            raise InputError(f"{label} must be a comma-separated list of positive numbers, got '{text}'.")
-        out.append(value)
-    if not out:
-        raise InputError(f"{label} must be a comma-separated list of positive numbers, got '{text}'.")
-    return out
-
-
-def _ints(text: str, label: str) -> list[int]:
-    from attngrad.cli.main import _ints as ints
-
-    return ints(text, label)
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    from attngrad.cli.main import _table as table
-
-    return table(rows, headers)
+POLY_CHOICES = (AUTO_POLYNOMIAL, *POLYNOMIALS)
+EXACT_DEFAULT = ",".join(EXACT_METHODS[:2])  # generated,fused: ours (the reference is far slower)
 
 
 def _ms(t: dict | None) -> str:
@@ -60,10 +35,9 @@ def _e(x: float | None) -> str:
               help="Bounds β on |S| the inputs are scaled to ('none': N(0, 1/d) entries as drawn).")
 @click.option("--eps", "eps_text", help="Target relative errors of exp on [−β, β]; the degree follows (default 1e-6).")
 @click.option("--degree", "degree_text", help="Polynomial degrees instead of --eps.")
-@click.option("--poly", default="auto", show_default=True,
-              type=click.Choice(["auto", "taylor-shifted", "taylor", "chebyshev"]))
-@click.option("--scale", default="1/d", show_default=True, type=click.Choice(["1/d", "1/sqrt(d)", "1"]))
-@click.option("--exact", "exact_text", default="generated,fused", show_default=True, help="Exact kernels to time.")
+@click.option("--poly", default=AUTO_POLYNOMIAL, show_default=True, type=click.Choice(POLY_CHOICES))
+@click.option("--scale", default=DEFAULT_SCALE, show_default=True, type=click.Choice(SCALES))
+@click.option("--exact", "exact_text", default=EXACT_DEFAULT, show_default=True, help="Exact kernels to time.")
 @click.option("--exact-max-n", default=65536, show_default=True, type=int, help="Largest n the exact kernels run at.")
 @click.option("--multilayer", is_flag=True, help="MultiLayer's table instead: d = 4…12, n = 10·2^d, degree 2.")
 @click.option("--repeats", default=5, show_default=True, type=int)
@@ -77,14 +51,12 @@ def _e(x: float | None) -> str:
 def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale, exact_text, exact_max_n, multilayer,
                   repeats, warmup, budget, threads, seed, memory, as_json, plot_path) -> None:
     """Time the low-rank gradient (Section D) and the exact kernels side by side, with error columns."""
-    from attngrad.cli.main import labelled, progressbar
     from attngrad.numeric import bench_lowrank as B
     from attngrad.numeric.kernel_support import check_threads
 
     check_threads(threads)
     check_plot_path(plot_path)
-    if seed < 0:
-        raise InputError(f"--seed must be a non-negative integer, got {seed}.")
+    parse.non_negative_seed(seed)
     if eps_text and degree_text:
         raise InputError("Give --eps or --degree, not both.")
     if budget <= 0:
@@ -94,10 +66,11 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
             out = B.run_multilayer(repeats=repeats, warmup=warmup, threads=threads, seed=seed, budget_s=budget,
                                    progress=labelled(bar))
         else:
-            eps = _floats(eps_text, "--eps") if eps_text else None
-            degrees = _ints(degree_text, "--degree") if degree_text else None
-            exact = tuple(m.strip() for m in exact_text.split(",") if m.strip())
-            out = B.run_lowrank(_ints(n_text, "--n"), _ints(d_text, "--d"), _floats(beta_text, "--beta", True),
+            eps = parse.floats(eps_text, "--eps") if eps_text else None
+            degrees = parse.ints(degree_text, "--degree") if degree_text else None
+            exact = parse.names(exact_text, skip_empty=True)
+            out = B.run_lowrank(parse.ints(n_text, "--n"), parse.ints(d_text, "--d"),
+                                parse.floats(beta_text, "--beta", True),
                                 eps=eps, degrees=degrees, poly=poly, scale=scale, exact=exact, exact_max_n=exact_max_n,
                                 repeats=repeats, warmup=warmup, budget_s=budget, threads=threads, seed=seed,
                                 memory=memory, progress=labelled(bar))
@@ -113,7 +86,7 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
                  f"{r.get('speedup', 0):.1f}×", f"{r['their_forward_speedup']:.1f}×", "yes" if r["beats_their_factor"] else "no",
                  _e(r.get("errors", {}).get("rel_inf")), _e(r.get("errors", {}).get("multilayer")),
                  f"{r['their_rel_err_pct'] / 100:.1e}"] for r in out["rows"]]
-        click.echo(_table(rows, ["d", "n", "rank", "low-rank ms", "exact ms", "speed-up", "theirs (forward)", "≥ theirs",
+        click.echo(table(rows, ["d", "n", "rank", "low-rank ms", "exact ms", "speed-up", "theirs (forward)", "≥ theirs",
                                  "rel ∞-err", "‖x−y‖/‖x+y‖", "theirs"]))
         return
     m = out["machine"]
@@ -131,7 +104,7 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
                      f"{r['speedup']:.1f}×" if "speedup" in r else "—",
                      _e(err.get("rel_inf")), _e(err.get("rel_fro")), _e(err.get("multilayer")),
                      _e(r["grad_bound"]) + ("" if "grad_bound_holds" not in r else (" ✓" if r["grad_bound_holds"] else " ✗"))])
-    click.echo(_table(rows, ["n", "d", "β", "poly, degree", "rank", "low-rank ms (min–max)", "generated ms", "fused ms",
+    click.echo(table(rows, ["n", "d", "β", "poly, degree", "rank", "low-rank ms (min–max)", "generated ms", "fused ms",
                              "speed-up", "rel ∞-err", "rel F-err", "‖x−y‖/‖x+y‖", "bound ‖Δg‖∞"]))
     for r in out["rows"]:
         if "skipped" in r:
@@ -149,8 +122,7 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
 @click.option("--c", "c_text", default="0.25,0.5,1,2", show_default=True, help="B = c·√(ln n).")
 @click.option("--d", default=8, show_default=True, type=int)
 @click.option("--eps", default=1e-6, show_default=True, type=float, help="Relative error of exp on [−B², B²].")
-@click.option("--poly", default="auto", show_default=True,
-              type=click.Choice(["auto", "taylor-shifted", "taylor", "chebyshev"]))
+@click.option("--poly", default=AUTO_POLYNOMIAL, show_default=True, type=click.Choice(POLY_CHOICES))
 @click.option("--repeats", default=3, show_default=True, type=int)
 @click.option("--budget", default=30.0, show_default=True, type=float,
               help="Seconds a low-rank call may be predicted to take and still be run.")
@@ -161,7 +133,6 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write the transition figure to this PNG.")
 def phase(n_text, c_text, d, eps, poly, repeats, budget, exact_max_n, threads, seed, as_json, plot_path) -> None:
     """The B ≈ √log n transition: degree, rank and time of the low-rank path for B = c·√(ln n)."""
-    from attngrad.cli.main import labelled, progressbar
     from attngrad.numeric import bench_lowrank as B
     from attngrad.numeric.kernel_support import check_threads
     from attngrad.numeric.lowrank import MIN_EPS
@@ -173,7 +144,7 @@ def phase(n_text, c_text, d, eps, poly, repeats, budget, exact_max_n, threads, s
     if d < 1 or repeats < 1 or budget <= 0:
         raise InputError("--d and --repeats must be at least 1 and --budget positive.")
     with progressbar(1, "phase") as bar:
-        out = B.run_phase(_ints(n_text, "--n"), _floats(c_text, "--c"), d, eps=eps, poly=poly, repeats=repeats,
+        out = B.run_phase(parse.ints(n_text, "--n"), parse.floats(c_text, "--c"), d, eps=eps, poly=poly, repeats=repeats,
                           budget_s=budget, exact_max_n=exact_max_n, threads=threads, seed=seed, progress=labelled(bar))
     if plot_path:
         from attngrad.cli.plot import phase_plot
@@ -191,7 +162,7 @@ def phase(n_text, c_text, d, eps, poly, repeats, budget, exact_max_n, threads, s
         rows.append([str(r["c"]), str(r["n"]), f"{r['B']:.2f}", f"{r['beta']:.2f}", str(r["poly"]),
                      "—" if r["degree"] is None else str(r["degree"]), "—" if r["rank"] is None else f"{r['rank']:,}",
                      low, "—" if r["exact_s"] is None else f"{r['exact_s'] * 1e3:.1f}", r["status"]])
-    click.echo(_table(rows, ["c", "n", "B", "β = B²", "poly", "degree", "rank", "low-rank ms", "exact ms", "status"]))
+    click.echo(table(rows, ["c", "n", "B", "β = B²", "poly", "degree", "rank", "low-rank ms", "exact ms", "status"]))
     if out.get("calibration"):
         click.echo(f"predicted = flop count / GEMM rate × {out['calibration']:.2f} (the median measured/flop-count "
                    f"ratio of the measured cells)")

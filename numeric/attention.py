@@ -11,8 +11,7 @@ import numpy as np
 from attngrad.errors import InputError
 from attngrad.numeric.inputs import as_attention_inputs, float_dtype, parse_scale
 from attngrad.numeric.reference import reference_loss_and_grad
-
-METHODS = ("generated", "fused", "reference")
+from attngrad.vocabulary import ALMAN_SONG_MODULE, DEFAULT_SCALE, EXACT_METHODS
 
 
 @dataclass(frozen=True)
@@ -29,21 +28,22 @@ class AttentionResult:
 
 def loss_and_grad(
     A1: Any, A2: Any, A3: Any, E: Any, Y: Any, X: Any, *,
-    scale: str | float = "1/d", method: str | None = None, dtype: Any = None, threads: int | None = None,
+    scale: str | float = DEFAULT_SCALE, method: str | None = None, dtype: Any = None, threads: int | None = None,
 ) -> AttentionResult:
     """L = ½‖D⁻¹exp(s·A1XA2ᵀ)A3Y − E‖_F² (Def 1.2, scale s a parameter) with ∇_X L and ∇_Y L.
 
     ∇_X L = s·A1ᵀpA2 with p = f∘q − diag((f∘q)1_n) f, q = c hᵀ (Lemma C.7; Defs C.3, C.5; D.4–D.5);
     ∇_Y L = A3ᵀfᵀc. method "generated" (the default) runs the kernel `attngrad codegen` printed from the
     proven chain; "fused" the hand-written Numba kernel. Both stream rows, never form an n×n array (O(nd)
-    memory), compute in float64 (float32 results are rounded at the end) and use `threads` threads.
-    "reference" is plain NumPy with every n×n matrix of the chain (`threads` is then only validated).
+    memory), compute in float64 (float32 results are rounded at the end) and run on ``threads`` Numba threads
+    (default: Numba's current setting, which is restored afterwards). "reference" is plain NumPy with every
+    n×n matrix of the chain (``threads`` is then only validated).
     Inputs are validated and converted by `as_attention_inputs`; the result has the dtype of the inputs
     (or `dtype`). Raises InputError for bad input, and if the loss or gradient overflows the dtype.
     """
     method = "generated" if method is None else method
-    if method not in METHODS:
-        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}.")
+    if method not in EXACT_METHODS:
+        raise InputError(f"method must be one of {', '.join(EXACT_METHODS)}, got {method!r}.")
     arrays = as_attention_inputs(A1, A2, A3, E, Y, X, dtype=dtype)
     s = parse_scale(scale, arrays[0].shape[1])
     from attngrad.numeric import kernel_support as ks  # Numba only when needed
@@ -55,10 +55,10 @@ def loss_and_grad(
         # widening the O(nd) inputs first costs little and needs one compiled kernel instead of two.
         wide = tuple(a.astype(np.float64, copy=False) for a in arrays)
     if method == "generated":
-        from attngrad.numeric.generated import ALMAN_SONG, run
+        from attngrad.numeric.generated import run
 
         ks.check_scores(s * ks.matmul(wide[0], wide[5]), wide[1])
-        loss, grad_X, grad_Y = run(ALMAN_SONG, wide, (s,), threads)
+        loss, grad_X, grad_Y = run(ALMAN_SONG_MODULE, wide, (s,), threads)
         loss, grad_X, grad_Y = dt.type(loss[0, 0]), grad_X.astype(dt), grad_Y.astype(dt)
     elif method == "fused":
         from attngrad.numeric.fused import fused_loss_and_grad

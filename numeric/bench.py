@@ -21,6 +21,7 @@ import numpy as np
 
 from attngrad.errors import InputError
 from attngrad.numeric.attention import loss_and_grad, random_inputs
+from attngrad.vocabulary import DEFAULT_SCALE
 
 NAMES = ("A1", "A2", "A3", "E", "Y", "X")
 OURS = ("generated", "fused")
@@ -174,7 +175,7 @@ def check_grid(ns: list[int], ds: list[int], dtypes: list[str], repeats: int, wa
 
 
 def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[str, ...] | None = None, *,
-              scale: str = "1/d", repeats: int = 5, warmup: int = 1, threads: int | None = None, seed: int = 0,
+              scale: str = DEFAULT_SCALE, repeats: int = 5, warmup: int = 1, threads: int | None = None, seed: int = 0,
               memory: bool = True, progress: Callable[[str], None] | None = None) -> BenchResult:
     """Time every method over the grid n × d × dtype; see the module docstring.
 

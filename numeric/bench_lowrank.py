@@ -12,6 +12,9 @@ degree and rank the bounds need for a fixed ε on [−B², B²], the time of the
 rank fits memory and the predicted time a budget; otherwise predicted from the flop count at the measured GEMM
 rate, scaled by the median measured/predicted ratio of the measured cells, and marked so) against the exact
 kernel, and the crossover n (measured).
+
+``threads`` is the number of cores each method gets, recorded as "threads": the exact kernels run on that many
+Numba threads (their ``threads``), the low-rank path on that many workers (its ``workers``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from attngrad.numeric import lowrank as LR
 from attngrad.numeric.attention import loss_and_grad, random_inputs
 from attngrad.numeric.inputs import parse_scale
 from attngrad.numeric.bench import _child, _time, machine_info, machine_rates, peak_growth_mb
+from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE
 
 EXACT = ("generated", "fused")
 INPUTS = ("bounded", "multilayer")
@@ -36,7 +40,8 @@ MULTILAYER_TABLE = ((4, 160, 1.423, 4.673), (5, 320, 1.730, 2.505), (6, 640, 2.5
                     (11, 20480, 40.327, 1.558), (12, 40960, 78.980, 0.773))
 
 
-def instance(n: int, d: int, beta: float | None, seed: int, inputs: str = "bounded", scale: str = "1/d") -> dict:
+def instance(n: int, d: int, beta: float | None, seed: int, inputs: str = "bounded",
+             scale: str = DEFAULT_SCALE) -> dict:
     """Inputs of Def 1.2. "bounded": N(0, 1/d) entries with X rescaled so that the Cauchy–Schwarz bound
     s·max‖(A₁X)_j‖·max‖A₂_l‖ equals β. "multilayer": MultiLayer's setting — A₁, A₂, A₃, E ~ N(0, 1/d), X = Y = I
     (so S = A₁A₂ᵀ, no extra scale: use scale "1")."""
@@ -80,7 +85,8 @@ def fit_alpha(ns: list[int], ts: list[float]) -> float | None:
 
 
 def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps: list[float] | None = None,
-                degrees: list[int] | None = None, poly: str = LR.AUTO, scale: str = "1/d", inputs: str = "bounded",
+                degrees: list[int] | None = None, poly: str = AUTO_POLYNOMIAL, scale: str = DEFAULT_SCALE,
+                inputs: str = "bounded",
                 exact: tuple[str, ...] = EXACT, exact_max_n: int = 16384, repeats: int = 5, warmup: int = 1,
                 budget_s: float = 60.0, threads: int | None = None, seed: int = 0, memory: bool = True,
                 progress: Callable[[str], None] | None = None, points: list[dict] | None = None) -> dict[str, Any]:
@@ -149,14 +155,14 @@ def _grid_child(method: str, points: list[dict], scale: str, poly: str, inputs: 
     the result's report (degree, rank, bounds); the first exact kernel's entries the low-rank gradient's errors."""
     small = instance(64, points[0]["d"], None, seed, inputs, scale)  # compile (or load) before anything is timed
     if method == "lowrank":
-        LR.lowrank_loss_and_grad(**small, scale=scale, degree=2, threads=threads)
+        LR.lowrank_loss_and_grad(**small, scale=scale, degree=2, workers=threads)
     else:
         loss_and_grad(**small, scale=scale, method=method, threads=threads)
     out = []
     for p in points:
         key = "eps" if "eps" in p else "degree"
         arrays = instance(p["n"], p["d"], p["beta_target"], seed, inputs, scale)
-        kw = {"scale": scale, "poly": poly, "threads": threads, key: p[key]}
+        kw = {"scale": scale, "poly": poly, "workers": threads, key: p[key]}
         try:
             res = LR.lowrank_loss_and_grad(**arrays, **kw)
         except InputError as exc:
@@ -181,7 +187,7 @@ def _peak_child(n: int, d: int, beta: float | None, seed: int, inputs: str, scal
                 value: float, threads: int) -> dict[str, float]:
     """Peak RSS growth of one low-rank call, inputs excluded."""
     arrays = instance(n, d, beta, seed, inputs, scale)
-    kw = {"scale": scale, "poly": poly, "threads": threads, key: value}
+    kw = {"scale": scale, "poly": poly, "workers": threads, key: value}
     LR.lowrank_loss_and_grad(**instance(64, d, beta, seed, inputs, scale), **kw)
     return peak_growth_mb(lambda: LR.lowrank_loss_and_grad(**arrays, **kw))
 
@@ -203,7 +209,7 @@ def run_multilayer(repeats: int = 5, warmup: int = 1, threads: int | None = None
     return {"machine": res["machine"], "rows": out}
 
 
-def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, poly: str = LR.AUTO,
+def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, poly: str = AUTO_POLYNOMIAL,
               repeats: int = 3, warmup: int = 1, budget_s: float = 30.0, exact_max_n: int = 65536,
               threads: int | None = None, seed: int = 0,
               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -214,7 +220,7 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
     out: dict[str, Any] = {"machine": machine_info(threads), "d": d, "eps": eps, "rows": [], "crossover": {},
                            "exact": {}}
     out["machine"].update(repeats=repeats, warmup=warmup, gemm_flops=rate)
-    LR.lowrank_loss_and_grad(**instance(64, d, 0.5, seed), degree=2, threads=threads)
+    LR.lowrank_loss_and_grad(**instance(64, d, 0.5, seed), degree=2, workers=threads)
     if progress:
         progress("exact kernel")
     # the exact kernel's time does not depend on B; it runs in a process of its own, as in bench lowrank
@@ -226,7 +232,7 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
         for n in sorted(ns):
             B = c * math.sqrt(math.log(n))
             beta = B * B  # |S| ≤ B² for ‖A₁X‖_∞, ‖A₂‖_∞ ≤ B at scale 1/d (Def 1.4)
-            kind = LR.best_polynomial(beta, eps) if poly == LR.AUTO else poly
+            kind = LR.best_polynomial(beta, eps) if poly == AUTO_POLYNOMIAL else poly
             g = LR.needed_degree(kind, beta, eps)
             row: dict[str, Any] = {"c": c, "n": n, "B": B, "beta": beta, "poly": kind, "degree": g,
                                    "rank": None if g is None else int(LR.LB.rank(d=d, g=g))}
@@ -250,7 +256,7 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
                     if progress:
                         progress(f"low-rank c={c} n={n} degree {g}")
                     arrays = _bounded(n, d, B, seed)
-                    call = lambda: LR.lowrank_loss_and_grad(**arrays, poly=kind, degree=g, threads=threads)  # noqa: E731
+                    call = lambda: LR.lowrank_loss_and_grad(**arrays, poly=kind, degree=g, workers=threads)  # noqa: E731
                     row["lowrank"] = _timed(call, warmup, repeats, budget_s)
                     row["status"] = "measured"
                     if exact_s is not None and row["lowrank"]["median_s"] < exact_s and cross is None:

@@ -1,4 +1,4 @@
-"""`attngrad bench simulate`: the GD simulation of papers.md §3 timed, against the same GD loop in PyTorch.
+"""`attngrad bench simulate`: the GD simulation of docs/mathematics.md §3 timed, against the same GD loop in PyTorch.
 
 Measured in the same run, each part in a process of its own (no library's idle threads spin on the cores
 while another part is timed):
@@ -11,6 +11,10 @@ while another part is timed):
 - torch-autograd (``peers`` extra): the same GD loop written in PyTorch (samples batched, float64, autograd),
   on the same instance with the same step size, first checked against our loss sequence, then timed per step
   with every thread and with one.
+
+``run_simulate`` returns records: each per-step row carries its PyTorch timings as a list ``torch`` of
+``{"threads", "step_s", "verified_rel_err"}``. ``as_json`` writes them as the JSON of ``attngrad bench simulate
+--json``, where each timing is a field ``torch_<threads>_threads_s`` (named by ``torch_key``, here only).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def _experiment_child(experiment: str, every_step: bool, repeats: int, threads: 
 
     def call(s=settings):
         t0 = time.perf_counter()
-        runs = sim.simulate(exp["kernels"], exp["modes"], exp["seeds"], s, threads=threads)
+        runs = sim.simulate(exp["kernels"], exp["modes"], exp["seeds"], s, workers=threads)
         return time.perf_counter() - t0, sum(r.last + 1 for r in runs)
 
     first, _ = call(sim.replace(settings, steps=2))
@@ -61,10 +65,10 @@ def _experiment_child(experiment: str, every_step: bool, repeats: int, threads: 
 
 
 def _ours_step_child(experiment: str, kernel: str, mode: list[str], steps: int, repeats: int) -> dict[str, Any]:
-    from attngrad.numeric.one_layer import member
+    from attngrad.numeric.one_layer import training_kernel
 
     inst, eta = _instance_and_eta(experiment, kernel, tuple(mode))
-    mb = member(kernel, tuple(mode))
+    mb = training_kernel(kernel, tuple(mode))
     losses, gsq = np.zeros(steps), np.zeros(steps)
 
     def call() -> None:
@@ -130,6 +134,8 @@ def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 20
                  per_instance_step_s=float(np.median(r["times_s"])) / r["instance_steps"])
         out["experiment_runs"].append(r)
     have_torch = peers and importlib.util.find_spec("torch") is not None
+    out["torch_threads"] = sorted({threads, 1}, reverse=True) if have_torch else []
+    torch_threads = out["torch_threads"]
     if peers and not have_torch:
         out["notes"].append(f"PyTorch is not installed, so the PyTorch GD loop was not measured; {INSTALL}.")
     for kernel in exp["kernels"]:
@@ -140,20 +146,20 @@ def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 20
             ours = _child("_ours_step_child", [experiment, kernel, list(mode), steps, repeats],
                           module="attngrad.numeric.bench_sim")
             row = {"kernel": kernel, "train": ",".join(mode), "ours_1_thread_s": _stats(ours["step_s"]),
-                   "ours_first_call_s": ours["first_call_s"]}
+                   "ours_first_call_s": ours["first_call_s"], "torch": []}
             if have_torch:
-                for t in sorted({threads, 1}, reverse=True):
+                for t in torch_threads:
                     peer = _child("_torch_step_child", [experiment, kernel, list(mode), steps, repeats, t],
                                   module="attngrad.numeric.bench_sim")
                     a, b = np.array(peer["losses"]), np.array(ours["losses"])
-                    row[f"torch_{t}_threads_s"] = _stats(peer["step_s"])
-                    row["torch_verified_rel_err"] = float(np.max(np.abs(a - b) / np.abs(b)))
+                    row["torch"].append({"threads": t, "step_s": _stats(peer["step_s"]),
+                                         "verified_rel_err": float(np.max(np.abs(a - b) / np.abs(b)))})
+                row["torch_verified_rel_err"] = row["torch"][-1]["verified_rel_err"]  # the last setting's (1 thread)
             out["per_step"].append(row)
     full, bare = (out["experiment_runs"][k]["per_instance_step_s"] for k in (1, 2))
     if have_torch:
-        torch_best = [min(r[k]["median"] for k in r if k.startswith("torch_") and k.endswith("_threads_s"))
-                      for r in out["per_step"]]
-        torch_1 = [r["torch_1_threads_s"]["median"] for r in out["per_step"]]
+        torch_best = [min(x["step_s"]["median"] for x in r["torch"]) for r in out["per_step"]]
+        torch_1 = [next(x["step_s"]["median"] for x in r["torch"] if x["threads"] == 1) for r in out["per_step"]]
         ours_1 = [r["ours_1_thread_s"]["median"] for r in out["per_step"]]
         out["ratios"] = {
             "torch_step_over_ours_instance_step": float(np.mean(torch_best)) / full,
@@ -162,3 +168,21 @@ def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 20
             "verified": all(r["torch_verified_rel_err"] <= VERIFY_RTOL for r in out["per_step"]),
         }
     return out
+
+
+def torch_key(threads: int) -> str:
+    """The JSON field of a PyTorch per-step timing with ``threads`` threads."""
+    return f"torch_{threads}_threads_s"
+
+
+def as_json(out: dict[str, Any]) -> dict[str, Any]:
+    """``run_simulate``'s result as ``attngrad bench simulate --json`` prints it: each per-step row's ``torch``
+    records become fields ``torch_<threads>_threads_s`` (the step-time statistics), and the thread list goes."""
+    rows = []
+    for r in out["per_step"]:
+        row = {k: v for k, v in r.items() if k != "torch"}
+        row.update((torch_key(x["threads"]), x["step_s"]) for x in r["torch"])
+        if "torch_verified_rel_err" in row:
+            row["torch_verified_rel_err"] = row.pop("torch_verified_rel_err")  # after the timings
+        rows.append(row)
+    return {**{k: v for k, v in out.items() if k != "torch_threads"}, "per_step": rows}

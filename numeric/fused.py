@@ -160,11 +160,12 @@ def fused_loss_and_grad(
     """(L, ∇_X L, ∇_Y L) of Def 1.2 without any n×n array, for validated same-dtype C-contiguous inputs.
 
     All of it runs in Numba, the small O(nd²) products too: calling BLAS in between would leave OpenBLAS's
-    worker threads spinning on the cores the kernel needs (measured: 2 threads no faster than 1).
+    worker threads spinning on the cores the kernel needs, so that two threads gain nothing over one
+    (see docs/benchmark-notes.md).
     float32 inputs are read as float32, but every product and sum is done in float64 and only the results
     are rounded to float32: float32 then saves memory for the inputs and outputs but is no faster, and its
     results are accurate to the rounding of the inputs.
-    Uses `threads` threads (default: Numba's current setting), restoring the setting afterwards.
+    Runs on ``threads`` Numba threads (default: Numba's current setting), restoring the setting afterwards.
     """
     dtype = A1.dtype
     with using_threads(threads) as nthreads:

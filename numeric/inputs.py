@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from attngrad import vocabulary
 from attngrad.errors import InputError
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-# Named scales of Def 1.2 (the paper uses 1/d); a positive number is accepted as well.
-SCALES = {"1/d": lambda d: 1.0 / d, "1/sqrt(d)": lambda d: 1.0 / math.sqrt(d), "1": lambda d: 1.0}
+# The value at head size d of each named scale of Def 1.2 (vocabulary.SCALES; the paper uses 1/d); a positive
+# number is accepted as well.
+SCALES = dict(zip(vocabulary.SCALES, (lambda d: 1.0 / d, lambda d: 1.0 / math.sqrt(d), lambda d: 1.0)))
 
 ATTENTION_NAMES = ("A1", "A2", "A3", "E", "Y", "X")
 

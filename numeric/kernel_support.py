@@ -1,4 +1,6 @@
-"""Numba helpers shared by the hand-written and the generated kernels (``numeric/generated``)."""
+"""Numba helpers shared by the hand-written and the generated kernels (``numeric/generated``), and the three
+kinds of threads of numeric/ (see the package docstring): ``threads`` (Numba threads of one kernel call,
+``using_threads``), ``workers`` (Python threads of ``thread_map``) and BLAS threads (``blas_threads``)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from attngrad.errors import InputError
 # exp on (−∞, 0] (softmax arguments after the row max is subtracted), written so LLVM can vectorise it:
 # exp(x) = 2^k·exp(r) with k = round(x/ln 2), r = x − k·ln 2 (Cody–Waite split, |r| ≤ ln2/2), exp(r) by its
 # Taylor polynomial of degree 13 (remainder < 5e-18), 2^k from a table (0 below 2^−1074). Within 1 ulp of
-# np.exp; about 4× faster than the libm call, which is the largest single cost of the kernel otherwise.
+# np.exp and several times faster than the libm call, which is the largest single cost of the kernel otherwise
+# (see docs/benchmark-notes.md).
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # fdlibm: k·_LN2_HI is exact for |k| < 2^20
 _LN2_LO = 1.90821492927058770002e-10
@@ -121,13 +124,16 @@ def sum_parts_t(parts):  # pragma: no cover - compiled
     return out
 
 
-def check_threads(threads: int | None) -> None:
-    """Raise InputError unless threads is None or an integer in [1, NUMBA_NUM_THREADS]."""
+def _check_count(value: int | None, name: str) -> None:
     top = numba.config.NUMBA_NUM_THREADS
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, Integral) or not 1 <= threads <= top
-    ):
-        raise InputError(f"threads must be an integer from 1 to {top}, got {threads!r}.")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= top):
+        raise InputError(f"{name} must be an integer from 1 to {top}, got {value!r}.")
+
+
+def check_threads(threads: int | None) -> None:
+    """Raise InputError unless ``threads`` (Numba threads of one kernel call) is None or an integer in
+    [1, NUMBA_NUM_THREADS]."""
+    _check_count(threads, "threads")
 
 
 def resolve_threads(threads: int | None) -> int:
@@ -136,24 +142,48 @@ def resolve_threads(threads: int | None) -> int:
     return numba.get_num_threads() if threads is None else int(threads)
 
 
+def check_workers(workers: int | None) -> None:
+    """Raise InputError unless ``workers`` (Python threads of ``thread_map``) is None or an integer in
+    [1, NUMBA_NUM_THREADS] (the pool has NUMBA_NUM_THREADS − 1 threads besides the caller)."""
+    _check_count(workers, "workers")
+
+
+def resolve_workers(workers: int | None) -> int:
+    """``workers`` checked, or Numba's current thread count when None (one worker per core Numba may use)."""
+    check_workers(workers)
+    return numba.get_num_threads() if workers is None else int(workers)
+
+
+def split_range(n: int, parts: int) -> list[tuple[int, int]]:
+    """[0, n) as min(n, parts) contiguous, non-empty ranges whose lengths differ by at most one (none for n = 0;
+    ``parts`` below 1 counts as 1): the rows or samples each ``thread_map`` worker takes."""
+    parts = max(1, min(int(parts), n))
+    cuts = [n * i // parts for i in range(parts + 1)]
+    return [(cuts[i], cuts[i + 1]) for i in range(parts) if cuts[i + 1] > cuts[i]]
+
+
 _POOL: list[ThreadPoolExecutor] = []  # one pool of NUMBA_NUM_THREADS − 1 threads, made on first use
 _WORKER = threading.local()
 os.register_at_fork(after_in_child=_POOL.clear)  # a forked child inherits the pool but not its threads
 
 
-def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> list:
-    """[fn(x) for x in items] on ``threads`` threads (all by default): for coarse tasks that call Numba
-    functions compiled with ``nogil=True`` (or NumPy's BLAS products, which release the GIL too), which then run
-    side by side. A ``prange`` around the generated kernels would do the same, but each such loop costs tens of
-    seconds of LLVM work when first compiled.
+def thread_map(fn: Callable[[Any], Any], items: list, workers: int | None) -> list:
+    """[fn(x) for x in items] on ``workers`` Python threads (default: Numba's thread count): for coarse tasks
+    that call Numba functions compiled with ``nogil=True`` (or NumPy's BLAS products, which release the GIL too),
+    which then run side by side. Each task should itself be serial (a generated ``*_serial`` function, or BLAS
+    products under ``blas_threads(1)``), so that ``workers`` threads keep ``workers`` cores busy. A ``prange``
+    around the generated kernels would do the same, but each such loop adds a long LLVM compilation the first
+    time it is compiled (see docs/benchmark-notes.md).
 
-    The calling thread and ``threads − 1`` pool threads take the items one at a time, in order, until none is
-    left. The pool persists: starting threads costs about 0.1 ms a call, and each hand-over to a waiting thread
-    still costs about 45 µs on these machines. A call from inside a task runs serially, so nested maps neither
-    wait on each other nor oversubscribe the cores. The first failing item's exception (by position) is raised;
-    after a failure, or an interrupt of the caller, no further items are started."""
-    workers = min(len(items), resolve_threads(threads))
-    if workers <= 1 or getattr(_WORKER, "inside", False):
+    The calling thread and ``workers − 1`` pool threads take the items one at a time, in order, until none is
+    left. The pool persists, because starting threads on every call would cost more than many of the tasks it
+    runs; even handing an item to a waiting thread has a cost, which is why small work stays on one worker (see
+    docs/benchmark-notes.md). A call from inside a
+    task runs serially, so nested maps neither wait on each other nor oversubscribe the cores. The first failing
+    item's exception (by position) is raised; after a failure, or an interrupt of the caller, no further items
+    are started."""
+    count = min(len(items), resolve_workers(workers))
+    if count <= 1 or getattr(_WORKER, "inside", False):
         return [fn(x) for x in items]
     if not _POOL:
         _POOL.append(ThreadPoolExecutor(max_workers=max(1, numba.config.NUMBA_NUM_THREADS - 1),
@@ -179,7 +209,7 @@ def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> li
         finally:
             _WORKER.inside = False
 
-    helpers = [pool.submit(drain) for _ in range(workers - 1)]
+    helpers = [pool.submit(drain) for _ in range(count - 1)]
     try:
         drain()
         for h in helpers:
@@ -192,50 +222,32 @@ def thread_map(fn: Callable[[Any], Any], items: list, threads: int | None) -> li
     return results
 
 
-_BLAS_SYMBOLS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-                 ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-                 ("openblas_get_num_threads", "openblas_set_num_threads"))
-
-
 @lru_cache(maxsize=1)
-def _openblas():
-    """NumPy's bundled OpenBLAS as a ctypes library with (get, set) thread functions, or None."""
-    import ctypes
-    from pathlib import Path
+def _blas_controller():
+    """threadpoolctl's controller of the BLAS libraries loaded in this process (NumPy's OpenBLAS), made once:
+    building a controller scans every loaded library, which costs far more than a limit (see
+    docs/benchmark-notes.md). NumPy, hence its BLAS, is loaded before the first call."""
+    from threadpoolctl import ThreadpoolController
 
-    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    for path in sorted(libs.glob("*openblas*")):
-        try:
-            lib = ctypes.CDLL(str(path))
-        except OSError:
-            continue
-        for get, set_ in _BLAS_SYMBOLS:
-            if hasattr(lib, get) and hasattr(lib, set_):
-                return getattr(lib, get), getattr(lib, set_)
-    return None
+    return ThreadpoolController().select(user_api="blas")
 
 
 @contextmanager
 def blas_threads(count: int = 1) -> Iterator[None]:
-    """NumPy's OpenBLAS on ``count`` threads meanwhile, restored afterwards. Found by ctypes, as threadpoolctl
-    does; does nothing when NumPy links another BLAS. With ``count`` 1: between calls
-    OpenBLAS's idle worker threads spin on the cores the Numba code runs on (the GD simulation took 2× as long)."""
-    found = _openblas()
-    if found is None:
+    """The BLAS libraries NumPy calls (OpenBLAS) on ``count`` threads meanwhile, restored afterwards, through
+    threadpoolctl (which also knows MKL, BLIS and FlexiBLAS). With ``count`` 1: products run on the calling thread
+    only, so ``thread_map`` workers can each run their own, and OpenBLAS's idle worker threads do not spin
+    between calls on the cores the Numba code needs (see docs/benchmark-notes.md). threadpoolctl lets one Python
+    thread at a time change OpenBLAS's process-wide setting; a limit entered by another thread meanwhile does
+    nothing (the first one's setting holds)."""
+    with _blas_controller().limit(limits=count):
         yield
-        return
-    get, set_ = found
-    previous = int(get())
-    set_(int(count))
-    try:
-        yield
-    finally:
-        set_(previous)
 
 
 @contextmanager
 def using_threads(threads: int | None) -> Iterator[int]:
-    """Run with `threads` Numba threads (None: the current setting), restoring the setting afterwards."""
+    """Run with ``threads`` Numba threads (None: the current setting), restoring the setting afterwards; yields the
+    count in effect (a kernel's ``nchunks`` is at most this)."""
     check_threads(threads)
     previous = numba.get_num_threads()
     if threads is not None:

@@ -1,6 +1,6 @@
-"""Loss-landscape slices (papers.md §3): f on a 2-D grid around a trained point along two random directions,
-filter-normalised as in Li, Xu, Taylor, Studer, Goldstein (NeurIPS 2018): each column of a direction (one
-output unit of a weight) is scaled to the norm of the same column of the trained weight. Only the trained
+"""Loss-landscape slices (docs/mathematics.md §3): f on a 2-D grid around a trained point along two random
+directions, filter-normalised as in Li, Xu, Taylor, Studer, Goldstein (NeurIPS 2018): each column of a direction
+(one output unit of a weight) is scaled to the norm of the same column of the trained weight. Only the trained
 weights move; the others, and the products built from them alone, stay as they are.
 """
 
@@ -12,7 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from attngrad.errors import InputError
-from attngrad.numeric.one_layer import Instance, member
+from attngrad.numeric.one_layer import Instance, training_kernel
 
 
 @dataclass
@@ -55,29 +55,30 @@ def filter_normalised(weights: dict[str, np.ndarray], train: tuple[str, ...], rn
 
 
 def landscape(kernel: str, train: tuple[str, ...], inst: Instance, *, span: float = 1.0, points: int = 41,
-              seed: int = 0, threads: int | None = None) -> Slice:
-    """f(W + αU + βV) for α, β on a points × points grid over [−span, span] around the weights of ``inst``."""
+              seed: int = 0, workers: int | None = None) -> Slice:
+    """f(W + αU + βV) for α, β on a points × points grid over [−span, span] around the weights of ``inst``; the
+    rows of the grid go side by side on ``workers`` worker threads (default: Numba's thread count)."""
     from attngrad.numeric.kernel_support import thread_map
 
     if isinstance(points, bool) or not isinstance(points, Integral) or not 3 <= points <= 401:
         raise InputError(f"The grid needs from 3 to 401 points per side, got {points!r}.")
     if isinstance(span, bool) or not isinstance(span, Real) or not 0 < span < np.inf:
         raise InputError(f"The span must be a positive finite number, got {span!r}.")
-    mb = member(kernel, train)
+    tk = training_kernel(kernel, train)
     rng = np.random.default_rng([seed, 11])
-    U = filter_normalised(inst.weights, mb.train, rng)
-    V = filter_normalised(inst.weights, mb.train, rng)
+    U = filter_normalised(inst.weights, tk.train, rng)
+    V = filter_normalised(inst.weights, tk.train, rng)
     grid = np.linspace(-span, span, points)
-    base = mb.arrays(inst)
-    names = mb.module.INPUTS
+    base = tk.arrays(inst)
+    names = tk.module.INPUTS
 
     def row(a: int) -> np.ndarray:
         out = np.empty(points)
         for b in range(points):
             args = [x + grid[a] * U[n] + grid[b] * V[n] if n in U else x for n, x in zip(names, base)]
-            out[b] = mb.module.batch_serial(*args, mb.module.BLOCK)[0][0, 0]
+            out[b] = tk.module.batch_serial(*args, tk.module.BLOCK)[0][0, 0]
         return out
 
-    losses = np.array(thread_map(row, list(range(points)), threads))
-    centre = float(mb.module.batch_serial(*base, mb.module.BLOCK)[0][0, 0])
-    return Slice(kernel, mb.train, grid, grid.copy(), losses, centre)
+    losses = np.array(thread_map(row, list(range(points)), workers))
+    centre = float(tk.module.batch_serial(*base, tk.module.BLOCK)[0][0, 0])
+    return Slice(kernel, tk.train, grid, grid.copy(), losses, centre)

@@ -1,4 +1,4 @@
-"""The almost-linear gradient of Def 1.2 (Alman & Song 2024, Section D; papers.md §1.6, §2).
+"""The almost-linear gradient of Def 1.2 (Alman & Song 2024, Section D; docs/mathematics.md §1.6, §2).
 
 exp(S) is replaced entrywise by a polynomial P of degree g with relative error ≤ ε on [−β, β] (β bounds |S|),
 and P(S) = Φ_L Φ_Rᵀ through monomial features of rank k = C(d+g, g). With f̃ = diag(Φ_LΦ_Rᵀ1)⁻¹Φ_LΦ_Rᵀ =: U₁V₁ᵀ
@@ -12,6 +12,9 @@ blocks: keys (W = Φ_Rᵀ[h⊗A₂ | A₂ | A₃ | 1], k×(d²+2d+1)) and querie
 O(k·d² + block·k): neither U₁, V₁ nor U₁ ⊘ c̃ is ever held whole. The features are Numba loops; the two
 contractions per block are BLAS products. The error bounds are the SymPy closed forms of derive/polynomial.py,
 printed into numeric/generated/lowrank_bounds.py.
+
+Both passes split the rows over ``workers`` Python threads (``thread_map``), each running its products on a
+single-threaded BLAS (``blas_threads(1)``); there are no Numba threads here (the feature loops are serial).
 """
 
 from __future__ import annotations
@@ -28,23 +31,24 @@ from numba import njit
 from attngrad.errors import InputError
 from attngrad.numeric.generated import lowrank_bounds as LB
 from attngrad.numeric.inputs import as_attention_inputs, as_float_array, parse_scale
-from attngrad.numeric.kernel_support import blas_threads, resolve_threads, thread_map
+from attngrad.numeric.kernel_support import blas_threads, resolve_workers, split_range, thread_map
+from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE, POLYNOMIALS
 
-POLYNOMIALS = ("taylor-shifted", "taylor", "chebyshev")
-AUTO = "auto"  # the polynomial needing the smallest degree for the requested eps
 MAX_DEGREE = 60
 MIN_EPS = 1e-13  # below this the float64 coefficients and features dominate the error the bound promises
 MEMORY_LIMIT = 4 * 2**30  # bytes for the factor tables and one block of features
-BLOCK_BYTES = 4 * 2**20  # one block of features: block·k·8 bytes (larger blocks measured no faster)
+# one block of features: block·k·8 bytes (larger blocks are no faster: see docs/benchmark-notes.md)
+BLOCK_BYTES = 4 * 2**20
 MAX_BLOCK = 2048
-# Threads: each worker thread takes its own rows and runs its products on a single-threaded BLAS. At these shapes
-# (block × k × (d² + 2d + 1)) OpenBLAS on 2 threads measured no faster than on 1, and after a multi-threaded
-# product its idle threads spin for a while on the cores the next call's workers need (two workers then ran no
-# faster than one). Handing work to a thread costs about 45 µs on these machines, so small work stays on one.
-MIN_THREAD_WORK = 2**21  # products n·k·(d² + 2d + 1) per worker thread below which fewer threads are faster
+# Workers: each worker thread takes its own rows and runs its products on a single-threaded BLAS. At these shapes
+# (block × k × (d² + 2d + 1)) a multi-threaded OpenBLAS gains nothing over one thread, and after a multi-threaded
+# product its idle threads spin for a while on the cores the next call's workers need, so that two workers gain
+# nothing over one. Handing work to a thread has a fixed cost, so small work stays on one worker
+# (see docs/benchmark-notes.md).
+MIN_THREAD_WORK = 2**21  # products n·k·(d² + 2d + 1) per worker below which fewer workers are faster
 # OpenBLAS runs a product of fewer than 2¹⁸ multiply-adds on one thread anyway (SMP_THRESHOLD_MIN ·
 # GEMM_MULTITHREAD_THRESHOLD). A call whose products all stay below that leaves the BLAS setting alone: changing it
-# and back cost up to 40 µs in some processes, half the time of a call at n = 160.
+# and back is a noticeable part of the time of such a small call (see docs/benchmark-notes.md).
 BLAS_SERIAL_PRODUCT = 2**18
 
 
@@ -95,7 +99,8 @@ def needed_degree(kind: str, beta: float, eps: float, limit: int = 2000) -> int 
 
 
 def best_polynomial(beta: float, eps: float) -> str:
-    """The polynomial that needs the smallest degree for eps on [−β, β] (ties: the order of POLYNOMIALS)."""
+    """The polynomial that needs the smallest degree for eps on [−β, β] (ties: the order of
+    vocabulary.POLYNOMIALS)."""
     need = {kind: needed_degree(kind, beta, eps, MAX_DEGREE) for kind in POLYNOMIALS}
     if all(v is None for v in need.values()):
         return "chebyshev"  # the smallest bound of the three at large degree; its error message names the limit
@@ -103,8 +108,9 @@ def best_polynomial(beta: float, eps: float) -> str:
 
 
 def _check_kind(kind: str, auto: bool = False) -> None:
-    if kind not in POLYNOMIALS and not (auto and kind == AUTO):
-        raise InputError(f"poly must be one of {', '.join(POLYNOMIALS + ((AUTO,) if auto else ()))}, got {kind!r}.")
+    if kind not in POLYNOMIALS and not (auto and kind == AUTO_POLYNOMIAL):
+        raise InputError(f"poly must be one of {', '.join(POLYNOMIALS + ((AUTO_POLYNOMIAL,) if auto else ()))}, "
+                         f"got {kind!r}.")
 
 
 def choose_degree(kind: str, beta: float, eps: float, d: int | None = None) -> int:
@@ -183,7 +189,8 @@ def _feature_rows(x, mult, r0, r1, parent, var, coef, out):  # pragma: no cover 
     one variable.
 
     Serial on purpose: the features are O(block·k) work beside the O(block·k·d²) BLAS products of the same block,
-    and a prange region next to OpenBLAS's spinning worker threads measured 5× slower than this loop."""
+    and a prange region next to OpenBLAS's spinning worker threads is several times slower than this loop
+    (see docs/benchmark-notes.md)."""
     k = parent.shape[0]
     for i in range(r0, r1):
         o = out[i - r0]
@@ -306,7 +313,7 @@ class LowRankResult:
     softmax_bound: float  # ε_f: |f̃ − f| ≤ ε_f·f (inf when ε ≥ 1)
     grad_bound: float  # the project's bound on ‖g̃ − ∇_X L‖_∞ (derive/polynomial.py, lowrank/gradient-error)
     block: int
-    workers: int  # the threads the passes ran on
+    workers: int  # the worker threads the passes ran on (at most the ``workers`` asked for)
     measured: dict[str, float] | None = None
 
     @property
@@ -341,7 +348,7 @@ def score_norms(T: np.ndarray, K: np.ndarray) -> tuple[float, float]:
 
 
 def table_bytes(rank: int, d: int, block: int, workers: int = 1) -> int:
-    """Memory of the factor table W (k × (d² + 2d + 1)), one partial W per worker thread, and each worker's block
+    """Memory of the factor table W (k × (d² + 2d + 1)), one partial W per worker, and each worker's block
     buffers (block × k features, block × (d² + 2d + 1) key rows or products)."""
     cols = d * d + 2 * d + 1
     return 8 * ((workers + 1) * rank * cols + workers * block * (rank + cols))
@@ -351,10 +358,10 @@ def default_block(rank: int, n: int) -> int:
     return int(max(64, min(n, MAX_BLOCK, BLOCK_BYTES // (8 * rank))))
 
 
-def default_workers(threads: int, n: int, rank: int, d: int) -> int:
-    """Worker threads for the passes: ``threads``, fewer when each would get under MIN_THREAD_WORK products."""
+def default_workers(workers: int, n: int, rank: int, d: int) -> int:
+    """Workers for the passes: ``workers``, fewer when each would get under MIN_THREAD_WORK products."""
     work = n * rank * (d * d + 2 * d + 1)
-    return int(max(1, min(threads, work // MIN_THREAD_WORK)))
+    return int(max(1, min(workers, work // MIN_THREAD_WORK)))
 
 
 def _check_memory(rank: int, d: int, degree: int, block: int, workers: int) -> None:
@@ -365,16 +372,10 @@ def _check_memory(rank: int, d: int, degree: int, block: int, workers: int) -> N
                          f"lower the degree, raise eps or scale the inputs down.")
 
 
-def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
-    """[0, n) in ``parts`` contiguous ranges of near-equal length."""
-    cuts = [n * i // parts for i in range(parts + 1)]
-    return [(cuts[i], cuts[i + 1]) for i in range(parts) if cuts[i + 1] > cuts[i]]
-
-
 def _key_pass(feat: Features, K: np.ndarray, gamma: float, h: np.ndarray, A3: np.ndarray, block: int,
               workers: int) -> np.ndarray:
     """W = Σ_l φ_R(γK_l) [h_l ⊗ K_l | K_l | A3_l | 1], k × (d² + 2d + 1), one block of keys at a time; each
-    worker thread sums its own rows into its own partial W."""
+    worker sums its own rows into its own partial W."""
     n, d = K.shape
     cols = d * d + 2 * d + 1
 
@@ -390,7 +391,7 @@ def _key_pass(feat: Features, K: np.ndarray, gamma: float, h: np.ndarray, A3: np
             W += P[: l1 - l0].T @ G[: l1 - l0]
         return W
 
-    parts = thread_map(part, _ranges(n, workers), workers)
+    parts = thread_map(part, split_range(n, workers), workers)
     for p in parts[1:]:  # in place: no stacked copy of the partials
         parts[0] += p
     return parts[0]
@@ -399,8 +400,8 @@ def _key_pass(feat: Features, K: np.ndarray, gamma: float, h: np.ndarray, A3: np
 def _query_pass(feat: Features, T: np.ndarray, gamma: float, W: np.ndarray, target: np.ndarray, upstream: bool,
                 block: int, workers: int):
     """½‖c̃‖², Z = p̃A₂ (n×d) and U₁ᵀc̃ (k×d), one block of queries at a time; c̃ = f̃h − target, or the upstream
-    gradient ``target`` itself when ``upstream`` (a layer inside a model). Each worker thread writes its own rows of
-    Z and sums its own partial loss and U₁ᵀc̃."""
+    gradient ``target`` itself when ``upstream`` (a layer inside a model). Each worker writes its own rows of Z and
+    sums its own partial loss and U₁ᵀc̃."""
     n, d = T.shape
     Z = np.empty((n, d))
 
@@ -419,7 +420,7 @@ def _query_pass(feat: Features, T: np.ndarray, gamma: float, W: np.ndarray, targ
             UC += P[:b].T @ CA[:b]
         return loss, UC
 
-    parts = thread_map(part, _ranges(n, workers), workers)
+    parts = thread_map(part, split_range(n, workers), workers)
     loss = sum(p[0] for p in parts)
     if not loss == loss:
         raise InputError("The polynomial's row sums P(S)1 are not all positive, so f̃ is undefined; raise the degree "
@@ -431,30 +432,32 @@ def _query_pass(feat: Features, T: np.ndarray, gamma: float, W: np.ndarray, targ
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _PassSettings:
+    """What the two streaming passes of one call run with: chosen once from the inputs and the options."""
+
     poly: Polynomial
     feat: Features
     beta: float
     block: int
     gamma: float
-    threads: int  # the threads asked for (resolved)
-    workers: int  # the worker threads the passes run on (fewer than ``threads`` for small work)
+    max_workers: int  # the workers asked for (resolved)
+    workers: int  # the workers the passes run on (fewer than ``max_workers`` for small work)
     products: int  # multiply-adds of the call's largest BLAS product (a block's, or A₁ᵀZ's n·d²)
 
 
-def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: float, block: int | None,
-          threads: int | None) -> _Plan:
-    """The polynomial for β = max‖T_j‖·max‖K_l‖, its features, the block, the worker threads, and γ with
+def _pass_settings(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: float, block: int | None,
+                   workers: int | None) -> _PassSettings:
+    """The polynomial for β = max‖T_j‖·max‖K_l‖, its features, the block, the workers, and γ with
     γ² = max‖T_j‖/max‖K_l‖ (T_j·K_l = (T_j/γ)·(γK_l): both sides of similar size, so neither side's monomials
     overflow)."""
-    threads = resolve_threads(threads)
+    max_workers = resolve_workers(workers)
     n, d = T.shape
     tn, kn = score_norms(T, K)
     beta = tn * kn
     if not math.isfinite(beta):
         raise InputError("The scores s·A1·X·A2ᵀ overflow float64; scale the inputs down.")
     _check_kind(poly, auto=True)
-    if poly == AUTO:
+    if poly == AUTO_POLYNOMIAL:
         poly = best_polynomial(beta, eps) if degree is None else "chebyshev"
     if degree is None:
         degree = choose_degree(poly, beta, eps, d)
@@ -463,29 +466,29 @@ def _plan(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, eps: floa
     if block is not None and (isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1):
         raise InputError(f"block must be a positive integer, got {block!r}.")
     block = default_block(rank, n) if block is None else int(block)
-    workers = default_workers(threads, n, rank, d)
+    workers = default_workers(max_workers, n, rank, d)
     _check_memory(rank, d, pol.degree, block, workers)
     gamma = math.sqrt(tn / kn) if tn > 0 and kn > 0 else 1.0
     products = max(min(block, n) * rank * (d * d + 2 * d + 1), n * d * d)
-    return _Plan(pol, features(pol, d), beta, block, gamma, threads, workers, products)
+    return _PassSettings(pol, features(pol, d), beta, block, gamma, max_workers, workers, products)
 
 
-def _run(plan: _Plan, T: np.ndarray, K: np.ndarray, A3: np.ndarray, Y: np.ndarray, h: np.ndarray,
+def _run(passes: _PassSettings, T: np.ndarray, K: np.ndarray, A3: np.ndarray, Y: np.ndarray, h: np.ndarray,
          target: np.ndarray, upstream: bool):
-    """(½‖c̃‖², Z = p̃K, V₁ᵀA₃, U₁ᵀc̃): the key pass, then the query pass, each on ``plan.workers`` threads."""
+    """(½‖c̃‖², Z = p̃K, V₁ᵀA₃, U₁ᵀc̃): the key pass, then the query pass, each on ``passes.workers`` workers."""
     d = K.shape[1]
     dd = d * d
-    W = _key_pass(plan.feat, K, plan.gamma, h, A3, plan.block, plan.workers)
+    W = _key_pass(passes.feat, K, passes.gamma, h, A3, passes.block, passes.workers)
     VA3 = W[:, dd + d: dd + 2 * d].copy()
     W[:, dd + d: dd + 2 * d] = VA3 @ Y  # V₁ᵀh = (V₁ᵀA₃)Y
-    loss, Z, UC = _query_pass(plan.feat, T, plan.gamma, W, target, upstream, plan.block, plan.workers)
+    loss, Z, UC = _query_pass(passes.feat, T, passes.gamma, W, target, upstream, passes.block, passes.workers)
     return loss, Z, VA3, UC
 
 
 def lowrank_loss_and_grad(
-    A1: Any, A2: Any, A3: Any, E: Any, Y: Any, X: Any, *, scale: str | float = "1/d", degree: int | None = None,
-    eps: float = 1e-6, poly: str = AUTO, block: int | None = None, threads: int | None = None,
-    measure: bool = False, dtype: Any = None,
+    A1: Any, A2: Any, A3: Any, E: Any, Y: Any, X: Any, *, scale: str | float = DEFAULT_SCALE,
+    degree: int | None = None, eps: float = 1e-6, poly: str = AUTO_POLYNOMIAL, block: int | None = None,
+    workers: int | None = None, measure: bool = False, dtype: Any = None,
 ) -> LowRankResult:
     """L̃, g̃ ≈ ∇_X L and ∇_Y L of Def 1.2 by the polynomial method (Section D) in O(n·k·d²) time.
 
@@ -494,34 +497,36 @@ def lowrank_loss_and_grad(
     the given degree, or the smallest whose relative-error bound on [−β, β] is ≤ ``eps``.
     The result reports the degree, the rank C(d+g, g), the bounds ε (exp), ε_f (softmax) and the project's bound
     on ‖g̃ − ∇_X L‖_∞; with ``measure`` also the errors against the exact generated kernel. Computes in float64
-    (float32 inputs give float32 results); ``threads``: the threads the passes run on (default: Numba's count).
+    (float32 inputs give float32 results). ``workers``: at most this many Python threads share the rows of each
+    pass, each with a single-threaded BLAS (default: Numba's thread count; fewer for small work, see
+    ``default_workers``); ``measure``'s exact kernel then runs on as many Numba threads.
     """
     arrays = as_attention_inputs(A1, A2, A3, E, Y, X, dtype=dtype)
     dt = arrays[0].dtype
     a1, a2, a3, e, y, x = (a.astype(np.float64, copy=False) for a in arrays)
     n, d = a1.shape
     s = parse_scale(scale, d)
-    with _single_blas(n * d * d):  # see the note on threads at MIN_THREAD_WORK
+    with _single_blas(n * d * d):  # see the note on workers at MIN_THREAD_WORK
         T = s * (a1 @ x)
         h = a3 @ y
-    plan = _plan(T, a2, poly, degree, eps, block, threads)
-    with _single_blas(plan.products):
-        loss, Z, VA3, UC = _run(plan, T, a2, a3, y, h, e, False)
+    passes = _pass_settings(T, a2, poly, degree, eps, block, workers)
+    with _single_blas(passes.products):
+        loss, Z, VA3, UC = _run(passes, T, a2, a3, y, h, e, False)
         grad_X = s * (a1.T @ Z)
         grad_Y = VA3.T @ UC
-    pol = plan.poly
+    pol = passes.poly
     if not (math.isfinite(loss) and np.isfinite(grad_X).all() and np.isfinite(grad_Y).all()):
         raise InputError("The low-rank loss or gradient overflows float64; scale the inputs down.")
     eps_f = float(LB.softmax_error(epsilon=pol.bound)) if pol.bound < 1 else math.inf
     bound = math.inf if eps_f == math.inf else float(LB.gradient_error(
         E_inf=float(np.abs(e).max()), H=float(np.abs(h).max()), a_1=float(np.abs(a1).max()), a_2=float(np.abs(a2).max()),
         d=d, epsilon_f=eps_f, n=n, s=s))
-    result = LowRankResult(float(dt.type(loss)), grad_X.astype(dt), grad_Y.astype(dt), pol, plan.feat.rank, plan.beta,
-                           pol.bound, eps_f, bound, plan.block, plan.workers)
+    result = LowRankResult(float(dt.type(loss)), grad_X.astype(dt), grad_Y.astype(dt), pol, passes.feat.rank,
+                           passes.beta, pol.bound, eps_f, bound, passes.block, passes.workers)
     if measure:
         from attngrad.numeric.attention import loss_and_grad
 
-        exact = loss_and_grad(*arrays, scale=s, threads=threads)
+        exact = loss_and_grad(*arrays, scale=s, threads=passes.max_workers)
         result.measured = errors(result.grad_X, exact.grad_X)
         result.measured["grad_bound_holds"] = bool(result.measured["abs_inf"] <= bound)
         result.measured.update({f"{k}_Y": v for k, v in errors(result.grad_Y, exact.grad_Y).items()})
@@ -540,14 +545,15 @@ def errors(approx: np.ndarray, exact: np.ndarray) -> dict[str, float]:
 
 
 def self_attention_grads(
-    Xt: Any, W: Any, WV: Any, G: Any, *, scale: str | float = "1/d", degree: int | None = None, eps: float = 1e-6,
-    poly: str = AUTO, block: int | None = None, threads: int | None = None,
+    Xt: Any, W: Any, WV: Any, G: Any, *, scale: str | float = DEFAULT_SCALE, degree: int | None = None,
+    eps: float = 1e-6, poly: str = AUTO_POLYNOMIAL, block: int | None = None, workers: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Polynomial]:
-    """Paper 4's one layer (papers.md §4): Attn = softmax(s·XWXᵀ)XW_V, W = W_QW_Kᵀ, upstream G = dL/dAttn.
+    """Paper 4's one layer (docs/mathematics.md §4): Attn = softmax(s·XWXᵀ)XW_V, W = W_QW_Kᵀ, upstream
+    G = dL/dAttn.
 
     With h = XW_V, q = Ghᵀ, p = f∘q − diag((f∘q)1)f: ∇_W L = s·XᵀpX and ∇_{W_V} L = Xᵀfᵀ G (the project's
-    corrected forms of Lemmas F.4 and G.3), by the same two streaming passes with c̃ := G. Returns
-    (∇_W, ∇_{W_V}, the polynomial).
+    corrected forms of Lemmas F.4 and G.3), by the same two streaming passes with c̃ := G, on at most ``workers``
+    workers (as in ``lowrank_loss_and_grad``). Returns (∇_W, ∇_{W_V}, the polynomial).
     """
     Xt = as_float_array("X", Xt)
     if Xt.ndim != 2:
@@ -559,10 +565,10 @@ def self_attention_grads(
             raise InputError(f"{nm} has shape {a.shape} but must be {shape} (n and d are read from X).")
     x, w, wv, g = (a.astype(np.float64) for a in (Xt, W, WV, G))
     s = parse_scale(scale, d)
-    with _single_blas(n * d * d):  # see the note on threads at MIN_THREAD_WORK
+    with _single_blas(n * d * d):  # see the note on workers at MIN_THREAD_WORK
         T = s * (x @ w)
         h = x @ wv
-    plan = _plan(T, x, poly, degree, eps, block, threads)
-    with _single_blas(plan.products):
-        _, Z, VA3, UC = _run(plan, T, x, x, wv, h, g, True)
-        return s * (x.T @ Z), VA3.T @ UC, plan.poly
+    passes = _pass_settings(T, x, poly, degree, eps, block, workers)
+    with _single_blas(passes.products):
+        _, Z, VA3, UC = _run(passes, T, x, x, wv, h, g, True)
+        return s * (x.T @ Z), VA3.T @ UC, passes.poly

@@ -1,10 +1,14 @@
-"""One attention layer (papers.md §3) in numbers: instances, the loss with its gradients, and the Jacobian.
+"""One attention layer (docs/mathematics.md §3) in numbers: instances, the loss with its gradients, and the
+Jacobian.
 
 Every number comes from the kernels `attngrad codegen` prints from the chain ``one_layer(kernel, N=1)``
 (numeric/generated/one_layer_*.py): a sample's loss ½‖F_i − Y_i‖² and its gradients in W_Q, W_K, W_V, W_O.
 The N-sample loss f = (1/2N) Σ_i ‖F_i − Y_i‖² and its gradient are the means over samples. The Jacobian J of
 the stacked outputs (F_i[k, o] for every i, k, o) is read off the same kernel: the gradient is linear in the
 residual, so ∇(Y) − ∇(Y + e_ko) = Jᵢᵀe_ko, a row of J (no second formula is typed).
+
+The samples (or the rows of J) are split over ``workers`` Python threads (``thread_map``), each calling the
+generated module's serial functions.
 """
 
 from __future__ import annotations
@@ -16,19 +20,16 @@ from typing import Any
 import numpy as np
 
 from attngrad.errors import InputError
-from attngrad.numeric.generated import ONE_LAYER_KERNELS as KERNELS
-from attngrad.numeric.generated import ONE_LAYER_WEIGHTS as WEIGHTS
 from attngrad.numeric.inputs import as_float_array
+from attngrad.vocabulary import EMBEDDINGS, KERNELS, ONE_LAYER_MODULES, TARGETS, TRAINING_MODES, WEIGHTS
 
-EMBEDDINGS = ("orthogonal", "gaussian")
-TARGETS = ("random", "outside-hull")
 #: default entry scale of each weight at initialisation (entries N(0, scale²); W_O's is divided by √d_v)
 INIT_SCALES = {"W_Q": 1.0, "W_K": 1.0, "W_V": 1.0, "W_O": 1.0}
 
 
 @dataclass(frozen=True)
 class Sizes:
-    """N samples of n tokens, embedding D, head d, value d_v, output d_y (papers.md §3)."""
+    """N samples of n tokens, embedding D, head d, value d_v, output d_y (docs/mathematics.md §3)."""
 
     N: int = 16
     n: int = 8
@@ -158,7 +159,7 @@ def make_instance(sizes: Sizes, seed: int = 0, *, embedding: str = "orthogonal",
     else:
         probe = Instance(np.ascontiguousarray(X), np.zeros((N, n, sizes.dy)), W)
         # VO = XW_VW_O (N × n × d_y), the rows a Softmax output row is a convex combination of, from the chain
-        VO = dict(zip(*_products(probe, ("W_Q",))))["VO_0"]
+        VO = dict(zip(*_frozen_products(probe, ("W_Q",))))["VO_0"]
         centre = VO.mean(axis=1, keepdims=True)
         u = rng.standard_normal((N, n, sizes.dy))
         u /= np.linalg.norm(u, axis=2, keepdims=True)
@@ -177,9 +178,10 @@ class OneLayerResult:
 
 
 @dataclass(frozen=True)
-class Member:
-    """The generated module that serves a kernel and training mode: its own mode's module if it has one, else
-    the module of every weight (the weights outside ``train`` are then left alone)."""
+class TrainingKernel:
+    """The generated module that trains the weights ``train`` with attention ``kernel``: the module of that
+    training mode (vocabulary.TRAINING_MODES) if it has one, else the module of every weight (the weights outside
+    ``train`` are then left alone: see ``mask``)."""
 
     kernel: str
     train: tuple[str, ...]
@@ -188,6 +190,7 @@ class Member:
 
     @property
     def mask(self) -> np.ndarray:
+        """Which of the module's weights (``trains``) are trained: the generated descent updates only those."""
         return np.array([w in self.train for w in self.trains])
 
     def arrays(self, inst: Instance) -> list[np.ndarray]:
@@ -199,68 +202,66 @@ class Member:
         return [np.ascontiguousarray(given[x]) for x in self.module.INPUTS]
 
 
-def _products(inst: Instance, train: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[np.ndarray, ...]]:
+def _frozen_products(inst: Instance, train: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[np.ndarray, ...]]:
     """The frozen products of ``inst`` for a training mode (they do not depend on the kernel)."""
-    mod = member(KERNELS[0], train).module
+    mod = training_kernel(KERNELS[0], train).module
     given = {"X_0": inst.X, **inst.weights}
     return mod.FROZEN, mod.frozen_serial(*(given[x] for x in mod.FROZEN_ARGS))
 
 
-def member(kernel: str, train: tuple[str, ...] | str = WEIGHTS) -> Member:
-    from attngrad.numeric.generated import ONE_LAYER, ONE_LAYER_MODES, load
+def training_kernel(kernel: str, train: tuple[str, ...] | str = WEIGHTS) -> TrainingKernel:
+    """The generated module that trains ``train`` (checked) with attention ``kernel`` (checked); see TrainingKernel."""
+    from attngrad.numeric.generated import load
 
     train = check_train(train)
-    mode = next((m for m, ws in ONE_LAYER_MODES.items() if ws == train), "all")
-    module = load(ONE_LAYER[(check_kernel(kernel), mode)])
-    return Member(kernel, train, module, ONE_LAYER_MODES[mode])
-
-
-def _chunks(total: int, parts: int) -> list[tuple[int, int]]:
-    parts = max(1, min(parts, total))
-    return [(k * total // parts, (k + 1) * total // parts) for k in range(parts)]
+    mode = next((m for m, ws in TRAINING_MODES.items() if ws == train), "all")
+    module = load(ONE_LAYER_MODULES[(check_kernel(kernel), mode)])
+    return TrainingKernel(kernel, train, module, TRAINING_MODES[mode])
 
 
 def loss_and_grads(kernel: str, X: Any, Y: Any, weights: dict[str, Any], train: tuple[str, ...] | str = WEIGHTS, *,
-                   threads: int | None = None) -> OneLayerResult:
-    """f = (1/2N) Σ_i ‖S_i V_i W_O − Y_i‖² (papers.md §3) and ∇f in the trained weights, by the generated kernels.
+                   workers: int | None = None) -> OneLayerResult:
+    """f = (1/2N) Σ_i ‖S_i V_i W_O − Y_i‖² (docs/mathematics.md §3) and ∇f in the trained weights, by the generated
+    kernels.
 
-    X: N×n×D, Y: N×n×d_y, weights: W_Q, W_K (D×d), W_V (D×d_v), W_O (d_v×d_y). Samples are split over
-    ``threads`` threads. Bad input raises InputError.
+    X: N×n×D, Y: N×n×d_y, weights: W_Q, W_K (D×d), W_V (D×d_v), W_O (d_v×d_y). The samples are split over
+    ``workers`` worker threads (default: Numba's thread count). Bad input raises InputError.
     """
-    from attngrad.numeric.kernel_support import resolve_threads, thread_map
+    from attngrad.numeric.kernel_support import resolve_workers, split_range, thread_map
 
     check_kernel(kernel)
     inst = as_instance(X, Y, weights)
-    mb = member(kernel, train)
-    arrays = mb.arrays(inst)
-    batch = set(mb.module.BATCH_INPUTS)
+    tk = training_kernel(kernel, train)
+    arrays = tk.arrays(inst)
+    batch = set(tk.module.BATCH_INPUTS)
 
     def part(span: tuple[int, int]):
         a, b = span
-        out = mb.module.batch_serial(*(x[a:b] if name in batch else x for name, x in zip(mb.module.INPUTS, arrays)),
-                                     mb.module.BLOCK)
+        out = tk.module.batch_serial(*(x[a:b] if name in batch else x for name, x in zip(tk.module.INPUTS, arrays)),
+                                     tk.module.BLOCK)
         return [(b - a) * np.asarray(o) for o in out]
 
-    sums = [sum(parts) / inst.X.shape[0] for parts in zip(*thread_map(part, _chunks(inst.X.shape[0], resolve_threads(threads)),
-                                                                         threads))]
-    loss, grads = float(sums[0][0, 0]), dict(zip(mb.trains, sums[1:]))
+    spans = split_range(inst.X.shape[0], resolve_workers(workers))
+    sums = [sum(parts) / inst.X.shape[0] for parts in zip(*thread_map(part, spans, workers))]
+    loss, grads = float(sums[0][0, 0]), dict(zip(tk.trains, sums[1:]))
     if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
         raise InputError("The loss or its gradient overflows float64; scale the data or the weights down.")
-    return OneLayerResult(loss, {w: grads[w] for w in mb.train})
+    return OneLayerResult(loss, {w: grads[w] for w in tk.train})
 
 
-def jacobian(kernel: str, inst: Instance, train: tuple[str, ...] | str, *, threads: int | None = None) -> np.ndarray:
+def jacobian(kernel: str, inst: Instance, train: tuple[str, ...] | str, *, workers: int | None = None) -> np.ndarray:
     """J = ∂(F_i[k, o] for all i, k, o)/∂(trained weights, each row-major, in WEIGHTS order): (N·n·d_y) × p.
 
     Row (i, k, o) is ∇(Y_i) − ∇(Y_i + e_ko) of sample i's generated kernel: the gradient is Jᵢᵀ(F_i − Y_i),
-    linear in Y_i. The perturbed samples go through the generated ``samples_serial`` as one batch.
+    linear in Y_i. The perturbed samples go through the generated ``samples_serial`` as one batch, its rows split
+    over ``workers`` worker threads (default: Numba's thread count).
     """
-    from attngrad.numeric.kernel_support import resolve_threads, thread_map
+    from attngrad.numeric.kernel_support import resolve_workers, split_range, thread_map
 
-    mb = member(kernel, train)
-    arrays = dict(zip(mb.module.INPUTS, mb.arrays(inst)))
-    batch = mb.module.BATCH_INPUTS
-    keep = [k for k, w in enumerate(mb.trains) if w in mb.train]
+    tk = training_kernel(kernel, train)
+    arrays = dict(zip(tk.module.INPUTS, tk.arrays(inst)))
+    batch = tk.module.BATCH_INPUTS
+    keep = [k for k, w in enumerate(tk.trains) if w in tk.train]
     N, n, dy = inst.Y.shape
     rows = np.arange(N * n * dy)
     sample = rows // (n * dy)
@@ -270,24 +271,24 @@ def jacobian(kernel: str, inst: Instance, train: tuple[str, ...] | str, *, threa
 
     def part(span: tuple[int, int]) -> np.ndarray:
         r = rows[span[0]:span[1]]
-        args = {x: (arrays[x][sample[r]] if x in batch else arrays[x]) for x in mb.module.INPUTS}
+        args = {x: (arrays[x][sample[r]] if x in batch else arrays[x]) for x in tk.module.INPUTS}
         args["Y_0"] = args["Y_0"].copy()
         args["Y_0"][np.arange(r.size), (r // dy) % n, r % dy] += 1.0
-        return flat(mb.module.samples_serial(*args.values(), mb.module.BLOCK))
+        return flat(tk.module.samples_serial(*args.values(), tk.module.BLOCK))
 
-    base = flat(mb.module.samples_serial(*arrays.values(), mb.module.BLOCK))
-    return base[sample] - np.concatenate(thread_map(part, _chunks(rows.size, resolve_threads(threads)), threads))
+    base = flat(tk.module.samples_serial(*arrays.values(), tk.module.BLOCK))
+    return base[sample] - np.concatenate(thread_map(part, split_range(rows.size, resolve_workers(workers)), workers))
 
 
-def attended_inputs(kernel: str, inst: Instance, *, threads: int | None = None) -> np.ndarray:
+def attended_inputs(kernel: str, inst: Instance, *, workers: int | None = None) -> np.ndarray:
     """F = [S_1X_1; …; S_NX_N] (Nn × D), read off the generated kernel's W_V Jacobian J = F ⊗ W_Oᵀ (the identity of
-    the bound pl/W_V): Σ_{o,b} J[(r, o), (a, b)] W_O[b, o] = F[r, a]·‖W_O‖²."""
+    the bound pl/W_V): Σ_{o,b} J[(r, o), (a, b)] W_O[b, o] = F[r, a]·‖W_O‖² (``workers`` as in ``jacobian``)."""
     WO = inst.weights["W_O"]
     norm = float(np.sum(WO * WO))
     if norm == 0:
         raise InputError("W_O is zero, so F cannot be read off the W_V Jacobian.")
     s = inst.sizes
-    J = jacobian(kernel, inst, ("W_V",), threads=threads).reshape(s.N * s.n, s.dy, s.D, s.dv)
+    J = jacobian(kernel, inst, ("W_V",), workers=workers).reshape(s.N * s.n, s.dy, s.D, s.dv)
     return np.einsum("roab,bo->ra", J, WO) / norm
 
 

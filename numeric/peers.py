@@ -101,7 +101,7 @@ def jax_jit_grad(arrays: dict[str, np.ndarray], scale_name: str, threads: int) -
 
 def torch_gd(kernel: str, train: tuple[str, ...], X: np.ndarray, Y: np.ndarray, weights: dict[str, np.ndarray],
              eta: float, threads: int) -> Callable[[int], np.ndarray]:
-    """The one-layer GD loop of papers.md §3 as a PyTorch user writes it: the samples batched, float64,
+    """The one-layer GD loop of docs/mathematics.md §3 as a PyTorch user writes it: the samples batched, float64,
     autograd for the trained weights, an in-place update. Returns ``steps -> losses`` (f before each update)."""
     import torch
 

@@ -1,9 +1,10 @@
-"""Gradient descent on one attention layer (papers.md §3): many instances side by side, with the numbers the
-PL analysis needs.
+"""Gradient descent on one attention layer (docs/mathematics.md §3): many instances side by side, with the numbers
+the PL analysis needs.
 
 A run is one (kernel, training mode, seed). Its steps are taken by the generated ``descend_serial`` of the
 kernel's module (numeric/generated/one_layer_*), ``lambda_every`` steps at a time; the runs of a chunk go side
-by side on a thread pool (the generated functions release the GIL). Between chunks the exact Jacobian J of
+by side on ``workers`` worker threads (``thread_map``: the generated functions are serial and release the GIL),
+with BLAS on one thread. Between chunks the exact Jacobian J of
 every running instance gives λ_min(JJᵀ) and λ_max(JJᵀ), so at those steps the PL inequality
 ½‖∇f‖² ≥ (λ_min(JJᵀ)/N)·f is checked and μ_t = λ_min/N is known. Each step records f_t and ‖∇f_t‖².
 """
@@ -18,12 +19,12 @@ from typing import Any, Callable
 import numpy as np
 
 from attngrad.errors import InputError
-from attngrad.numeric.generated import DESCEND_STATUS
-from attngrad.numeric.one_layer import (KERNELS, WEIGHTS, Instance, Sizes, check_kernel, check_train, jacobian,
-                                        make_instance, member, with_data)
+from attngrad.numeric.one_layer import (Instance, Sizes, TrainingKernel, check_kernel, check_train, jacobian,
+                                        make_instance, training_kernel, with_data)
+from attngrad.vocabulary import DESCENT_STATUS, KERNELS, WEIGHTS
 
 #: a run's status at the end (``finished``: ran every step)
-STATUS = (*DESCEND_STATUS[1:], "finished")
+STATUS = (*DESCENT_STATUS[1:], "finished")
 PL_SLACK = 1e-9  # relative slack of the numerical PL check (rounding of f and ‖∇f‖²)
 
 
@@ -194,22 +195,24 @@ def _check_seeds(seeds: list[int]) -> list[int]:
 
 def _checkpoint(run: Run, inst: Instance, step: int) -> None:
     """λ_min and λ_max of JJᵀ at the current weights (those of ``step``)."""
-    J = jacobian(run.kernel, inst, run.train, threads=1)
+    J = jacobian(run.kernel, inst, run.train, workers=1)
     ev = np.linalg.eigvalsh(J @ J.T)
     run.checkpoints.append({"step": step, "lambda_min": float(max(ev[0], 0.0)), "lambda_max": float(ev[-1])})
 
 
 def simulate(kernels: list[str], modes: list[tuple[str, ...]], seeds: list[int], settings: Settings = Settings(), *,
-             threads: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Run]:
+             workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Run]:
     """Run GD for every kernel × mode × seed; see the module docstring. The same seed gives the same data and
-    initial weights for every kernel and mode. A run that diverges is kept, with the step it diverged at."""
+    initial weights for every kernel and mode. A run that diverges is kept, with the step it diverged at.
+    ``workers``: the runs, and their Jacobians, go side by side on this many worker threads (default: Numba's
+    thread count), with BLAS on one thread."""
     from attngrad.numeric.kernel_support import blas_threads
 
     with blas_threads(1):
-        return _simulate(kernels, modes, seeds, settings, threads, progress)
+        return _simulate(kernels, modes, seeds, settings, workers, progress)
 
 
-def _simulate(kernels, modes, seeds, settings: Settings, threads, progress) -> list[Run]:
+def _simulate(kernels, modes, seeds, settings: Settings, workers, progress) -> list[Run]:
     from attngrad.numeric.kernel_support import thread_map
 
     kernels = [check_kernel(k) for k in kernels]
@@ -223,14 +226,14 @@ def _simulate(kernels, modes, seeds, settings: Settings, threads, progress) -> l
         for mode in modes:
             for seed in seeds:
                 inst = base[seed].copy()
-                mb = member(kernel, mode)
+                tk = training_kernel(kernel, mode)
                 run = Run(kernel, mode, seed, sizes_N=settings.sizes.N, losses=np.full(settings.steps, np.nan),
                           gsq=np.full(settings.steps, np.nan), notes=list(inst.notes))
-                jobs.append(_Job(run, inst, mb, mb.arrays(inst)))
+                jobs.append(_Job(run, inst, tk, tk.arrays(inst)))
 
     def start(job: _Job) -> None:
         run = job.run
-        f0 = float(job.member.module.batch_serial(*job.arrays, job.member.module.BLOCK)[0][0, 0])
+        f0 = float(job.training.module.batch_serial(*job.arrays, job.training.module.BLOCK)[0][0, 0])
         if not math.isfinite(f0):
             raise InputError(f"The initial loss of {run.kernel}/{run.mode}/seed {run.seed} overflows float64; "
                              "scale the weights down.")
@@ -241,17 +244,17 @@ def _simulate(kernels, modes, seeds, settings: Settings, threads, progress) -> l
             raise InputError(f"The automatic step size of {run.kernel}/{run.mode}/seed {run.seed} is {run.eta} (the "
                              "Jacobian vanishes at the start); give a step size.")
 
-    thread_map(start, jobs, threads)
+    thread_map(start, jobs, workers)
     for lo in range(0, settings.steps, settings.lambda_every):
         hi = min(lo + settings.lambda_every, settings.steps)
 
         def chunk(job: _Job) -> None:
-            run, mb = job.run, job.member
-            status, last = mb.module.descend_serial(
-                *job.arrays, mb.mask, run.eta, lo, hi, settings.tol, settings.window, settings.plateau_rtol,
-                job.limit, run.losses, run.gsq, mb.module.BLOCK)
+            run, tk = job.run, job.training
+            status, last = tk.module.descend_serial(
+                *job.arrays, tk.mask, run.eta, lo, hi, settings.tol, settings.window, settings.plateau_rtol,
+                job.limit, run.losses, run.gsq, tk.module.BLOCK)
             run.last = int(last)
-            run.status = DESCEND_STATUS[status] if status else ("running" if hi < settings.steps else "finished")
+            run.status = DESCENT_STATUS[status] if status else ("running" if hi < settings.steps else "finished")
             if run.status == "diverged":
                 run.notes.append(f"diverged at step {run.last} (f = {run.losses[run.last]:.3g})")
             elif run.status == "running":
@@ -259,7 +262,7 @@ def _simulate(kernels, modes, seeds, settings: Settings, threads, progress) -> l
             elif run.status in ("converged", "plateau") and run.last > run.checkpoints[-1]["step"]:
                 _checkpoint(run, job.inst, run.last)
 
-        thread_map(chunk, [j for j in jobs if j.run.status == "running"], threads)
+        thread_map(chunk, [j for j in jobs if j.run.status == "running"], workers)
         if progress:
             progress(hi, settings.steps)
     for j in jobs:
@@ -271,7 +274,7 @@ def _simulate(kernels, modes, seeds, settings: Settings, threads, progress) -> l
 class _Job:
     run: Run
     inst: Instance  # its weights are the arrays the generated descent updates in place
-    member: Any
+    training: TrainingKernel
     arrays: list[np.ndarray]
     limit: float = math.inf
 
@@ -286,8 +289,9 @@ EXPERIMENTS = {
 STALL = 1e-3  # a run stalls when it misses the target and hits a plateau or its PL ratio falls below STALL × its first
 
 
-def story(runs: list[Run], target: float) -> dict[str, Any]:
-    """The paper's three claims as measured fractions over seeds, per kernel (papers.md §3):
+def claim_fractions(runs: list[Run], target: float) -> dict[str, Any]:
+    """The paper's three claims as measured fractions over seeds, by mode and kernel (docs/mathematics.md §3;
+    ``attngrad simulate --json`` reports it as "story"):
     (a) W_V only: linear convergence and the per-step bound; (b) W_Q only: reaching the target vs stalling;
     (c) W_Q, W_K, W_V: steps to the target."""
     out: dict[str, Any] = {}
@@ -344,5 +348,5 @@ def settings_dict(settings: Settings) -> dict[str, Any]:
     return out
 
 
-__all__ = ["EXPERIMENTS", "KERNELS", "PAPER_MODES", "Run", "STATUS", "Settings", "WEIGHTS", "replace", "rows",
-           "settings_dict", "simulate", "story"]
+__all__ = ["EXPERIMENTS", "KERNELS", "PAPER_MODES", "Run", "STATUS", "Settings", "WEIGHTS", "claim_fractions",
+           "replace", "rows", "settings_dict", "simulate"]

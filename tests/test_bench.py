@@ -72,3 +72,71 @@ def test_missing_peer_and_plot_are_one_sentence_or_work(tmp_path):
         assert res.exit_code == 2 and "Cannot write the plot" in res.output
     else:
         assert res.exit_code == 2 and "pip install 'attngrad[plot]'" in res.output
+
+
+def _fake_simulate_records(torch: bool) -> dict:
+    """What ``run_simulate`` returns, with made-up numbers (the timing itself is exercised by `attngrad bench simulate`)."""
+    stats = lambda m: {"median": m, "min": m / 2, "max": 2 * m}  # noqa: E731
+    runs = [{"first_call_s": 1.5, "times_s": [0.2], "instance_steps": 400, "runs": 8, "steps": 50, "every_step": every,
+             "jacobians": jac, "seconds": stats(0.2), "per_instance_step_s": 5e-4}
+            for every, jac in ((False, True), (True, True), (True, False))]
+    per_step = [{"kernel": k, "train": "W_V", "ours_1_thread_s": stats(2e-5), "ours_first_call_s": 0.1,
+                 "torch": [{"threads": t, "step_s": stats(1e-4 * t), "verified_rel_err": 1e-12 * t} for t in (4, 1)]
+                 if torch else []} for k in ("softmax", "gaussian")]
+    if torch:
+        for r in per_step:
+            r["torch_verified_rel_err"] = r["torch"][-1]["verified_rel_err"]
+    out = {"machine": {"cpu": "test cpu", "threads": 4, "versions": {"numba": "0"}}, "experiment": "paper",
+           "threads": 4, "repeats": 1, "steps_per_call": 5, "experiment_runs": runs, "per_step": per_step,
+           "torch_threads": [4, 1] if torch else [], "notes": [] if torch else ["PyTorch is not installed."]}
+    if torch:
+        out["ratios"] = {"torch_step_over_ours_instance_step": 2.0, "torch_step_over_ours_gd_instance_step": 3.0,
+                         "torch_1_thread_over_ours_1_thread": 5.0, "verified": True}
+    return out
+
+
+@pytest.mark.parametrize("torch", [True, False], ids=["torch", "no-torch"])
+def test_bench_simulate_renders_records_and_keeps_the_json_fields(monkeypatch, torch):
+    """The thread count of each PyTorch timing is a field of its record: the table's columns come from it, and the
+    JSON's fields torch_<threads>_threads_s are built by bench_sim.as_json (the CLI parses no key)."""
+    from attngrad.numeric import bench_sim
+
+    monkeypatch.setattr(bench_sim, "run_simulate", lambda *a, **k: _fake_simulate_records(torch))
+    res = run("bench", "simulate", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert "torch_threads" not in out and set(out) >= {"machine", "experiment", "threads", "repeats", "steps_per_call",
+                                                       "experiment_runs", "per_step", "notes"}
+    for r in out["per_step"]:
+        assert "torch" not in r
+        if torch:
+            assert r["torch_4_threads_s"]["median"] == pytest.approx(4e-4)
+            assert r["torch_1_threads_s"]["median"] == pytest.approx(1e-4)
+            assert r["torch_verified_rel_err"] == pytest.approx(1e-12)
+            assert list(r)[-1] == "torch_verified_rel_err"
+        else:
+            assert not [k for k in r if k.startswith("torch_")]
+    res = run("bench", "simulate")
+    assert res.exit_code == 0, res.output
+    head = next(line for line in res.output.splitlines() if line.startswith("kernel"))
+    if torch:
+        assert "torch µs/step (4 threads)" in head and "torch µs/step (1 thread)" in head
+        assert head.index("torch µs/step (4 threads)") < head.index("torch µs/step (1 thread)")
+        softmax = next(line for line in res.output.splitlines() if line.startswith("softmax"))
+        assert softmax.split()[2:5] == ["20", "400", "100"]  # ours, torch on 4 threads, on 1 thread (µs)
+        assert "1.0e-12" in softmax and "3.0× for GD alone" in res.output
+    else:
+        assert "torch" not in head and "note: PyTorch is not installed." in res.output
+    assert "paper, stop rules on" in res.output and "GD alone (no λ checks)" in res.output
+
+
+def test_bench_sim_as_json_names_each_torch_timing_by_its_threads():
+    from attngrad.numeric.bench_sim import as_json, torch_key
+
+    records = _fake_simulate_records(True)
+    out = as_json(records)
+    assert records["per_step"][0]["torch"]  # the records are left as they were
+    for rec, row in zip(records["per_step"], out["per_step"]):
+        assert {torch_key(x["threads"]): x["step_s"] for x in rec["torch"]} == {
+            k: v for k, v in row.items() if k.startswith("torch_") and k.endswith("_threads_s")}
+    assert torch_key(8) == "torch_8_threads_s"

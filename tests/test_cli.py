@@ -108,3 +108,90 @@ def test_full_check_json_lists_every_claim_with_computed_evidence():
         if not c.printed:
             assert v["verdict"] == "holds", c.id
     assert res.exit_code == (0 if out["ok"] else 1) == 0
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+    return out
+
+
+def test_no_cli_module_imports_main_and_helpers_are_shared_not_private():
+    """main.py only registers the commands; the command modules share render/parse/options, never each other's
+    private helpers (the old main ↔ one_layer ↔ lowrank cycle)."""
+    for path in sorted((ROOT / "cli").glob("*.py")):
+        imported = _imports(path)
+        if path.name != "__main__.py":
+            assert "attngrad.cli.main" not in imported, path.name
+        private = [m for m in imported if m.startswith("attngrad.cli.") and m.rpartition(".")[2].startswith("_")]
+        assert not private, (path.name, private)
+    for helper in ("render", "parse", "options", "plot"):  # the shared modules import no command module
+        imported = _imports(ROOT / "cli" / f"{helper}.py")
+        commands = [f"attngrad.cli.{c}" for c in ("main", "check", "codegen", "bench", "one_layer", "lowrank")]
+        assert not [m for m in imported if any(m == c or m.startswith(c + ".") for c in commands)], helper
+
+
+def _choices(command) -> dict[str, tuple[str, ...]]:
+    import click
+
+    return {p.name: tuple(p.type.choices) for p in command.params if isinstance(p.type, click.Choice)}
+
+
+def test_every_choice_comes_from_the_vocabulary():
+    from attngrad import vocabulary as V
+
+    commands = {name: main.commands[name] for name in ("simulate", "landscape", "bounds", "phase")}
+    commands.update({f"bench {name}": cmd for name, cmd in main.commands["bench"].commands.items()})
+    expected = {"kernels": V.KERNELS, "kernel": V.KERNELS, "scale": V.SCALES,
+                "poly": (V.AUTO_POLYNOMIAL, *V.POLYNOMIALS), "embedding": V.EMBEDDINGS, "targets": V.TARGETS}
+    seen = set()
+    for name, command in commands.items():
+        for param, choices in _choices(command).items():
+            assert choices == expected[param], (name, param)
+            seen.add(param)
+    assert seen == set(expected)
+    assert main.commands["bounds"].params[1].default == V.KERNELS[0]
+    assert [p.default for p in main.commands["bench"].commands["exact"].params if p.name == "scale"] == [V.DEFAULT_SCALE]
+
+
+def test_bounds_json_renders_the_rows_of_pl_instance():
+    """`attngrad bounds` computes nothing itself: its numbers are derive.papers.pl_instance's rows at the instance."""
+    from attngrad.derive.papers.pl_instance import failures, instance_numbers
+    from attngrad.derive.papers.registry import bounds
+    from attngrad.numeric.one_layer import Sizes
+    from attngrad.numeric.simulate import Settings
+
+    ids = ("pl/any-subset", "pl/W_V", "rate/linear", "softmax/equal-keys")
+    res = run("bounds", *ids, "--seed", "1", "--N", "2", "--n", "3", "--D", "8", "--d", "2", "--dv", "2", "--dy", "1",
+              "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    chosen = bounds(ids)
+    numbers = instance_numbers(chosen, "softmax", ("W_V",), 1, Settings(sizes=Sizes(N=2, n=3, D=8, d=2, dv=2, dy=1)),
+                               1e-8)
+    assert {b["id"]: b["numbers"] for b in out["bounds"]} == json.loads(json.dumps(numbers))
+    assert out["instance"] == {"kernel": "softmax", "train": "W_V", "seed": 1} and out["ok"] is True
+    assert failures(chosen, numbers) == []
+    broken = {"pl/W_V": [{"quantity": "x", "holds": False}], "rate/linear": [{"quantity": "y", "holds": None}]}
+    assert failures(chosen, broken) == ["pl/W_V"]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["bench", "lowrank", "--n", "0"], "--n must be a comma-separated list of positive integers"),
+    (["bench", "lowrank", "--beta", "-1"], "--beta must be a comma-separated list of positive numbers"),
+    (["phase", "--c", "x"], "--c must be a comma-separated list of positive numbers"),
+    (["landscape", "--seed", "-1"], "--seed must be a non-negative integer"),
+    (["simulate", "--init-scale", "W_Q"], "--init-scale must look like W_Q=0.5"),
+    (["bounds", "--epsilon", "0"], "--epsilon must be a positive number"),
+])
+def test_parse_errors_exit_2_with_one_sentence(args, msg):
+    res = run(*args)
+    assert res.exit_code == 2, res.output
+    assert msg in res.output and "Traceback" not in res.output
+    assert len([ln for ln in res.output.splitlines() if ln.startswith("Error:")]) == 1

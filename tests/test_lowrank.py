@@ -21,6 +21,7 @@ from attngrad.errors import InputError
 from attngrad.numeric import lowrank as LR
 from attngrad.numeric.attention import loss_and_grad, random_inputs
 from attngrad.numeric.bench_lowrank import fit_alpha, instance
+from attngrad.numeric.kernel_support import split_range
 
 CASES = [(kind, g, beta) for kind in LR.POLYNOMIALS for g, beta in ((2, 0.3), (5, 1.0), (9, 2.5), (14, 4.0))]
 
@@ -131,24 +132,24 @@ def test_streaming_blocks_equal_one_block_to_rounding():
 @pytest.mark.parametrize("block", [5, 64])
 def test_worker_threads_equal_one_thread_to_rounding(monkeypatch, block):
     a = random_inputs(203, 4, seed=6)
-    one = LR.lowrank_loss_and_grad(**a, eps=1e-8, block=block, threads=1)
+    one = LR.lowrank_loss_and_grad(**a, eps=1e-8, block=block, workers=1)
     monkeypatch.setattr(LR, "MIN_THREAD_WORK", 1)  # small work on two threads too
-    two = LR.lowrank_loss_and_grad(**a, eps=1e-8, block=block, threads=2)
+    two = LR.lowrank_loss_and_grad(**a, eps=1e-8, block=block, workers=2)
     assert (one.workers, two.workers) == (1, 2)
     assert two.loss == pytest.approx(one.loss, rel=1e-13)
     np.testing.assert_allclose(two.grad_X, one.grad_X, rtol=1e-12, atol=1e-15 * np.abs(one.grad_X).max())
     np.testing.assert_allclose(two.grad_Y, one.grad_Y, rtol=1e-12, atol=1e-15 * np.abs(one.grad_Y).max())
     G = np.random.default_rng(1).normal(size=(203, 4))
     W, WV = np.random.default_rng(2).normal(size=(2, 4, 4)) * 0.3
-    s1 = LR.self_attention_grads(a["A1"], W, WV, G, eps=1e-8, block=block, threads=1)
-    s2 = LR.self_attention_grads(a["A1"], W, WV, G, eps=1e-8, block=block, threads=2)
+    s1 = LR.self_attention_grads(a["A1"], W, WV, G, eps=1e-8, block=block, workers=1)
+    s2 = LR.self_attention_grads(a["A1"], W, WV, G, eps=1e-8, block=block, workers=2)
     for x, y in zip(s1[:2], s2[:2]):
         np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-15 * np.abs(x).max())
 
 
 @pytest.mark.parametrize("n,parts", [(1, 2), (7, 2), (203, 2), (10, 3), (2, 5)])
 def test_row_ranges_partition_the_rows(n, parts):
-    ranges = LR._ranges(n, parts)
+    ranges = split_range(n, parts)
     assert [i for r0, r1 in ranges for i in range(r0, r1)] == list(range(n))
     assert len(ranges) == min(n, parts) and max(r1 - r0 for r0, r1 in ranges) - min(r1 - r0 for r0, r1 in ranges) <= 1
 
@@ -247,7 +248,7 @@ def test_fit_alpha_recovers_a_power_law():
 
 def test_bench_instance_has_the_requested_beta():
     a = instance(100, 4, 0.25, 0)
-    assert LR._plan((1 / 4) * a["A1"] @ a["X"], a["A2"], "taylor", 2, 1e-6, None, None).beta == pytest.approx(0.25)
+    assert LR._pass_settings((1 / 4) * a["A1"] @ a["X"], a["A2"], "taylor", 2, 1e-6, None, None).beta == pytest.approx(0.25)
 
 
 # bad input -------------------------------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ def test_rank_beyond_memory_names_the_rank():
 
 @pytest.mark.parametrize("kwargs,match", [({"poly": "pade"}, "poly must be one of"), ({"eps": 0.0}, "eps must be"),
                                           ({"degree": -1}, "degree must be"), ({"block": 0}, "block must be"),
-                                          ({"threads": 0}, "threads must be")])
+                                          ({"workers": 0}, "workers must be")])
 def test_bad_options(kwargs, match):
     with pytest.raises(InputError, match=match):
         LR.lowrank_loss_and_grad(**random_inputs(10, 2), **kwargs)

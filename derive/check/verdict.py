@@ -40,6 +40,11 @@ class Verdict:
     tightness: float | None = None  # a bound claim's max(measured/bound) over its instances
 
     @property
+    def fails_run(self) -> bool:
+        """A project claim (not a paper's printed one) that does not hold: ``attngrad check`` exits 1."""
+        return not self.printed and self.verdict != "holds"
+
+    @property
     def method(self) -> str:
         return " + ".join(t.tier for t in self.tiers if t.outcome in ("holds", "refuted"))
 

@@ -95,7 +95,7 @@ def kernel_claims() -> list[Claim]:
         def fn(*arrays, _w=which):
             from attngrad.numeric.lowrank import self_attention_grads
 
-            return self_attention_grads(*arrays, scale="1/d", degree=KERNEL_DEGREE, poly="taylor", threads=1)[_w]
+            return self_attention_grads(*arrays, scale="1/d", degree=KERNEL_DEGREE, poly="taylor", workers=1)[_w]
 
         node = pm[name]
         kern = ex.Kernel(f"lowrank.self_attention.{name}", fn, (Xs, W, WV, G), node.shape[0], node.shape[1])

@@ -155,7 +155,7 @@ def kernel_claims() -> list[Claim]:
             def fn(*arrays, _w=what):
                 from attngrad.numeric.lowrank import lowrank_loss_and_grad
 
-                res = lowrank_loss_and_grad(*arrays, scale="1/d", degree=KERNEL_DEGREE, poly="taylor", threads=1)
+                res = lowrank_loss_and_grad(*arrays, scale="1/d", degree=KERNEL_DEGREE, poly="taylor", workers=1)
                 return getattr(res, _w)
 
             node = pm[name]

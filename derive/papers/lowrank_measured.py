@@ -263,7 +263,7 @@ def grad_error_kernel(printed: bool):
         vals = draw_inputs(inst, seed)
         nn, dd = inst["n"], inst["d"]
         res = lowrank_loss_and_grad(vals["A1"], vals["A2"], vals["A3"], vals["E"], vals["Y"], vals["X"], scale="1/d",
-                                    eps=inst["eps"], poly=inst.get("poly", "auto"), threads=1)
+                                    eps=inst["eps"], poly=inst.get("poly", "auto"), workers=1)
         ev = Evaluator(FloatField(), vals, size_values(n=nn, d=dd))
         base = alman_song("1/d")
         g = ev(base["∇X"])

@@ -221,7 +221,7 @@ def kernel_claims() -> list[Claim]:
 
                     N = (len(arrays) - 4) // 2
                     X, Y = np.stack(arrays[:N]), np.stack(arrays[N:2 * N])
-                    return loss_and_grads(_k, X, Y, dict(zip(WEIGHTS, arrays[2 * N:])), _t, threads=1).grads[_w]
+                    return loss_and_grads(_k, X, Y, dict(zip(WEIGHTS, arrays[2 * N:])), _t, workers=1).grads[_w]
 
                 def lhs(c: SimpleNamespace, _fn=fn, _w=weight, _k=kernel) -> ex.Node:
                     m = one_layer(_k, c.N)

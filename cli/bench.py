@@ -1,0 +1,131 @@
+"""`attngrad bench exact | simulate`: time the exact gradient and the GD simulation (speed lives here, not in tests).
+
+Click only: options are parsed here, the work is done by attngrad.numeric.bench and attngrad.numeric.bench_sim;
+their imports stay inside the commands so that ``attngrad --help`` loads neither NumPy nor Numba.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from attngrad.cli import parse
+from attngrad.cli.plot import check_plot_path
+from attngrad.cli.render import labelled, progressbar, table
+from attngrad.vocabulary import DEFAULT_SCALE, SCALES
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks (speed lives here, not in tests)."""
+
+
+@bench.command("exact")
+@click.option("--n", "n_text", default="512,1024,2048,4096,8192,16384", show_default=True, help="Sequence lengths.")
+@click.option("--d", "d_text", default="8,16,32,64", show_default=True, help="Head dimensions.")
+@click.option("--dtype", "dtypes", default="float64,float32", show_default=True, help="float64 and/or float32.")
+@click.option("--methods", help="Comma-separated methods (default: ours, the reference and every installed peer).")
+@click.option("--scale", default=DEFAULT_SCALE, show_default=True, type=click.Choice(SCALES))
+@click.option("--repeats", default=5, show_default=True, type=int)
+@click.option("--warmup", default=1, show_default=True, type=int, help="Calls before timing (the first is reported).")
+@click.option("--threads", type=int, help="Threads for Numba and PyTorch (default: all).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--memory/--no-memory", default=True, show_default=True, help="Peak memory per method at the largest n.")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write time vs n (log–log) to this PNG.")
+def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scale: str, repeats: int, warmup: int,
+                threads: int | None, seed: int, memory: bool, as_json: bool, plot_path: str | None) -> None:
+    """Time L + ∇_X L + ∇_Y L: generated and hand-written kernels, the NumPy reference and installed peers."""
+    from attngrad.numeric.bench import run_exact
+    from attngrad.numeric.kernel_support import check_threads
+
+    check_threads(threads)
+    ns, ds = parse.ints(n_text, "--n"), parse.ints(d_text, "--d")
+    parse.non_negative_seed(seed)
+    check_plot_path(plot_path)
+    with progressbar(1, "bench") as bar:
+        res = run_exact(ns, ds, list(parse.names(dtypes)), parse.names(methods) if methods else None, scale=scale,
+                        repeats=repeats, warmup=warmup, threads=threads, seed=seed, memory=memory,
+                        progress=labelled(bar))
+    out = res.to_dict()
+    if plot_path:
+        from attngrad.cli.plot import bench_plot
+
+        bench_plot(out, plot_path)
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+        return
+    m = out["machine"]
+    click.echo(f"{m['cpu']}; {m['threads']} threads; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    for dt, r in m["rates"].items():
+        click.echo(f"  {dt}: GEMM {r['gemm_flops'] / 1e9:.1f} Gflop/s, exp {r['exp_per_s'] / 1e6:.0f} M/s")
+    rows = []
+    for t in out["timings"]:
+        if t["skipped"]:
+            rows.append([str(t["n"]), str(t["d"]), t["dtype"], t["method"], "skipped: " + t["skipped"], "", "", ""])
+            continue
+        rows.append([str(t["n"]), str(t["d"]), t["dtype"], t["method"], f"{t['median_s'] * 1e3:.2f}",
+                     f"{t['min_s'] * 1e3:.2f}–{t['max_s'] * 1e3:.2f}", f"{t['ratio_to_bound']:.2f}",
+                     f"{t['first_call_s']:.2f}s"])
+    click.echo(table(rows, ["n", "d", "dtype", "method", "median ms", "min–max ms", "× bound", "first call"]))
+    for mem in out["memory"]:
+        value = f"{mem['peak_mb']:.1f} MB" if "peak_mb" in mem else "skipped: " + mem["skipped"]
+        click.echo(f"peak memory {mem['method']} n={mem['n']} d={mem['d']} {mem['dtype']}: {value}")
+    for note in out["notes"]:
+        click.echo(f"note: {note}")
+
+
+@bench.command("simulate")
+@click.option("--experiment", default="paper", show_default=True, help="The experiment to time (see attngrad simulate).")
+@click.option("--repeats", default=3, show_default=True, type=int)
+@click.option("--steps", default=200, show_default=True, type=int, help="GD steps per timed call of the per-step timings.")
+@click.option("--threads", type=int, help="Threads for our runs and for PyTorch (default: all).")
+@click.option("--peers/--no-peers", default=True, show_default=True, help="Time the PyTorch GD loop too.")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def bench_simulate(experiment: str, repeats: int, steps: int, threads: int | None, peers: bool, as_json: bool) -> None:
+    """Time the GD simulation: the experiment end to end, a step of one instance, and the same loop in PyTorch."""
+    from attngrad.numeric import bench_sim
+
+    with progressbar(1, "bench") as bar:
+        out = bench_sim.run_simulate(experiment, repeats=repeats, steps=steps, threads=threads, peers=peers,
+                                     progress=labelled(bar))
+    if as_json:
+        click.echo(json.dumps(bench_sim.as_json(out), indent=1))
+        return
+    show_simulate(out)
+
+
+def show_simulate(out: dict) -> None:
+    """``bench_sim.run_simulate``'s records as tables."""
+    m = out["machine"]
+    click.echo(f"{m['cpu']}; {out['threads']} threads; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    rows = []
+    for r in out["experiment_runs"]:
+        s = r["seconds"]
+        rows.append([f"{out['experiment']}, {'every step' if r['every_step'] else 'stop rules on'}"
+                     + ("" if r["jacobians"] else ", GD alone (no λ checks)"),
+                     f"{r['runs']} runs × ≤{r['steps']} steps", f"{s['median']:.2f} s", f"{s['min']:.2f}–{s['max']:.2f} s",
+                     str(r["instance_steps"]), f"{r['per_instance_step_s'] * 1e6:.1f} µs", f"{r['first_call_s']:.1f} s"])
+    click.echo(table(rows, ["ours: experiment", "size", "median", "min–max", "instance-steps", "per instance-step",
+                            "first call"]))
+    click.echo("")
+    torch_threads = out["torch_threads"]
+    rows = []
+    for r in out["per_step"]:
+        cells = [r["kernel"], r["train"], f"{r['ours_1_thread_s']['median'] * 1e6:.0f}"]
+        cells += [f"{x['step_s']['median'] * 1e6:.0f}" for x in r["torch"]]
+        if torch_threads:
+            cells.append(f"{r['torch_verified_rel_err']:.1e}")
+        rows.append(cells)
+    heads = ["kernel", "train", "ours µs/step (1 thread)"] + [
+        f"torch µs/step ({t} thread{'s' if t != 1 else ''})" for t in torch_threads]
+    click.echo(table(rows, heads + (["torch vs ours, first steps"] if torch_threads else [])))
+    if "ratios" in out:
+        q = out["ratios"]
+        click.echo(f"\nPyTorch step (its faster thread setting, mean over the runs) / our time per instance-step in the "
+                   f"experiment, every step: {q['torch_step_over_ours_gd_instance_step']:.1f}× for GD alone, "
+                   f"{q['torch_step_over_ours_instance_step']:.1f}× with the exact Jacobians every λ step")
+        click.echo(f"per core: PyTorch on 1 thread / ours on 1 thread: {q['torch_1_thread_over_ours_1_thread']:.1f}×")
+    for note in out["notes"]:
+        click.echo(f"note: {note}")

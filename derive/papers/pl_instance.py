@@ -1,0 +1,129 @@
+"""The PL-type bounds of docs/mathematics.md §3.1 at one instance: each closed form (from its SymPy derivation in
+``pl_bounds``) evaluated next to the same quantity measured by attngrad.numeric (losses, gradients, exact
+Jacobians, a GD run).
+
+This is what ``attngrad bounds`` prints under each bound; the command line only renders the rows. A row is a
+dict with ``quantity`` and, where they apply, ``numerical`` (measured), ``theoretical`` (from the bound),
+``holds`` (True/False when the bound promises it at this instance, None when it does not) and ``note``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from attngrad.derive.derivation import Bound
+from attngrad.numeric import simulate as sim
+from attngrad.numeric.one_layer import attended_inputs, jacobian, loss_and_grads
+
+from .pl_bounds import linear_rate, pl_any_subset, pl_wv
+
+RATE_STEPS = 5000  # most GD steps the rate check runs to compare the rate bound with
+
+
+def instance_numbers(bounds: list[Bound], kernel: str, train: tuple[str, ...], seed: int, settings,
+                     epsilon: float) -> dict[str, list[dict[str, Any]]]:
+    """Rows for each of ``bounds`` that has numbers (pl/any-subset, pl/W_V, rate/linear, softmax/equal-keys), by id:
+    the bound evaluated at the instance ``settings.instance(seed)`` beside the measured quantities; ``epsilon`` is
+    the loss the step count of rate/linear aims at."""
+    inst = settings.instance(seed)
+    s = inst.sizes
+    res = loss_and_grads(kernel, inst.X, inst.Y, inst.weights, train)
+    f = res.loss
+    g2 = float(sum(np.sum(g * g) for g in res.grads.values()))
+    ev = np.linalg.eigvalsh((lambda J: J @ J.T)(jacobian(kernel, inst, train)))
+    lmin, lmax = max(float(ev[0]), 0.0), float(ev[-1])
+    eta = settings.eta if settings.eta is not None else sim.auto_eta(lmax, s.N)
+    out: dict[str, list] = {}
+    by_id = {b.id: b for b in bounds}
+    mu = pl_any_subset().function("mu")(lambda_min=lmin, N=s.N)
+    if "pl/any-subset" in by_id:
+        out["pl/any-subset"] = [
+            {"quantity": "f", "numerical": f},
+            {"quantity": "λ_min(JJᵀ), λ_max(JJᵀ)", "numerical": lmin, "theoretical": lmax,
+             "note": f"J is {s.N * s.n * s.dy}×{sum(inst.weights[w].size for w in train)}"},
+            {"quantity": "½‖∇f‖² ≥ μ·f, μ = λ_min/N", "numerical": 0.5 * g2, "theoretical": mu * f,
+             "holds": bool(0.5 * g2 >= mu * f * (1 - 1e-9))},
+        ]
+    if "pl/W_V" in by_id:
+        out["pl/W_V"] = _wv_rows(kernel, inst)
+    if "rate/linear" in by_id:
+        out["rate/linear"] = _rate_rows(kernel, train, seed, settings, epsilon, f, mu, eta, lmax, s.N)
+    if "softmax/equal-keys" in by_id:
+        out["softmax/equal-keys"] = _equal_keys_rows(inst)
+    return out
+
+
+def failures(bounds: list[Bound], numbers: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The ids of the bounds whose derivation does not verify, then of those that do not hold at the instance."""
+    return [b.id for b in bounds if not b.verified] + [k for k, rows in numbers.items()
+                                                       if any(r.get("holds") is False for r in rows)]
+
+
+def _wv_rows(kernel: str, inst) -> list[dict[str, Any]]:
+    """pl/W_V: μ and L in closed form from σ(F), σ(W_O) against λ_min, λ_max of the W_V Jacobian's JJᵀ over N."""
+    s = inst.sizes
+    wv = pl_wv()
+    F = attended_inputs(kernel, inst)
+    sF = np.linalg.svd(F, compute_uv=False)
+    sO = np.linalg.svd(inst.weights["W_O"], compute_uv=False)
+    smin_F = float(sF[-1]) if s.D >= s.N * s.n else 0.0
+    smin_O = float(sO[-1]) if s.dv >= s.dy else 0.0
+    mu_cf = wv.function("mu")(sigma_min_F=smin_F, sigma_min_O=smin_O, N=s.N)
+    L_cf = wv.function("L")(sigma_max_F=float(sF[0]), sigma_max_O=float(sO[0]), N=s.N)
+    Jv = jacobian(kernel, inst, ("W_V",))
+    evv = np.linalg.eigvalsh(Jv @ Jv.T)
+    return [
+        {"quantity": "σ_min(F), σ_max(F)", "numerical": smin_F, "theoretical": float(sF[0]),
+         "note": "F read off the W_V Jacobian" + ("" if s.D >= s.N * s.n else f"; D < Nn = {s.N * s.n}: σ_min counts as 0")},
+        {"quantity": "μ: λ_min(JJᵀ)/N vs σ_min(F)²σ_min(W_O)²/N", "numerical": max(float(evv[0]), 0.0) / s.N,
+         "theoretical": mu_cf, "holds": bool(np.isclose(max(float(evv[0]), 0.0) / s.N, mu_cf, rtol=1e-6, atol=1e-12 * L_cf))},
+        {"quantity": "L: λ_max(JJᵀ)/N vs σ_max(F)²σ_max(W_O)²/N", "numerical": float(evv[-1]) / s.N,
+         "theoretical": L_cf, "holds": bool(np.isclose(float(evv[-1]) / s.N, L_cf, rtol=1e-6))},
+    ]
+
+
+def _rate_rows(kernel: str, train: tuple[str, ...], seed: int, settings, epsilon: float, f: float, mu: float,
+               eta: float, lmax: float, N: int) -> list[dict[str, Any]]:
+    """rate/linear: the rate 1 − ημ and the step count to ε, against a GD run on the instance (a guarantee for W_V
+    alone, where μ and L are global; only compared otherwise)."""
+    lr = linear_rate()
+    rate = lr.function("rate")(eta=eta, mu=mu)
+    rows = [{"quantity": "η, η·L̂", "numerical": eta, "theoretical": eta * lmax / N,
+             "note": "L̂ = λ_max(JJᵀ)/N: exact L for W_V alone, a Gauss–Newton estimate otherwise"},
+            {"quantity": "rate 1 − ημ", "numerical": None, "theoretical": rate}]
+    if not 0 < rate < 1:
+        rows.append({"quantity": "steps to ε", "note": "μ = 0 at the start: no linear rate is predicted"})
+        return rows
+    T = int(lr.function("steps")(eta=eta, mu=mu, f_0=f, epsilon=epsilon))
+    S = min(max(T, 1), RATE_STEPS)
+    run = sim.simulate([kernel], [train], [seed], replace(settings, steps=S + 1, eta=eta, tol=0.0, window=S + 2,
+                                                          lambda_every=10**6))[0]
+    exact = train == ("W_V",)
+    local = "" if exact else "; μ and L are only local here, so this is not a guarantee"
+    if run.last >= S:
+        f_S = float(run.losses[S])
+        rows.append({"quantity": f"f after {S} GD steps ≤ f₀(1 − ημ)^{S}", "numerical": f_S,
+                     "theoretical": f * rate**S, "holds": bool(f_S <= f * rate**S * (1 + 1e-9)) if exact else None,
+                     "note": "GD run on this instance" + local})
+    hit = run.steps_to(epsilon)
+    rows.append({"quantity": f"steps to f ≤ {epsilon:g}", "numerical": hit, "theoretical": T,
+                 "holds": bool(hit is not None and hit <= T) if exact and T <= RATE_STEPS else None,
+                 "note": (f"not run: the bound needs more than {RATE_STEPS} steps" if T > RATE_STEPS
+                          else "GD run on this instance") + local})
+    return rows
+
+
+def _equal_keys_rows(inst) -> list[dict[str, Any]]:
+    """softmax/equal-keys: ‖∇_{W_Q} f‖ at W_K = 0 is zero for softmax; the Gaussian kernel shown for contrast."""
+    flat = dict(inst.weights, W_K=np.zeros_like(inst.weights["W_K"]))
+    rows = []
+    for k in ("softmax", "gaussian"):
+        r = loss_and_grads(k, inst.X, inst.Y, flat, ("W_Q",))
+        norm = float(np.linalg.norm(r.grads["W_Q"]))
+        rows.append({"quantity": f"‖∇_W_Q f‖ at W_K = 0, {k}", "numerical": norm, "theoretical": 0.0 if k == "softmax" else None,
+                     "holds": bool(norm <= 1e-12 * max(1.0, r.loss)) if k == "softmax" else None,
+                     "note": f"f = {r.loss:.4g}" + ("" if k == "softmax" else " (no such identity for the Gaussian kernel)")})
+    return rows
