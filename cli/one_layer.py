@@ -82,8 +82,7 @@ def simulate(experiment: str, kernels: tuple[str, ...], modes: tuple[str, ...], 
         from attngrad.cli.plot import simulate_plot
 
         simulate_plot(runs, plot_path)
-    bad = [s for s in summaries if s["pl_holds"] < s["pl_checks"]
-           or (s["rate"].get("exact") and s["rate"]["held"] < s["rate"]["checked"])]
+    bad = [s for s in summaries if sim.broke_a_bound(s)]
     if as_json:
         click.echo(json.dumps(report, indent=1, default=json_default, ensure_ascii=False))
     else:

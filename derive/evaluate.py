@@ -5,7 +5,7 @@ entry is and how exp, log, powers and derivatives are done:
 
 - ``ExactField``: SymPy expressions with one symbol per input entry. Each ``exp(g)`` (``log(g)``)
   becomes a fresh positive symbol ``w`` with ``dw = w·dg`` (``dℓ = dg/g``), so every value is a
-  rational function and an identity is decided by ``cancel`` (design.md, tier 1).
+  rational function and an identity is decided by ``cancel`` (docs/design.md, the exact tier).
 - ``MpmathField``: mpmath numbers at ``dps`` digits; derivatives by central differences with a
   step of 10^(−dps/2.5) (truncation ~h², rounding ~10^(−dps)/h — both far below the tolerance).
 - ``FloatField``: float64 / float32 arrays; gradients by Richardson-extrapolated central differences

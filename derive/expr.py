@@ -329,7 +329,7 @@ class Kron(Binary):
 
 class FaceSplit(Binary):
     """Row-wise Kronecker (face-splitting) product ``a ⊘ b`` of ``a`` (n×k₁) and ``b`` (n×k₂):
-    entry (i, l₁ + k₁·l₂) = a[i, l₁]·b[i, l₂] (0-based), so (U₁V₁ᵀ)∘(U₂V₂ᵀ) = (U₁⊘U₂)(V₁⊘V₂)ᵀ (papers.md)."""
+    entry (i, l₁ + k₁·l₂) = a[i, l₁]·b[i, l₂] (0-based), so (U₁V₁ᵀ)∘(U₂V₂ᵀ) = (U₁⊘U₂)(V₁⊘V₂)ᵀ (docs/mathematics.md, notation)."""
 
     def _shape(self, a, b):
         if not _same(a.shape[0], b.shape[0]):

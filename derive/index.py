@@ -1,4 +1,4 @@
-"""Index notation with symbolic sizes n, d (design.md, tier 2).
+"""Index notation with symbolic sizes n, d (docs/design.md, the index tier).
 
 An entry ``node[i, j]`` becomes a sum of terms ``coef · Σ_{dummies} Π factors``. The factors are the
 entries of input matrices and of *opaque* definitions: a named definition whose own body applies exp,

@@ -1,4 +1,4 @@
-"""Models: a loss written as a chain of named definitions (design.md, "chain")."""
+"""Models: a loss written as a chain of named definitions (docs/design.md, "chain")."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import expr as ex
-from .check.sampling import make_inputs, random_normal, size_substitution
+from .check.sampling import Point, make_inputs, random_normal, size_substitution
 from .claims import Claim
 from .evaluate import Evaluator, MpmathField
 from .printing import show
@@ -127,7 +127,7 @@ def _factor(truth: np.ndarray, printed: np.ndarray) -> mpmath.mpf | None:
     return k if _close(truth, k * printed) and abs(k) > 1e-30 else None
 
 
-def explain(claim: Claim, ce: dict | None, seed: int, sizes: tuple[tuple[int, int], ...]) -> str | None:
+def explain(claim: Claim, ce: dict | None, seed: int, sizes: tuple[Point, ...]) -> str | None:
     """The simple relation between the true and the printed side, or None."""
     if ce is None:
         return None
@@ -143,7 +143,7 @@ def explain(claim: Claim, ce: dict | None, seed: int, sizes: tuple[tuple[int, in
         ks = [_factor(ev(lhs), ev(rhs)) for lhs, rhs, ev in evs]
         if all(k is not None for k in ks):
             for f in FACTORS:
-                if all(abs(k - mpmath.mpf(sp.N(sp.sympify(f).subs({ex.size(a): v for a, v in p.items()}), 60))) < 1e-20
+                if all(abs(k - mpmath.mpf(sp.N(sp.sympify(f).subs(size_substitution(p)), 60))) < 1e-20
                        for k, p in zip(ks, checks)):
                     return f"off by a constant factor: true = ({sp.sstr(f)}) × printed"
             if all(abs(k - ks[0]) < 1e-20 for k in ks):
@@ -172,5 +172,5 @@ def _clip(index: dict | None, claim: Claim, point: dict[str, int]) -> dict | Non
     """The counterexample's index, kept inside the ranges of another size."""
     if not index:
         return index
-    ranges = claim.index_ranges({ex.size(a): v for a, v in point.items()})
+    ranges = claim.index_ranges(size_substitution(point))
     return {k: min(v, ranges[k] - 1) for k, v in index.items()}

@@ -232,16 +232,53 @@ def _blas_controller():
     return ThreadpoolController().select(user_api="blas")
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_HELD: list = []  # [the limiter in force, how many blas_threads contexts are open] while any is open
+
+
+def _reset_blas_state() -> None:
+    """In a forked child: a fresh lock (the parent's may have been held by a thread the child does not have)."""
+    global _BLAS_LOCK
+    _BLAS_LOCK = threading.Lock()
+    _BLAS_HELD.clear()
+
+
+os.register_at_fork(after_in_child=_reset_blas_state)
+
+
+def _as_controller(action: Callable[[], Any]) -> Any:
+    """Run a threadpoolctl limit or restore as whichever thread calls it: threadpoolctl lets only one Python thread
+    control OpenBLAS's process-wide setting and silently ignores the others, so every change here (made under
+    ``_BLAS_LOCK``) first clears that claim."""
+    for lib in _blas_controller().lib_controllers:
+        clear = getattr(type(lib), "clear_controlling_thread", None)
+        if clear is not None:
+            clear(force=True)
+    return action()
+
+
 @contextmanager
 def blas_threads(count: int = 1) -> Iterator[None]:
     """The BLAS libraries NumPy calls (OpenBLAS) on ``count`` threads meanwhile, restored afterwards, through
     threadpoolctl (which also knows MKL, BLIS and FlexiBLAS). With ``count`` 1: products run on the calling thread
     only, so ``thread_map`` workers can each run their own, and OpenBLAS's idle worker threads do not spin
-    between calls on the cores the Numba code needs (see docs/benchmark-notes.md). threadpoolctl lets one Python
-    thread at a time change OpenBLAS's process-wide setting; a limit entered by another thread meanwhile does
-    nothing (the first one's setting holds)."""
-    with _blas_controller().limit(limits=count):
+    between calls on the cores the Numba code needs (see docs/benchmark-notes.md). The setting is process-wide:
+    contexts opened meanwhile (nested, or from other threads) share the first one's setting, and the last one to
+    close restores what was there before the first."""
+    with _BLAS_LOCK:
+        if _BLAS_HELD:
+            _BLAS_HELD[1] += 1
+        else:
+            _BLAS_HELD[:] = [_as_controller(lambda: _blas_controller().limit(limits=count)), 1]
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_HELD[1] -= 1
+            if _BLAS_HELD[1] == 0:
+                limiter = _BLAS_HELD[0]
+                _BLAS_HELD.clear()
+                _as_controller(limiter.restore_original_limits)
 
 
 @contextmanager

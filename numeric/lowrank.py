@@ -2,7 +2,7 @@
 
 exp(S) is replaced entrywise by a polynomial P of degree g with relative error ≤ ε on [−β, β] (β bounds |S|),
 and P(S) = Φ_L Φ_Rᵀ through monomial features of rank k = C(d+g, g). With f̃ = diag(Φ_LΦ_Rᵀ1)⁻¹Φ_LΦ_Rᵀ =: U₁V₁ᵀ
-the project's corrected chain (derive/lowrank.py, checked by `attngrad check`) gives, row j of p̃A₂ as
+the project's corrected chain (derive/papers/lowrank.py, checked by `attngrad check`) gives, row j of p̃A₂ as
 
     z_j = (Σ_i c̃_ji R_j[i, :] − r̃_j N_j) / α̃_j,   R_j[i, e] = Σ_l ũ_jl h_li A₂_le,  N_j = Σ_l ũ_jl A₂_l,
 
@@ -10,7 +10,7 @@ with c̃ = f̃h − E, r̃ = (c̃∘(c̃+E))1 (the O(nd) form of (f̃∘q̃)1), 
 U₃ = U₁ ⊘ c̃, V₃ = V₁ ⊘ h, U₄ = diag(r̃)U₁, V₄ = V₁), ∇_Y ≈ (V₁ᵀA₃)ᵀ(U₁ᵀc̃). Two streaming passes over row
 blocks: keys (W = Φ_Rᵀ[h⊗A₂ | A₂ | A₃ | 1], k×(d²+2d+1)) and queries (R = Φ_L W). Time O(n·k·d²), extra memory
 O(k·d² + block·k): neither U₁, V₁ nor U₁ ⊘ c̃ is ever held whole. The features are Numba loops; the two
-contractions per block are BLAS products. The error bounds are the SymPy closed forms of derive/polynomial.py,
+contractions per block are BLAS products. The error bounds are the SymPy closed forms of derive/papers/lowrank_bounds.py,
 printed into numeric/generated/lowrank_bounds.py.
 
 Both passes split the rows over ``workers`` Python threads (``thread_map``), each running its products on a
@@ -60,7 +60,7 @@ def _single_blas(products: int):
 # the polynomial ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Polynomial:
-    """P(x) = Σ_i coef[i] xⁱ with |P(x) − eˣ| ≤ bound·eˣ on [−β, β] (the bound of derive/polynomial.py)."""
+    """P(x) = Σ_i coef[i] xⁱ with |P(x) − eˣ| ≤ bound·eˣ on [−β, β] (the bound of derive/papers/lowrank_bounds.py)."""
 
     kind: str
     degree: int
@@ -311,7 +311,7 @@ class LowRankResult:
     beta: float  # the Cauchy–Schwarz bound s·max‖(A₁X)_j‖·max‖A₂_l‖ ≥ max|S| the polynomial is built for
     exp_bound: float  # ε: |P(S) − exp(S)| ≤ ε·exp(S) (≥ 1 for a given degree too low for β: no guarantee)
     softmax_bound: float  # ε_f: |f̃ − f| ≤ ε_f·f (inf when ε ≥ 1)
-    grad_bound: float  # the project's bound on ‖g̃ − ∇_X L‖_∞ (derive/polynomial.py, lowrank/gradient-error)
+    grad_bound: float  # the project's bound on ‖g̃ − ∇_X L‖_∞ (derive/papers/lowrank_bounds.py, lowrank/gradient-error)
     block: int
     workers: int  # the worker threads the passes ran on (at most the ``workers`` asked for)
     measured: dict[str, float] | None = None

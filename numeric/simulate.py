@@ -181,6 +181,13 @@ class Run:
         }
 
 
+def broke_a_bound(summary: dict[str, Any]) -> bool:
+    """Whether a run (its ``Run.summary``) broke a bound it is subject to: a PL check that failed, or an exact rate
+    check (η ≤ 1/L on the whole space, W_V alone) with f⁺ > (1−ημ)f. ``attngrad simulate`` exits 1 on such a run."""
+    rate = summary["rate"]
+    return summary["pl_holds"] < summary["pl_checks"] or bool(rate.get("exact") and rate["held"] < rate["checked"])
+
+
 def auto_eta(lambda_max: float, N: int) -> float:
     """The default step 1/L̂, L̂ = λ_max(JJᵀ)/N: the smoothness L of pl/W_V for W_V alone, a Gauss–Newton estimate
     of the curvature otherwise."""

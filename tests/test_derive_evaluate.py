@@ -15,7 +15,7 @@ from attngrad.derive.evaluate import Evaluator, ExactField, FloatField, MpmathFi
 
 
 def _numpy_chain(A1, A2, A3, Em, Y, X, k):
-    """The loss and gradients typed directly from papers.md §1 (independent of the expression tree)."""
+    """The loss and gradients typed directly from docs/mathematics.md §1 (independent of the expression tree)."""
     S = k * A1 @ X @ A2.T
     f = np.exp(S - S.max(axis=1, keepdims=True))
     f /= f.sum(axis=1, keepdims=True)

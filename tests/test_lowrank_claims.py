@@ -1,4 +1,4 @@
-"""The low-rank claims (derive/lowrank.py, derive/liang.py): the face-splitting node, measured-bound claims, and a
+"""The low-rank claims (derive/papers/lowrank*.py, derive/papers/liang.py): the face-splitting node, measured-bound claims, and a
 sample of verdicts, each against an independent reference (explicit loops, NumPy, finite differences)."""
 
 import json

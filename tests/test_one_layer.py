@@ -1,4 +1,4 @@
-"""The one-layer model (papers.md §3): closed-form gradients vs NumPy finite differences, slips refuted."""
+"""The one-layer model (docs/mathematics.md §3): closed-form gradients vs NumPy finite differences, slips refuted."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from attngrad.numeric import check_grad
 
 
 def numpy_loss(kernel, Xs, Ys, W):
-    """f = (1/2N) Σ ‖S_i V_i W_O − Y_i‖², typed from papers.md §3 independently of the chain."""
+    """f = (1/2N) Σ ‖S_i V_i W_O − Y_i‖², typed from docs/mathematics.md §3 independently of the chain."""
     d = W["W_Q"].shape[1]
     total = 0.0
     for X, Y in zip(Xs, Ys):

@@ -1,4 +1,4 @@
-"""GD on one attention layer: the generated kernels against NumPy written from papers.md §3, the Jacobian and the
+"""GD on one attention layer: the generated kernels against NumPy written from docs/mathematics.md §3, the Jacobian and the
 simulation against finite differences and an independent GD loop, the PL bounds on random instances."""
 
 import json
@@ -19,7 +19,7 @@ TINY = Sizes(N=2, n=3, D=4, d=2, dv=2, dy=2)
 
 
 def numpy_outputs(kernel, X, W):
-    """F_i = S_i V_i W_O for every sample, typed from papers.md §3 (independent of the chains)."""
+    """F_i = S_i V_i W_O for every sample, typed from docs/mathematics.md §3 (independent of the chains)."""
     d = W["W_Q"].shape[1]
     Q, K, V = X @ W["W_Q"], X @ W["W_K"], X @ W["W_V"]
     if kernel == "softmax":

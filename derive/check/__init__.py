@@ -7,7 +7,7 @@ Tiers, in the order they run:
 2. ``index``: index notation with symbolic n, d (``derive.index``); a zero normal form is a proof
    for all sizes, anything else decides nothing.
 3. ``exact``: one symbol per input entry, exp → positive symbols, ``cancel`` of the difference —
-   a proof for that size (docs/design.md tier 1). Skipped once a claim is refuted. For a numeric kernel:
+   a proof for that size (docs/design.md, the exact tier). Skipped once a claim is refuted. For a numeric kernel:
    the kernel at dyadic-rational inputs (exact in floating point) against SymPy's exact value.
 4. ``float64``: at real sizes, derivatives by Richardson finite differences with their error
    estimate; a numeric kernel is compared in its own dtype.

@@ -1,5 +1,5 @@
 """Tier ``exact``: one symbol per input entry, exp → positive symbols, ``cancel`` of the difference — a proof for
-that size (docs/design.md tier 1). For a numeric kernel: the kernel at dyadic-rational inputs (exact in floating
+that size (docs/design.md, the exact tier). For a numeric kernel: the kernel at dyadic-rational inputs (exact in floating
 point) against SymPy's exact value."""
 
 from __future__ import annotations
