@@ -133,7 +133,9 @@ def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(np.asarray(a, np.float64) - b).max() / max(np.abs(b).max(), 1e-300))
 
 
-def _time(call: Call, warmup: int, repeats: int) -> tuple[float, list[float]]:
+def time_calls(call: Call, warmup: int, repeats: int) -> tuple[float, list[float]]:
+    """The first call's time (it compiles or loads what it needs), then ``warmup`` − 1 untimed calls and the times
+    of ``repeats`` more."""
     t0 = time.perf_counter()
     call()
     first = time.perf_counter() - t0
@@ -195,7 +197,7 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
     for name in build:
         if progress:
             progress(f"timing {name}")
-        rows = _child("_time_child", [name, ns, ds, dtypes, scale, repeats, warmup, threads, seed, budget])
+        rows = run_in_child("_time_child", [name, ns, ds, dtypes, scale, repeats, warmup, threads, seed, budget])
         for row in rows:
             t = Timing(**row)
             t.bound_s = bound_seconds(t.n, t.d, rates[t.dtype])
@@ -212,7 +214,7 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
     return result
 
 
-def _child(func: str, args: list, module: str = "attngrad.numeric.bench") -> Any:
+def run_in_child(func: str, args: list, module: str = "attngrad.numeric.bench") -> Any:
     """Run ``func(*args)`` of ``module`` in a fresh Python process and return its JSON result."""
     script = f"import json, sys\nfrom {module} import {func}\nprint(json.dumps({func}(*json.loads(sys.argv[1]))))"
     res = subprocess.run([sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True, timeout=7200)
@@ -244,7 +246,7 @@ def _time_child(name: str, ns: list[int], ds: list[int], dtypes: list[str], scal
                 elif predicted_bytes(name, n, d, itemsize) > budget:
                     row.skipped = f"needs about {predicted_bytes(name, n, d, itemsize) / 2**30:.1f} GiB of n×n temporaries"
                 else:
-                    _, times = _time(build[name](random_inputs(n, d, seed=seed, dtype=dt), scale, threads), warmup, repeats)
+                    _, times = time_calls(build[name](random_inputs(n, d, seed=seed, dtype=dt), scale, threads), warmup, repeats)
                     row.repeats = repeats
                     row.median_s, row.min_s, row.max_s = float(np.median(times)), min(times), max(times)
     return [asdict(r) for r in rows]
@@ -261,7 +263,7 @@ def peak_memory(method: str, n: int, d: int, dtype: str, scale: str, threads: in
         out["skipped"] = "needs Linux /proc to measure"
         return out
     try:
-        out.update(_child("_peak_child", [method, n, d, dtype, scale, threads, seed]))
+        out.update(run_in_child("_peak_child", [method, n, d, dtype, scale, threads, seed]))
     except InputError as exc:
         out["skipped"] = str(exc)
     return out

@@ -29,7 +29,7 @@ from attngrad.errors import InputError
 from attngrad.numeric import lowrank as LR
 from attngrad.numeric.attention import loss_and_grad, random_inputs
 from attngrad.numeric.inputs import parse_scale
-from attngrad.numeric.bench import _child, _time, machine_info, machine_rates, peak_growth_mb
+from attngrad.numeric.bench import machine_info, machine_rates, peak_growth_mb, run_in_child, time_calls
 from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE
 
 EXACT = ("generated", "fused")
@@ -65,8 +65,8 @@ SAMPLE_S = 0.02  # a timed sample of a fast call loops it until it lasts about t
 def _timed(call: Callable[[], Any], warmup: int, repeats: int, budget_s: float) -> dict[str, Any]:
     """Warm-up calls, then ``repeats`` timed samples — fewer when one call would take the run past ``budget_s``.
     A sample of a call faster than SAMPLE_S is the mean of ``number`` back-to-back calls (recorded)."""
-    first, _ = _time(call, warmup, 0)  # the warm-up calls; the first one's time is reported
-    one = min(_time(call, 1, 0)[0], first)
+    first, _ = time_calls(call, warmup, 0)  # the warm-up calls; the first one's time is reported
+    one = min(time_calls(call, 1, 0)[0], first)
     number = max(1, int(SAMPLE_S // max(one, 1e-9)))
     times = []
     for _ in range(max(1, min(repeats, int(budget_s // max(one * number, 1e-9))))):
@@ -114,7 +114,7 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
     for method in ("lowrank",) + tuple(exact):
         if progress:
             progress(f"timing {method}")
-        parts.append(_child("_grid_child", [method, *args], "attngrad.numeric.bench_lowrank"))
+        parts.append(run_in_child("_grid_child", [method, *args], "attngrad.numeric.bench_lowrank"))
     for i, point in enumerate(points):
         row: dict[str, Any] = {**point, "threads": threads}
         for part in parts:
@@ -144,7 +144,7 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
         if big is not None:
             key = "eps" if "eps" in big else "degree"
             out["memory"].append({"n": big["n"], "d": big["d"], "degree": big["degree"], "rank": big["rank"],
-                                  **_child("_peak_child", [big["n"], big["d"], big["beta_target"], seed, inputs, scale,
+                                  **run_in_child("_peak_child", [big["n"], big["d"], big["beta_target"], seed, inputs, scale,
                                                            poly, key, big[key], threads], "attngrad.numeric.bench_lowrank")})
     return out
 
@@ -225,7 +225,7 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
         progress("exact kernel")
     # the exact kernel's time does not depend on B; it runs in a process of its own, as in bench lowrank
     exact_ns = [n for n in sorted(ns) if n <= exact_max_n]
-    timed = _child("_exact_child", [exact_ns, d, seed, warmup, repeats, budget_s, threads], "attngrad.numeric.bench_lowrank")
+    timed = run_in_child("_exact_child", [exact_ns, d, seed, warmup, repeats, budget_s, threads], "attngrad.numeric.bench_lowrank")
     out["exact"] = {n: t for n, t in zip(exact_ns, timed)}
     for c in cs:
         cross = None

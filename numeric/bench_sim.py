@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from attngrad.errors import InputError
-from attngrad.numeric.bench import _child, machine_info
+from attngrad.numeric.bench import machine_info, run_in_child
 
 VERIFY_STEPS = 20
 VERIFY_RTOL = 1e-9
@@ -129,7 +129,7 @@ def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 20
     for every, jac in ((False, True), (True, True), (True, False)):
         if progress:
             progress(f"{experiment}{', every step' if every else ''}{'' if jac else ', GD alone'}")
-        r = _child("_experiment_child", [experiment, every, repeats, threads, jac], module="attngrad.numeric.bench_sim")
+        r = run_in_child("_experiment_child", [experiment, every, repeats, threads, jac], module="attngrad.numeric.bench_sim")
         r.update(every_step=every, jacobians=jac, seconds=_stats(r["times_s"]),
                  per_instance_step_s=float(np.median(r["times_s"])) / r["instance_steps"])
         out["experiment_runs"].append(r)
@@ -143,13 +143,13 @@ def run_simulate(experiment: str = "paper", *, repeats: int = 3, steps: int = 20
             label = f"{kernel} {','.join(mode)}"
             if progress:
                 progress(f"per step: {label}")
-            ours = _child("_ours_step_child", [experiment, kernel, list(mode), steps, repeats],
+            ours = run_in_child("_ours_step_child", [experiment, kernel, list(mode), steps, repeats],
                           module="attngrad.numeric.bench_sim")
             row = {"kernel": kernel, "train": ",".join(mode), "ours_1_thread_s": _stats(ours["step_s"]),
                    "ours_first_call_s": ours["first_call_s"], "torch": []}
             if have_torch:
                 for t in torch_threads:
-                    peer = _child("_torch_step_child", [experiment, kernel, list(mode), steps, repeats, t],
+                    peer = run_in_child("_torch_step_child", [experiment, kernel, list(mode), steps, repeats, t],
                                   module="attngrad.numeric.bench_sim")
                     a, b = np.array(peer["losses"]), np.array(ours["losses"])
                     row["torch"].append({"threads": t, "step_s": _stats(peer["step_s"]),
