@@ -32,8 +32,18 @@ TRAINING_MODES = {"all": WEIGHTS, "wq": ("W_Q",), "wv": ("W_V",), "wqkv": ("W_Q"
 #: how a generated gradient-descent loop (``descend_serial``) ends, by the status code it returns
 DESCENT_STATUS = ("running", "converged", "plateau", "diverged")
 
-#: the ways ``loss_and_grad`` computes Alman & Song's gradient
+#: the inputs of Alman & Song's loss (Def 1.2), in the order ``loss_and_grad`` and the kernels take them
+ATTENTION_INPUTS = ("A1", "A2", "A3", "E", "Y", "X")
+
+#: the ways ``loss_and_grad`` computes Alman & Song's gradient; the first two are the Numba kernels (the reference
+#: is plain NumPy with every n×n matrix)
 EXACT_METHODS = ("generated", "fused", "reference")
+KERNEL_METHODS = EXACT_METHODS[:2]
+
+#: the kernels the one-layer paper compares (gaussian-normalised is the project's own addition)
+PAPER_KERNELS = ("softmax", "gaussian")
+#: the training modes of the one-layer paper's experiment: W_V alone, W_Q alone, W_Q, W_K and W_V
+PAPER_MODES = ("wv", "wq", "wqkv")
 
 #: the generated module of Alman & Song's chain with its scale a kernel parameter s
 ALMAN_SONG_MODULE = "alman_song_s"

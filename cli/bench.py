@@ -32,10 +32,13 @@ def bench() -> None:
 @click.option("--threads", type=int, help="Threads for Numba and PyTorch (default: all).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--memory/--no-memory", default=True, show_default=True, help="Peak memory per method at the largest n.")
+@click.option("--budget", default=3600.0, show_default=True, type=float,
+              help="Seconds the grid may be predicted to take at least (at this machine's lower bound) and still start.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write time vs n (log–log) to this PNG.")
 def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scale: str, repeats: int, warmup: int,
-                threads: int | None, seed: int, memory: bool, as_json: bool, plot_path: str | None) -> None:
+                threads: int | None, seed: int, memory: bool, budget: float, as_json: bool,
+                plot_path: str | None) -> None:
     """Time L + ∇_X L + ∇_Y L: generated and hand-written kernels, the NumPy reference and installed peers."""
     from attngrad.numeric.bench import run_exact
     from attngrad.numeric.kernel_support import check_threads
@@ -43,10 +46,11 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
     check_threads(threads)
     ns, ds = parse.ints(n_text, "--n"), parse.ints(d_text, "--d")
     parse.non_negative_seed(seed)
+    parse.positive(budget, "--budget")
     check_plot_path(plot_path)
     with progressbar(1, "bench") as bar:
         res = run_exact(ns, ds, list(parse.names(dtypes)), parse.names(methods) if methods else None, scale=scale,
-                        repeats=repeats, warmup=warmup, threads=threads, seed=seed, memory=memory,
+                        repeats=repeats, warmup=warmup, threads=threads, seed=seed, memory=memory, budget_s=budget,
                         progress=labelled(bar))
     out = res.to_dict()
     if plot_path:

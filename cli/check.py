@@ -14,7 +14,6 @@ import click
 
 from attngrad.cli import parse
 from attngrad.cli.render import error, progressbar, table
-from attngrad.errors import InputError
 
 
 @click.command()
@@ -27,7 +26,7 @@ from attngrad.errors import InputError
 @click.option("--exact-sizes", help="Sizes of the exact symbolic tier, e.g. '1x1,2x2' (n x d).")
 @click.option("--no-exact", is_flag=True, help="Skip the exact symbolic tier.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every tier's evidence for every claim.")
-@click.option("--jobs", type=int, help="Worker processes (default: one per core; 1 checks in this process).")
+@click.option("--jobs", type=int, help="Worker processes (default and at most: one per core; 1 checks in this process).")
 def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str | None, as_json: bool,
           seed: int, exact_sizes: str | None, no_exact: bool, verbose: bool, jobs: int | None) -> None:
     """Check claims (all built-in ones by default) and print their verdicts.
@@ -52,11 +51,11 @@ def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str |
     sizes = parse.sizes(exact_sizes) or EXACT_SIZES
     check_exact_sizes(sizes)
     parse.non_negative_seed(seed)
-    if jobs is not None and jobs < 1:
-        raise InputError(f"--jobs must be a positive integer, got {jobs}.")
+    cores = os.cpu_count() or 1
+    jobs = cores if jobs is None else min(parse.at_least_one(jobs, "--jobs"), cores)  # no more processes than cores
     t0 = time.perf_counter()
-    with progressbar(len(claims), "checking") as bar:
-        verdicts = check_all(claims, str(file_) if file_ else BUILTIN, jobs=jobs or os.cpu_count() or 1,
+    with progressbar(len(claims), "checking", "claims") as bar:
+        verdicts = check_all(claims, str(file_) if file_ else BUILTIN, jobs=jobs,
                              progress=lambda: bar.update(1), seed=seed, exact_sizes=sizes, exact=not no_exact)
     elapsed = time.perf_counter() - t0
     failed = [v for v in verdicts if v.fails_run]

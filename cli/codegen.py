@@ -7,11 +7,25 @@ Click only: the printing is done by attngrad.derive.codegen; its imports stay in
 from __future__ import annotations
 
 import json
+import re
 import sys
+from pathlib import Path
 
 import click
 
+from attngrad.cli.outputs import check_folder
 from attngrad.errors import InputError
+
+
+def source_checkout(generated: Path) -> bool:
+    """Whether ``numeric/generated/`` lies in a source checkout: the package root (the repository root, two folders
+    up) holds the pyproject.toml that names attngrad. An installed copy (site-packages) has none, and plain
+    ``attngrad codegen`` writes only into a checkout, where the kernels are checked in."""
+    try:
+        text = (generated.parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r'^name\s*=\s*"attngrad"\s*$', text, re.MULTILINE) is not None
 
 
 @click.command()
@@ -20,9 +34,11 @@ from attngrad.errors import InputError
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the kernels of --file's models.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def codegen(check_only: bool, file_: str | None, out: str | None, as_json: bool) -> None:
-    """Print Numba kernels from the proven chains into numeric/generated/ (or --out for --file)."""
-    from pathlib import Path
+    """Print Numba kernels from the proven chains into numeric/generated/ (or --out for --file).
 
+    Without --file it writes only into a source checkout (the package root holds the pyproject.toml that names
+    attngrad); from an installed package it exits 2. --check only reads.
+    """
     from attngrad.derive import codegen as cg
     from attngrad.derive.claims import defined, import_user_file
     from attngrad.derive.model import Model
@@ -30,10 +46,12 @@ def codegen(check_only: bool, file_: str | None, out: str | None, as_json: bool)
     if file_:
         if not out:
             raise InputError("--file needs --out, the folder to write the generated kernels to.")
+        if not check_only:
+            check_folder(out, "the generated kernels (--out)")
         models = defined(import_user_file(file_), Model)
         if not models:
             raise InputError(f"The file {file_} defines no Model.")
-        targets = {cg.module_name(m): m for m in models}
+        targets = cg.targets_of(models, file_)
         out_dir, command = Path(out), f"attngrad codegen --file {file_} --out {out}"
     else:
         if out:
@@ -43,6 +61,13 @@ def codegen(check_only: bool, file_: str | None, out: str | None, as_json: bool)
         from attngrad.derive.papers.registry import codegen_targets
 
         targets, out_dir, command = codegen_targets(), Path(gen.__file__).parent, "attngrad codegen"
+        if not check_only:
+            if not source_checkout(out_dir):
+                raise InputError(f"{out_dir} is in an installed attngrad, not a source checkout, and plain "
+                                 "`attngrad codegen` rewrites only a checkout's kernels: run it from an editable "
+                                 "install of the source tree (pip install -e .), or give --file FILE --out DIR for "
+                                 "your own chains.")
+            check_folder(str(out_dir), "the generated kernels")
     if check_only:
         bad = cg.stale(targets, out_dir, command)
         if as_json:

@@ -14,10 +14,10 @@ from attngrad.cli import parse
 from attngrad.cli.plot import check_plot_path
 from attngrad.cli.render import labelled, progressbar, table
 from attngrad.errors import InputError
-from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE, EXACT_METHODS, POLYNOMIALS, SCALES
+from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE, KERNEL_METHODS, POLYNOMIALS, SCALES
 
 POLY_CHOICES = (AUTO_POLYNOMIAL, *POLYNOMIALS)
-EXACT_DEFAULT = ",".join(EXACT_METHODS[:2])  # generated,fused: ours (the reference is far slower)
+EXACT_DEFAULT = ",".join(KERNEL_METHODS)  # ours (the reference is far slower)
 
 
 def _ms(t: dict | None) -> str:
@@ -35,16 +35,18 @@ def _e(x: float | None) -> str:
               help="Bounds β on |S| the inputs are scaled to ('none': N(0, 1/d) entries as drawn).")
 @click.option("--eps", "eps_text", help="Target relative errors of exp on [−β, β]; the degree follows (default 1e-6).")
 @click.option("--degree", "degree_text", help="Polynomial degrees instead of --eps.")
-@click.option("--poly", default=AUTO_POLYNOMIAL, show_default=True, type=click.Choice(POLY_CHOICES))
-@click.option("--scale", default=DEFAULT_SCALE, show_default=True, type=click.Choice(SCALES))
+@click.option("--poly", default=AUTO_POLYNOMIAL, show_default=True, type=click.Choice(POLY_CHOICES),
+              help="Polynomial for exp (auto: the one that needs the smallest degree).")
+@click.option("--scale", default=DEFAULT_SCALE, show_default=True, type=click.Choice(SCALES), help="The scale s of S = s·A₁XA₂ᵀ.")
 @click.option("--exact", "exact_text", default=EXACT_DEFAULT, show_default=True, help="Exact kernels to time.")
 @click.option("--exact-max-n", default=65536, show_default=True, type=int, help="Largest n the exact kernels run at.")
 @click.option("--multilayer", is_flag=True, help="MultiLayer's table instead: d = 4…12, n = 10·2^d, degree 2.")
-@click.option("--repeats", default=5, show_default=True, type=int)
-@click.option("--warmup", default=1, show_default=True, type=int)
-@click.option("--budget", default=60.0, show_default=True, type=float, help="Seconds of timed calls per method and size.")
+@click.option("--repeats", default=5, show_default=True, type=int, help="Timed calls per method and size (median, min, max).")
+@click.option("--warmup", default=1, show_default=True, type=int, help="Untimed calls first (the first one is reported).")
+@click.option("--budget", default=60.0, show_default=True, type=float,
+              help="Seconds of timed calls per method and size (refused when one exact call alone is predicted longer).")
 @click.option("--threads", type=int, help="Threads (default: all): the exact kernels' Numba threads and the low-rank passes' worker threads.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random inputs.")
 @click.option("--memory/--no-memory", default=True, show_default=True, help="Peak memory of the low-rank call at the largest n.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write time vs n (log–log) to this PNG.")
@@ -59,8 +61,9 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
     parse.non_negative_seed(seed)
     if eps_text and degree_text:
         raise InputError("Give --eps or --degree, not both.")
-    if budget <= 0:
-        raise InputError(f"--budget must be positive, got {budget}.")
+    parse.positive(budget, "--budget")
+    if plot_path and multilayer:
+        raise InputError("--plot draws the grid's timings, and --multilayer has no plot; leave one of them out.")
     with progressbar(1, "bench lowrank") as bar:
         if multilayer:
             out = B.run_multilayer(repeats=repeats, warmup=warmup, threads=threads, seed=seed, budget_s=budget,
@@ -118,17 +121,21 @@ def bench_lowrank(n_text, d_text, beta_text, eps_text, degree_text, poly, scale,
 
 
 @click.command()
-@click.option("--n", "n_text", default="1024,2048,4096,8192,16384,32768,65536", show_default=True)
+@click.option("--n", "n_text", default="1024,2048,4096,8192,16384,32768,65536", show_default=True, help="Sequence lengths.")
 @click.option("--c", "c_text", default="0.25,0.5,1,2", show_default=True, help="B = c·√(ln n).")
-@click.option("--d", default=8, show_default=True, type=int)
+@click.option("--d", default=8, show_default=True, type=int, help="Head dimension.")
 @click.option("--eps", default=1e-6, show_default=True, type=float, help="Relative error of exp on [−B², B²].")
-@click.option("--poly", default=AUTO_POLYNOMIAL, show_default=True, type=click.Choice(POLY_CHOICES))
-@click.option("--repeats", default=3, show_default=True, type=int)
+@click.option("--poly", default=AUTO_POLYNOMIAL, show_default=True, type=click.Choice(POLY_CHOICES),
+              help="Polynomial for exp (auto: the one that needs the smallest degree for --eps).")
+@click.option("--repeats", default=3, show_default=True, type=int, help="Timed calls per measured cell, after one warm-up (median).")
 @click.option("--budget", default=30.0, show_default=True, type=float,
-              help="Seconds a low-rank call may be predicted to take and still be run.")
-@click.option("--exact-max-n", default=65536, show_default=True, type=int)
-@click.option("--threads", type=int)
-@click.option("--seed", default=0, show_default=True, type=int)
+              help="Seconds a call may be predicted to take: a longer low-rank call is predicted, not run; a longer "
+                   "exact call refuses the run.")
+@click.option("--exact-max-n", default=65536, show_default=True, type=int,
+              help="Largest n the exact kernel runs at (larger n: no exact time, no crossover).")
+@click.option("--threads", type=int,
+              help="Threads (default: all): the exact kernel's Numba threads and the low-rank passes' worker threads.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random inputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write the transition figure to this PNG.")
 def phase(n_text, c_text, d, eps, poly, repeats, budget, exact_max_n, threads, seed, as_json, plot_path) -> None:
@@ -139,10 +146,12 @@ def phase(n_text, c_text, d, eps, poly, repeats, budget, exact_max_n, threads, s
 
     check_threads(threads)
     check_plot_path(plot_path)
+    parse.non_negative_seed(seed)
     if not MIN_EPS <= eps < 1:
         raise InputError(f"--eps must be in [{MIN_EPS:g}, 1), got {eps}.")
-    if d < 1 or repeats < 1 or budget <= 0:
-        raise InputError("--d and --repeats must be at least 1 and --budget positive.")
+    parse.at_least_one(d, "--d")
+    parse.at_least_one(repeats, "--repeats")
+    parse.positive(budget, "--budget")
     with progressbar(1, "phase") as bar:
         out = B.run_phase(parse.ints(n_text, "--n"), parse.floats(c_text, "--c"), d, eps=eps, poly=poly, repeats=repeats,
                           budget_s=budget, exact_max_n=exact_max_n, threads=threads, seed=seed, progress=labelled(bar))

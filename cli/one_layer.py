@@ -16,13 +16,14 @@ from typing import Any
 import click
 
 from attngrad.cli import parse
-from attngrad.cli.options import build_settings, instance_options
+from attngrad.cli.options import build_settings, given_sizes, instance_options
+from attngrad.cli.outputs import check_prefix
 from attngrad.cli.plot import check_plot_path
 from attngrad.cli.render import Progress, json_default, number, table, write_json, write_rows
 from attngrad.errors import InputError
-from attngrad.vocabulary import KERNELS, TRAINING_MODES
+from attngrad.vocabulary import KERNELS, PAPER_KERNELS, TRAINING_MODES
 
-LANDSCAPE_KERNELS = KERNELS[:2]  # softmax and gaussian
+LANDSCAPE_KERNELS = PAPER_KERNELS
 LANDSCAPE_TRAIN = ",".join(TRAINING_MODES["wqkv"])
 BOUNDS_TRAIN = ",".join(TRAINING_MODES["wv"])
 
@@ -52,7 +53,8 @@ def simulate(experiment: str, kernels: tuple[str, ...], modes: tuple[str, ...], 
 
     Every run records the loss, the gradient norm and the PL ratio ½‖∇f‖²/f at each step, and λ_min(JJᵀ) of
     the exact Jacobian every --lambda-every steps, where ½‖∇f‖² ≥ (λ_min/N)·f is checked. Exit 1 when that
-    check fails, or when a W_V-only run decreases less than the bound 1 − ημ at some step.
+    check fails, or when a W_V-only run decreases less than the bound 1 − ημ at some step (with η > 1/L that bound
+    is not applicable: "n/a", and a note that names the assumption).
     """
     from attngrad.numeric import simulate as sim
     from attngrad.numeric.kernel_support import check_threads
@@ -61,8 +63,9 @@ def simulate(experiment: str, kernels: tuple[str, ...], modes: tuple[str, ...], 
     if experiment not in sim.EXPERIMENTS:
         raise InputError(f"Unknown experiment '{experiment}'; use one of {', '.join(sim.EXPERIMENTS)}.")
     check_plot_path(plot_path)
+    check_prefix(out, "the results (--out)", (".csv", ".json"))
     exp = sim.EXPERIMENTS[experiment]
-    sizes = dict(N=size_N, n=size_n, D=size_D, d=size_d, dv=size_dv, dy=size_dy)
+    sizes = given_sizes(size_N, size_n, size_D, size_d, size_dv, size_dy)
     settings = build_settings(exp["settings"], steps, eta, tol, target, window, divergence, lambda_every, sizes,
                               embedding, targets, init_scales, tie_qk, data_path)
     from attngrad.numeric.one_layer import check_train
@@ -71,7 +74,7 @@ def simulate(experiment: str, kernels: tuple[str, ...], modes: tuple[str, ...], 
     seed_list = parse.seeds(seeds) or exp["seeds"]
     with Progress("simulate", settings.steps) as progress:
         runs = sim.simulate(list(kernels) or exp["kernels"], mode_list, seed_list, settings, workers=threads,
-                            progress=progress)
+                            progress=progress, with_rows=bool(out), notice=progress.note)
     summaries = [r.summary(settings.target) for r in runs]
     story = sim.claim_fractions(runs, settings.target)
     report = {"experiment": experiment, "settings": sim.settings_dict(settings), "runs": summaries, "story": story}
@@ -95,7 +98,8 @@ def show_simulation(summaries, story, settings, bad) -> None:
     rows = []
     for s in summaries:
         rate = s["rate"]
-        bound = f"{rate['held']}/{rate['checked']}" + ("" if rate.get("exact") else " (at λ steps)")
+        bound = "n/a" if rate.get("not_applicable") else \
+            f"{rate['held']}/{rate['checked']}" + ("" if rate.get("exact") else " (at λ steps)")
         status = s["status"] + (f" @{s['steps'] - 1}" if s["status"] in ("converged", "plateau", "diverged") else "")
         rows.append([s["kernel"], s["train"], str(s["seed"]), status, number(s["f0"]), number(s["final_loss"]),
                      number(s["steps_to_target"]),
@@ -113,12 +117,16 @@ def show_simulation(summaries, story, settings, bad) -> None:
             rows.append([mode, kernel, str(e["runs"]), f"{e['reached_target']:.0%}", f"{e['stalled']:.0%}",
                          f"{e['diverged']:.0%}", hit, number(e["fitted_rate_median"], ".4g"),
                          number(e["predicted_rate_median"], ".4g"),
+                         "n/a" if e["bound_not_applicable"] == e["runs"] else
                          f"{e['bound_steps_held']}/{e['bound_steps_checked']}", f"{e['pl_holds']}/{e['pl_checks']}"])
     click.echo(table(rows, ["train", "kernel", "runs", f"reach {settings.target:g}", "stall", "diverge",
                             "steps to target: median (range)", "fitted rate", "1 − ημ_min", "bound held", "PL held"]))
     for s in summaries:
         for note in s["notes"]:
             click.echo(f"note: {s['kernel']}/{s['train']}/seed {s['seed']}: {note}")
+        if s["rate"].get("not_applicable"):
+            click.echo(f"note: {s['kernel']}/{s['train']}/seed {s['seed']}: f⁺ ≤ (1−ημ)f not applicable: "
+                       f"{s['rate']['not_applicable']}")
     if bad:
         click.echo(f"{len(bad)} run(s) broke a bound they are subject to; see the PL checks and f⁺ ≤ (1−ημ)f columns.")
 
@@ -128,52 +136,46 @@ def show_simulation(summaries, story, settings, bad) -> None:
 @click.option("--kernel", "kernels", multiple=True, type=click.Choice(KERNELS),
               help=f"Kernel (repeat for several; default {' and '.join(LANDSCAPE_KERNELS)}).")
 @click.option("--train", "mode", default=LANDSCAPE_TRAIN, show_default=True, help="Trained weights (the slice moves these).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the instance, the initial weights and the two directions.")
 @click.option("--steps", default=2000, show_default=True, type=int, help="GD steps to the trained point.")
 @click.option("--points", default=41, show_default=True, type=int, help="Grid points per side.")
 @click.option("--span", default=1.0, show_default=True, type=float, help="The grid covers [−span, span]² (filter-normalised).")
 @instance_options
-@click.option("--threads", type=int)
+@click.option("--threads", type=int, help="Kernels trained side by side, then grid rows evaluated side by side (default: all cores).")
 @click.option("--out", help="Write PREFIX.json (grids, minima) and PREFIX-KERNEL.csv (α, β, f).")
-@click.option("--plot", "plot_prefix", help="Write PLOT-KERNEL.png: contour and surface, one file per kernel.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Contour and surface of f to this PNG, one row per kernel.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def landscape(kernels, mode, seed, steps, points, span, size_N, size_n, size_D, size_d, size_dv, size_dy, embedding,
-              targets, init_scales, tie_qk, data_path, threads, out, plot_prefix, as_json) -> None:
+              targets, init_scales, tie_qk, data_path, threads, out, plot_path, as_json) -> None:
     """Train, then slice f along two filter-normalised random directions and count the grid's local minima."""
     from attngrad.numeric import simulate as sim
     from attngrad.numeric.kernel_support import check_threads
-    from attngrad.numeric.landscape import landscape as slice_
+    from attngrad.numeric.landscape import landscape_report, trained_slices
     from attngrad.numeric.one_layer import check_train
 
     check_threads(threads)
     parse.non_negative_seed(seed)
     train = check_train(mode)
-    if plot_prefix:
-        check_plot_path(plot_prefix + "-x.png")
-    sizes = dict(N=size_N, n=size_n, D=size_D, d=size_d, dv=size_dv, dy=size_dy)
+    kernels = list(kernels) or list(LANDSCAPE_KERNELS)
+    check_plot_path(plot_path)
+    check_prefix(out, "the results (--out)", (".json", *(f"-{k}.csv" for k in kernels)))
+    sizes = given_sizes(size_N, size_n, size_D, size_d, size_dv, size_dy)
     settings = build_settings(sim.Settings(), steps=steps, sizes=sizes, embedding=embedding, targets=targets,
                               init_scales=init_scales, tie_qk=tie_qk, data_path=data_path)
-    kernels = list(kernels) or list(LANDSCAPE_KERNELS)
     with Progress("train", settings.steps) as progress:
-        runs = sim.simulate(kernels, [train], [seed], settings, workers=threads, progress=progress)
-    slices = []
-    for run in runs:
-        if run.status == "diverged":
-            raise InputError(f"Training {run.kernel} diverged at step {run.last}; give a smaller --eta or fewer --steps.")
-        slices.append(slice_(run.kernel, train, run.instance, span=span, points=points, seed=seed, workers=threads))
-    report = {"train": ",".join(train), "seed": seed, "steps": steps, "span": span, "points": points,
-              "slices": [dict(s.to_dict(), trained_loss=float(r.losses[r.last]), status=r.status)
-                         for s, r in zip(slices, runs)]}
+        runs, slices = trained_slices(kernels, train, seed, settings, span=span, points=points, workers=threads,
+                                      progress=progress, notice=progress.note)
+    report = landscape_report(train, seed, steps, span, points, runs, slices)
     if out:
         write_json(Path(out + ".json"), report)
         for s in slices:
-            write_rows(Path(f"{out}-{s.kernel}.csv"), [{"alpha": float(a), "beta": float(b), "loss": float(s.losses[i, j])}
-                                                    for i, a in enumerate(s.alphas) for j, b in enumerate(s.betas)])
-    if plot_prefix:
+            write_rows(Path(f"{out}-{s.kernel}.csv"), s.grid_rows())
+    if plot_path:
         from attngrad.cli.plot import landscape_plot
 
-        for s in slices:
-            landscape_plot(s, f"{plot_prefix}-{s.kernel}.png")
+        landscape_plot(slices, plot_path)
     if as_json:
         click.echo(json.dumps(report, indent=1, default=json_default))
         return
@@ -186,9 +188,9 @@ def landscape(kernels, mode, seed, steps, points, span, size_N, size_n, size_D, 
 # bounds ------------------------------------------------------------------------------------------------------
 @click.command()
 @click.argument("ids", nargs=-1)
-@click.option("--kernel", default=KERNELS[0], show_default=True, type=click.Choice(KERNELS))
+@click.option("--kernel", default=KERNELS[0], show_default=True, type=click.Choice(KERNELS), help="Kernel of the instance.")
 @click.option("--train", "mode", default=BOUNDS_TRAIN, show_default=True, help="Trained weights of the instance.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the instance and its initial weights.")
 @click.option("--eta", type=float, help="Step size (default 1/L̂ as in simulate).")
 @click.option("--epsilon", default=1e-8, show_default=True, type=float, help="Loss to reach, for the step count.")
 @instance_options
@@ -212,7 +214,7 @@ def bounds(ids, kernel, mode, seed, eta, epsilon, size_N, size_n, size_D, size_d
         from attngrad.numeric import simulate as sim
         from attngrad.numeric.one_layer import check_train
 
-        sizes = dict(N=size_N, n=size_n, D=size_D, d=size_d, dv=size_dv, dy=size_dy)
+        sizes = given_sizes(size_N, size_n, size_D, size_d, size_dv, size_dy)
         settings = build_settings(sim.Settings(), eta=eta, sizes=sizes, embedding=embedding, targets=targets,
                                   init_scales=init_scales, tie_qk=tie_qk, data_path=data_path)
         numbers = instance_numbers(chosen, kernel, check_train(mode), seed, settings, epsilon)
@@ -244,6 +246,7 @@ def show_bounds(chosen, numbers: dict[str, list[dict[str, Any]]], instance: str)
         if b.id in numbers:
             click.echo(f"  at {instance}:")
             rows = [[r["quantity"], number(r.get("numerical"), ".6g"), number(r.get("theoretical"), ".6g"),
-                     {True: "yes", False: "NO", None: ""}[r.get("holds")], r.get("note", "")] for r in numbers[b.id]]
+                     "n/a" if r.get("not_applicable") else {True: "yes", False: "NO", None: ""}[r.get("holds")],
+                     r.get("note", "")] for r in numbers[b.id]]
             click.echo("    " + table(rows, ["quantity", "numerical", "theoretical", "holds", "note"]).replace("\n", "\n    "))
         click.echo("")

@@ -14,14 +14,21 @@ from attngrad.cli import parse
 from attngrad.errors import InputError
 from attngrad.vocabulary import EMBEDDINGS, TARGETS
 
-SIZE_NAMES = ("N", "n", "D", "d", "dv", "dy")
+#: the sizes of one attention layer's instance (numeric.one_layer.Sizes), with what each counts
+SIZES = {"N": "samples", "n": "tokens per sample", "D": "embedding dimension", "d": "query/key dimension",
+         "dv": "value dimension", "dy": "output dimension"}
 
 
 def sizes_options(fn: Callable) -> Callable:
-    for name, help_ in reversed((("N", "samples"), ("n", "tokens per sample"), ("D", "embedding dimension"),
-                                 ("d", "query/key dimension"), ("dv", "value dimension"), ("dy", "output dimension"))):
+    """``--N … --dy`` as the keyword arguments ``size_N … size_dy`` (None when not given)."""
+    for name, help_ in reversed(SIZES.items()):
         fn = click.option(f"--{name}", f"size_{name}", type=int, help=f"{help_} (default: the experiment's).")(fn)
     return fn
+
+
+def given_sizes(size_N, size_n, size_D, size_d, size_dv, size_dy) -> dict[str, int | None]:
+    """The values of ``sizes_options``, by size name."""
+    return dict(zip(SIZES, (size_N, size_n, size_D, size_d, size_dv, size_dy)))
 
 
 def instance_options(fn: Callable) -> Callable:

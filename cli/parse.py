@@ -1,6 +1,8 @@
 """How the command line reads its text options: number lists, sizes, seeds, weight scales, name lists.
 
-The standard library only; bad text raises ``InputError`` with one sentence naming the option (exit 2).
+The standard library only at import time; bad text raises ``InputError`` with one sentence naming the option
+(exit 2). A single number or seed is checked by the same helpers as the numeric API's arguments
+(attngrad.numeric.inputs, imported when a command calls them).
 """
 
 from __future__ import annotations
@@ -63,20 +65,28 @@ def sizes(text: str | None) -> tuple[dict[str, int], ...] | None:
     return tuple(out)
 
 
-def seeds(text: str | None) -> list[int] | None:
-    """'0-7', '0,3,5' or '2' → seeds."""
+#: more seeds than this are accepted only as one range 'a-b' (counted, never listed here)
+MAX_LISTED_SEEDS = 1_000_000
+
+
+def seeds(text: str | None) -> list[int] | range | None:
+    """'0-7', '0,3,5' or '2' → seeds; a single range 'a-b' stays a ``range`` (the command counts it, and refuses
+    it by its predicted memory, without building a list of, say, 10⁸ numbers)."""
     if text is None:
         return None
-    out: list[int] = []
     try:
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+        parts = [(int(lo), int(hi) if hi else int(lo)) for lo, _, hi in (p.strip().partition("-") for p in text.split(","))]
     except ValueError:
         raise InputError(f"--seeds must look like '0-7' or '0,3,5', got '{text}'.") from None
-    if not out or min(out) < 0:
-        raise InputError(f"--seeds must be non-negative integers, got '{text}'.")
-    return out
+    if any(lo < 0 or hi < lo for lo, hi in parts):
+        raise InputError(f"--seeds must be non-negative integers, ranges a-b with a ≤ b, got '{text}'.")
+    if len(parts) == 1:
+        return range(parts[0][0], parts[0][1] + 1)
+    count = sum(hi - lo + 1 for lo, hi in parts)
+    if count > MAX_LISTED_SEEDS:
+        raise InputError(f"--seeds names {count:,} seeds in {len(parts)} parts; give more than "
+                         f"{MAX_LISTED_SEEDS:,} seeds as one range a-b.")
+    return [s for lo, hi in parts for s in range(lo, hi + 1)]
 
 
 def init_scales(items: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
@@ -92,6 +102,19 @@ def init_scales(items: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
 
 
 def non_negative_seed(seed: int, label: str = "--seed") -> int:
-    if seed < 0:
-        raise InputError(f"{label} must be a non-negative integer, got {seed}.")
-    return seed
+    from attngrad.numeric.inputs import seed as check_seed
+
+    return check_seed(label, seed)
+
+
+def positive(value: float, label: str) -> float:
+    """A finite number > 0 (Click's float type reads 'nan' and 'inf' as numbers)."""
+    from attngrad.numeric.inputs import positive_number
+
+    return positive_number(label, value)
+
+
+def at_least_one(value: int, label: str) -> int:
+    from attngrad.numeric.inputs import integer
+
+    return integer(label, value, 1)

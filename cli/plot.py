@@ -6,6 +6,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from attngrad.cli.outputs import PLOT_SUFFIXES, check_file
+from attngrad.cli.render import write_atomic
+from attngrad.vocabulary import KERNEL_METHODS
 from attngrad.errors import InputError
 
 
@@ -21,13 +24,12 @@ def pyplot():
 
 
 def check_plot_path(path: str | None) -> None:
-    """Fail before the work, not after it: the plot extra must be installed and the plot's folder exist."""
+    """Fail before the work, not after it: the plot's path must be writable with a suffix in PLOT_SUFFIXES
+    (cli/outputs.py), and the plot extra installed."""
     if path is None:
         return
+    check_file(path, "the plot (--plot)", PLOT_SUFFIXES)
     pyplot()
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise InputError(f"Cannot write the plot to {path}: the folder {folder} does not exist.")
 
 
 def bench_plot(result: dict[str, Any], out: str) -> None:
@@ -60,7 +62,7 @@ def lowrank_plot(result: dict[str, Any], out: str) -> None:
         for key in dict.fromkeys((r["beta_target"], r["poly"], r["degree"]) for r in sel):
             pts = sorted((r["n"], r["lowrank"]["median_s"]) for r in sel if (r["beta_target"], r["poly"], r["degree"]) == key)
             ax.plot(*zip(*pts), marker="o", label=f"low-rank β={key[0]}, {key[1]} g={key[2]}")
-        for m in ("generated", "fused"):
+        for m in KERNEL_METHODS:
             pts = sorted({(r["n"], r[m]["median_s"]) for r in sel if m in r})
             if pts:
                 ax.plot(*zip(*pts), marker="s", ls="--", label=f"exact ({m})")
@@ -100,10 +102,10 @@ def phase_plot(result: dict[str, Any], out: str) -> None:
 
 
 def _save(fig, plt, out: str) -> None:
+    """The figure to ``out`` in the format its suffix names, whole or not at all (``write_atomic``)."""
+    fmt = Path(out).suffix.lstrip(".").lower() or "png"
     try:
-        fig.savefig(Path(out), dpi=120)
-    except OSError as exc:
-        raise InputError(f"Cannot write the plot to {out}: {exc.strerror or exc}.") from None
+        write_atomic(out, lambda fh: fig.savefig(fh, format=fmt, dpi=120), binary=True, what="the plot")
     finally:
         plt.close(fig)
 
@@ -149,25 +151,27 @@ def simulate_plot(runs: list, out: str) -> None:
     _save(fig, plt, out)
 
 
-def landscape_plot(slice_, out: str) -> None:
-    """Contour (left) and surface (right) of f on the grid; local minima marked."""
+def landscape_plot(slices: list, out: str) -> None:
+    """One row per kernel's slice: contour (left) and surface (right) of f on the grid; local minima marked."""
     import numpy as np
 
     plt = pyplot()
-    A, B = np.meshgrid(slice_.alphas, slice_.betas, indexing="ij")
-    Z = np.log10(np.maximum(slice_.losses, 1e-300))
-    fig = plt.figure(figsize=(11, 4.6))
-    ax = fig.add_subplot(1, 2, 1)
-    cs = ax.contourf(A, B, Z, levels=30, cmap="viridis")
-    fig.colorbar(cs, ax=ax, label="log10 f")
-    minima = slice_.local_minima()
-    if minima:
-        ax.plot([slice_.alphas[a] for a, _ in minima], [slice_.betas[b] for _, b in minima], "r.", label="local minima")
-        ax.legend(fontsize=7)
-    ax.set(xlabel="α", ylabel="β", title=f"{slice_.kernel}, train {','.join(slice_.train)}: "
-                                          f"local minima on the grid: {len(minima)}")
-    ax3 = fig.add_subplot(1, 2, 2, projection="3d")
-    ax3.plot_surface(A, B, Z, cmap="viridis", linewidth=0)
-    ax3.set(xlabel="α", ylabel="β", zlabel="log10 f")
+    fig = plt.figure(figsize=(11, 4.6 * len(slices)))
+    for row, slice_ in enumerate(slices):
+        A, B = np.meshgrid(slice_.alphas, slice_.betas, indexing="ij")
+        Z = np.log10(np.maximum(slice_.losses, 1e-300))
+        ax = fig.add_subplot(len(slices), 2, 2 * row + 1)
+        cs = ax.contourf(A, B, Z, levels=30, cmap="viridis")
+        fig.colorbar(cs, ax=ax, label="log10 f")
+        minima = slice_.local_minima()
+        if minima:
+            ax.plot([slice_.alphas[a] for a, _ in minima], [slice_.betas[b] for _, b in minima], "r.",
+                    label="local minima")
+            ax.legend(fontsize=7)
+        ax.set(xlabel="α", ylabel="β", title=f"{slice_.kernel}, train {','.join(slice_.train)}: "
+                                              f"local minima on the grid: {len(minima)}")
+        ax3 = fig.add_subplot(len(slices), 2, 2 * row + 2, projection="3d")
+        ax3.plot_surface(A, B, Z, cmap="viridis", linewidth=0)
+        ax3.set(xlabel="α", ylabel="β", zlabel="log10 f", title=slice_.kernel)
     fig.tight_layout()
     _save(fig, plt, out)

@@ -154,6 +154,17 @@ def load_claims_file(path: str | Path) -> list[Claim]:
     claims = defined(import_user_file(path), Claim)
     if not claims:
         raise InputError(f"The file {Path(path)} defines no claim (no module-level Claim objects).")
+    return unique_ids(claims, str(Path(path)))
+
+
+def unique_ids(claims: list[Claim], where: str) -> list[Claim]:
+    """``claims`` when no two of them share an id (a claim is selected, and its verdict found, by its id);
+    else InputError naming the id and ``where`` the claims come from."""
+    seen: set[str] = set()
+    for c in claims:
+        if c.id in seen:
+            raise InputError(f"Two claims in {where} have the id '{c.id}'; give each claim an id of its own.")
+        seen.add(c.id)
     return claims
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import expr as ex
-from .check.sampling import Point, make_inputs, random_normal, size_substitution
+from .sampling import Point, make_inputs, random_normal, size_substitution
 from .claims import Claim
 from .evaluate import Evaluator, MpmathField
 from .printing import show

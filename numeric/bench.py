@@ -9,6 +9,7 @@ the median, min and max are reported with the thread count. The bound is measure
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -21,14 +22,20 @@ import numpy as np
 
 from attngrad.errors import InputError
 from attngrad.numeric.attention import loss_and_grad, random_inputs
-from attngrad.vocabulary import DEFAULT_SCALE
+from attngrad.numeric.inputs import integer, positive_number
+from attngrad.numeric.resources import format_bytes, memory_limit, refuse_if_too_big
+from attngrad.vocabulary import ALMAN_SONG_MODULE, ATTENTION_INPUTS, DEFAULT_SCALE, KERNEL_METHODS
 
-NAMES = ("A1", "A2", "A3", "E", "Y", "X")
-OURS = ("generated", "fused")
+NAMES = ATTENTION_INPUTS
+OURS = KERNEL_METHODS
 VERIFY_N = 1024
 VERIFY_RTOL = {"float64": 1e-9, "float32": 2e-3}
 # bytes of n×n temporaries per method and entry (reference: S, exp, f, q, p1, p2, p and products)
 NN_ARRAYS = {"reference": 9, "torch-autograd": 7, "torch-sdpa": 7, "jax-jit-grad": 7}
+# n×d float64 arrays a call holds at its peak: the inputs widened to float64 (4), the score check's A₁X and its
+# scaled copies (4), the kernels' n×d arrays (A₁X, A₃Y, −E) and outputs; rounded up
+ND_ARRAYS = 12
+DEFAULT_BUDGET_S = 3600.0  # seconds a grid may be predicted to take (at least) and still be started
 Call = Callable[[], tuple[float, np.ndarray, np.ndarray]]
 
 
@@ -149,51 +156,134 @@ def time_calls(call: Call, warmup: int, repeats: int) -> tuple[float, list[float
     return first, times
 
 
-def available_memory() -> int:
-    try:
-        with open("/proc/meminfo") as fh:
-            return next(int(ln.split()[1]) * 1024 for ln in fh if ln.startswith("MemAvailable:"))
-    except (OSError, StopIteration):
-        return 8 << 30
+def thread_bytes(method: str, n: int, d: int, threads: int) -> int:
+    """Bytes of the buffers the threads of one call of ``method`` hold side by side: the generated kernel's row
+    buffers (``ROW_BUFFERS`` of its module, each columns × block per thread), the fused kernel's block of scores
+    and its partial fᵀc (n × (BLOCK + d) per thread); none for the others."""
+    chunks = max(1, min(int(threads), n))  # the kernels run on min(threads, n) chunks of rows
+    if method == "generated":
+        from attngrad.numeric.generated import row_buffer_bytes
+
+        return row_buffer_bytes(ALMAN_SONG_MODULE, {"n": n, "d": d}, chunks)
+    if method == "fused":
+        from attngrad.numeric.fused import BLOCK
+
+        return 8 * chunks * n * (BLOCK + d)
+    return 0
 
 
-def predicted_bytes(method: str, n: int, d: int, itemsize: int) -> int:
-    """Inputs and outputs (O(nd)) plus the n×n temporaries the method is known to form."""
-    return 8 * n * d * itemsize + NN_ARRAYS.get(method, 0) * n * n * itemsize
+def predicted_bytes(method: str, n: int, d: int, itemsize: int, threads: int = 1, square: bool = True) -> int:
+    """The memory of one timed call at n × d: the inputs in their dtype, ND_ARRAYS n×d float64 arrays (the inputs
+    widened, the kernels' n×d arrays and temporaries), the threads' buffers (``thread_bytes``) and, with
+    ``square``, the n×n temporaries the method is known to form."""
+    out = 4 * n * d * itemsize + ND_ARRAYS * n * d * 8 + thread_bytes(method, n, d, threads)
+    return out + (NN_ARRAYS.get(method, 0) * n * n * itemsize if square else 0)
 
 
-def check_grid(ns: list[int], ds: list[int], dtypes: list[str], repeats: int, warmup: int) -> None:
+def check_grid(ns: list[int], ds: list[int], dtypes: list[str], repeats: int, warmup: int,
+               budget_s: float = DEFAULT_BUDGET_S) -> None:
     for label, values in (("--n", ns), ("--d", ds)):
         if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
             raise InputError(f"{label} must be a list of positive integers.")
-    if repeats < 1 or warmup < 1:
-        raise InputError("--repeats and --warmup must be at least 1.")
+    integer("--repeats", repeats, 1)
+    integer("--warmup", warmup, 1)
+    positive_number("--budget", budget_s)
     for dt in dtypes:
         if dt not in ("float64", "float32"):
             raise InputError(f"--dtype must be float64 or float32, got {dt!r}.")
-    need = max(predicted_bytes("generated", n, d, 8) for n in ns for d in ds)
-    if need > 0.8 * available_memory():
-        raise InputError(f"The grid needs about {need / 2**30:.1f} GiB for its inputs, more than this machine has free.")
+
+
+def check_memory(command: str, methods: list[str], points: list[tuple[int, int]], itemsize: int, threads: int) -> None:
+    """Refuse a run before it starts when a method could not run its largest (n, d) point even without n×n
+    temporaries: inputs, n×d arrays and the threads' buffers (a point whose n×n temporaries alone do not fit is
+    skipped instead, see ``_time_child``)."""
+    for name in methods if points else ():
+        need, n, d = max((predicted_bytes(name, n, d, itemsize, threads, square=False), n, d) for n, d in points)
+        chunks = min(threads, n)
+        buffers = f" and the buffers of {chunks} thread{'s' if chunks > 1 else ''}" if thread_bytes(
+            name, n, d, threads) else ""
+        refuse_if_too_big(command, need, f"method {name} at n = {n:,}, d = {d} (its inputs, n×d arrays{buffers})")
+
+
+def check_call_time(command: str, methods: tuple[str, ...] | list[str], points: list[tuple[int, int]],
+                    rates: dict[str, float], budget_s: float, limit: str = "--exact-max-n") -> None:
+    """Refuse a run before it starts when one call of an exact kernel would outlast ``budget_s`` even at this
+    machine's lower bound (``bound_seconds``) at the largest of ``points``."""
+    if not methods or not points:
+        return
+    n, d = max(points, key=lambda p: bound_seconds(p[0], p[1], rates))
+    need = bound_seconds(n, d, rates)
+    if need > budget_s:
+        raise InputError(f"{command} would take at least {duration(need)} for one call of the exact {methods[0]} kernel "
+                         f"at n = {n:,}, d = {d} (this machine's lower bound), beyond the --budget of "
+                         f"{duration(budget_s)}; lower {limit} or raise --budget.")
+
+
+def calls_per_point(repeats: int, warmup: int) -> int:
+    """Calls of a method at one grid point: ``warmup`` (the first one included) and ``repeats`` timed ones."""
+    return warmup + repeats
+
+
+def predicted_seconds(methods: list[str], ns: list[int], ds: list[int], dtypes: list[str], repeats: int, warmup: int,
+                      rates: dict[str, dict[str, float]], threads: int, memory: bool) -> float:
+    """A lower bound on the time of the grid: every call that will run (points skipped for their n×n temporaries
+    do not) at this machine's lower bound ``bound_seconds``, and with ``memory`` one more call per method and
+    dtype at the largest n and d."""
+    limit = memory_limit() or math.inf
+    total = 0.0
+    for name in methods:
+        for dt in dtypes:
+            itemsize = np.dtype(dt).itemsize
+            for d in ds:
+                for n in ns:
+                    if predicted_bytes(name, n, d, itemsize, threads) <= limit:
+                        total += calls_per_point(repeats, warmup) * bound_seconds(n, d, rates[dt])
+            if memory and predicted_bytes(name, max(ns), max(ds), itemsize, threads) <= limit:
+                total += bound_seconds(max(ns), max(ds), rates[dt])
+    return total
+
+
+def duration(seconds: float) -> str:
+    """42 → '42 s', 5000 → '1.4 h', 9e5 → '10.4 days'."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def check_time(seconds: float, budget_s: float, command: str = "bench exact") -> None:
+    """Refuse a run predicted (at least) ``seconds`` long when that exceeds ``budget_s``."""
+    if seconds > budget_s:
+        raise InputError(f"{command} would take at least {duration(seconds)} (every call at this machine's lower bound "
+                         f"8n²d/GEMM rate + n²/exp rate), beyond the --budget of {duration(budget_s)}; give smaller "
+                         f"--n, --d or --repeats, or a larger --budget.")
 
 
 def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[str, ...] | None = None, *,
               scale: str = DEFAULT_SCALE, repeats: int = 5, warmup: int = 1, threads: int | None = None, seed: int = 0,
-              memory: bool = True, progress: Callable[[str], None] | None = None) -> BenchResult:
+              memory: bool = True, budget_s: float = DEFAULT_BUDGET_S,
+              progress: Callable[[str], None] | None = None) -> BenchResult:
     """Time every method over the grid n × d × dtype; see the module docstring.
 
-    Each method runs in a process of its own, so that no library's idle worker threads (OpenBLAS, PyTorch's
-    OpenMP pool, XLA) spin on the cores while another one is timed.
+    Before anything is timed the grid is refused (InputError, naming the figure and the limit) when a method's
+    largest point would need more memory than ``resources.memory_limit`` allows, or when the grid would take
+    longer than ``budget_s`` seconds even at this machine's lower bound. Each method runs in a process of its
+    own, so that no library's idle worker threads (OpenBLAS, PyTorch's OpenMP pool, XLA) spin on the cores while
+    another one is timed.
     """
     from attngrad.numeric.kernel_support import resolve_threads
 
-    check_grid(ns, ds, dtypes, repeats, warmup)
+    check_grid(ns, ds, dtypes, repeats, warmup, budget_s)
     threads = resolve_threads(threads)
     build, notes = builders(methods)
+    check_memory("bench exact", list(build), [(n, d) for n in ns for d in ds],
+                 max(np.dtype(dt).itemsize for dt in dtypes), threads)
     result = BenchResult(machine_info(threads), notes=notes)
     result.machine.update(repeats=repeats, warmup=warmup)
     rates = {dt: machine_rates(dt) for dt in dtypes}
     result.machine["rates"] = rates
-    budget = 0.6 * available_memory()
+    check_time(predicted_seconds(list(build), ns, ds, dtypes, repeats, warmup, rates, threads, memory), budget_s)
+    budget = float(memory_limit() or 1e300)
     for name in build:
         if progress:
             progress(f"timing {name}")
@@ -215,12 +305,23 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
 
 
 def run_in_child(func: str, args: list, module: str = "attngrad.numeric.bench") -> Any:
-    """Run ``func(*args)`` of ``module`` in a fresh Python process and return its JSON result."""
-    script = f"import json, sys\nfrom {module} import {func}\nprint(json.dumps({func}(*json.loads(sys.argv[1]))))"
-    res = subprocess.run([sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True, timeout=7200)
-    if res.returncode != 0:
-        raise InputError(f"The benchmark process for {args[0]} failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    """Run ``func(*args)`` of ``module`` in a fresh Python process and return its JSON result.
+
+    A Ctrl-C is this process's to handle: the child ignores SIGINT (which a terminal sends to every process of its
+    group) from its first statement on, and its output is captured, so it never prints a traceback; when this
+    process is interrupted (KeyboardInterrupt, or any error while waiting), it kills the child and re-raises."""
+    script = ("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+              f"import json, sys\nfrom {module} import {func}\nprint(json.dumps({func}(*json.loads(sys.argv[1]))))")
+    with subprocess.Popen([sys.executable, "-c", script, json.dumps(args)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=7200)
+        except BaseException:
+            child.kill()
+            raise
+    if child.returncode != 0:
+        raise InputError(f"The benchmark process for {args[0]} failed: {(stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def _time_child(name: str, ns: list[int], ds: list[int], dtypes: list[str], scale: str, repeats: int, warmup: int,
@@ -243,8 +344,9 @@ def _time_child(name: str, ns: list[int], ds: list[int], dtypes: list[str], scal
                 itemsize = np.dtype(dt).itemsize
                 if not err <= VERIFY_RTOL[dt]:
                     row.skipped = f"disagrees with the reference (max rel err {err:.1e} > {VERIFY_RTOL[dt]:.0e}); not timed"
-                elif predicted_bytes(name, n, d, itemsize) > budget:
-                    row.skipped = f"needs about {predicted_bytes(name, n, d, itemsize) / 2**30:.1f} GiB of n×n temporaries"
+                elif predicted_bytes(name, n, d, itemsize, threads) > budget:
+                    row.skipped = (f"needs about {format_bytes(predicted_bytes(name, n, d, itemsize, threads))} with its "
+                                   f"n×n temporaries, beyond the limit of {format_bytes(budget)}")
                 else:
                     _, times = time_calls(build[name](random_inputs(n, d, seed=seed, dtype=dt), scale, threads), warmup, repeats)
                     row.repeats = repeats
@@ -256,7 +358,7 @@ def peak_memory(method: str, n: int, d: int, dtype: str, scale: str, threads: in
                 budget: float) -> dict[str, Any]:
     """Peak RSS growth of one call, measured in a fresh process (Linux VmHWM, reset before the call)."""
     out = {"method": method, "n": n, "d": d, "dtype": dtype}
-    if predicted_bytes(method, n, d, np.dtype(dtype).itemsize) > budget:
+    if predicted_bytes(method, n, d, np.dtype(dtype).itemsize, threads) > budget:
         out["skipped"] = "predicted to exceed the memory budget"
         return out
     if not os.path.exists("/proc/self/clear_refs"):

@@ -28,11 +28,12 @@ import numpy as np
 from attngrad.errors import InputError
 from attngrad.numeric import lowrank as LR
 from attngrad.numeric.attention import loss_and_grad, random_inputs
-from attngrad.numeric.inputs import parse_scale
-from attngrad.numeric.bench import machine_info, machine_rates, peak_growth_mb, run_in_child, time_calls
-from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE
+from attngrad.numeric.bench import (check_call_time, check_memory, machine_info, machine_rates, peak_growth_mb,
+                                    run_in_child, time_calls)
+from attngrad.numeric.inputs import integer, parse_scale, positive_number
+from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE, KERNEL_METHODS
 
-EXACT = ("generated", "fused")
+EXACT = KERNEL_METHODS
 INPUTS = ("bounded", "multilayer")
 #: JamesSand/MultiLayer exp_result_table.md: d, n = 10·2^d, their forward speed-up and relative error (%)
 MULTILAYER_TABLE = ((4, 160, 1.423, 4.673), (5, 320, 1.730, 2.505), (6, 640, 2.576, 2.846), (7, 1280, 3.897, 1.838),
@@ -98,15 +99,21 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
     for m in exact:
         if m not in EXACT:
             raise InputError(f"Unknown exact method '{m}'; choose from {', '.join(EXACT)}.")
-    if repeats < 1 or warmup < 1:
-        raise InputError("--repeats and --warmup must be at least 1.")
+    integer("--repeats", repeats, 1)
+    integer("--warmup", warmup, 1)
+    positive_number("budget_s", budget_s)
     threads = resolve_threads(threads)
     settings = [("eps", e) for e in (eps or [])] + [("degree", g) for g in (degrees or [])] or [("eps", 1e-6)]
-    out: dict[str, Any] = {"machine": machine_info(threads), "rows": [], "fits": [], "memory": []}
-    out["machine"].update(repeats=repeats, warmup=warmup, rates={"float64": machine_rates("float64")})
     if points is None:
         points = [{"n": n, "d": d, "beta_target": beta, key: value}
                   for d in ds for beta in betas for key, value in settings for n in sorted(ns)]
+    sizes = sorted({(p["n"], p["d"]) for p in points})
+    exact_sizes = [(n, d) for n, d in sizes if n <= exact_max_n] if exact else []
+    check_memory("bench lowrank", ["lowrank"], sizes, 8, threads)  # the inputs (the low-rank tables: LR.MEMORY_LIMIT)
+    check_memory("bench lowrank", list(exact), exact_sizes, 8, threads)
+    out: dict[str, Any] = {"machine": machine_info(threads), "rows": [], "fits": [], "memory": []}
+    out["machine"].update(repeats=repeats, warmup=warmup, rates={"float64": machine_rates("float64")})
+    check_call_time("bench lowrank", exact, exact_sizes, out["machine"]["rates"]["float64"], budget_s)
     # each method in a process of its own (as bench exact): no library's idle worker threads — Numba's OpenMP
     # pool after the exact kernels, OpenBLAS's after the low-rank products — spin on the cores another one is timed on
     args = [points, scale, poly, inputs, list(exact), exact_max_n, repeats, warmup, budget_s, threads, seed]
@@ -215,8 +222,14 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     from attngrad.numeric.kernel_support import resolve_threads
 
+    positive_number("budget_s", budget_s)
     threads = resolve_threads(threads)
-    rate = machine_rates("float64")["gemm_flops"]
+    exact_ns = [n for n in sorted(ns) if n <= exact_max_n]
+    check_memory("phase", ["lowrank"], [(n, d) for n in ns], 8, threads)
+    check_memory("phase", ["generated"], [(n, d) for n in exact_ns], 8, threads)
+    rates = machine_rates("float64")
+    check_call_time("phase", ("generated",), [(n, d) for n in exact_ns], rates, budget_s)
+    rate = rates["gemm_flops"]
     out: dict[str, Any] = {"machine": machine_info(threads), "d": d, "eps": eps, "rows": [], "crossover": {},
                            "exact": {}}
     out["machine"].update(repeats=repeats, warmup=warmup, gemm_flops=rate)
@@ -224,7 +237,6 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
     if progress:
         progress("exact kernel")
     # the exact kernel's time does not depend on B; it runs in a process of its own, as in bench lowrank
-    exact_ns = [n for n in sorted(ns) if n <= exact_max_n]
     timed = run_in_child("_exact_child", [exact_ns, d, seed, warmup, repeats, budget_s, threads], "attngrad.numeric.bench_lowrank")
     out["exact"] = {n: t for n, t in zip(exact_ns, timed)}
     for c in cs:

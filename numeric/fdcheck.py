@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Any, Callable
 
 import numpy as np
 
 from attngrad.errors import InputError
-from attngrad.numeric.inputs import as_float_array
+from attngrad.numeric.inputs import (as_float_array, function, integer, non_negative_number, one_of,
+                                     positive_number, seed as check_seed)
 
 # (atol, rtol) by dtype of the claimed gradient; the finite-difference error estimate is added on top.
 DEFAULT_TOLERANCES = {
@@ -80,10 +80,9 @@ def _checked_point(name: str, x: Any, dtype: Any = None) -> np.ndarray:
 
 
 def _check_levels_and_step(levels: Any, h: Any) -> None:
-    if isinstance(levels, bool) or not isinstance(levels, Integral) or not 2 <= levels <= 10:
-        raise InputError(f"levels must be an integer from 2 to 10, got {levels!r}.")
-    if h is not None and (isinstance(h, bool) or not isinstance(h, Real) or not 0 < h < math.inf):
-        raise InputError(f"The step h must be a positive finite number, got {h!r}.")
+    integer("levels", levels, 2, 10)
+    if h is not None:
+        positive_number("The step h", h)
 
 
 def base_step(fn_dtype: Any = np.float64) -> float:
@@ -104,6 +103,7 @@ def fd_gradient(
     The estimate is Ridders' (the larger change between the last two extrapolation levels) plus the propagated
     rounding error of fn, assumed to be FN_ULPS·eps·|fn| with the eps of fn_dtype. Costs 2·levels·x.size calls.
     """
+    function("fn", fn)
     _check_levels_and_step(levels, h)
     eps = float(np.finfo(fn_dtype).eps)
     first = base_step(fn_dtype)
@@ -162,11 +162,7 @@ class GradCheck:
 
 
 def _tolerance(value: Any, default: float, label: str) -> float:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < math.inf:
-        raise InputError(f"{label} must be a non-negative finite number, got {value!r}.")
-    return float(value)
+    return default if value is None else non_negative_number(label, value)
 
 
 def check_grad(
@@ -181,8 +177,11 @@ def check_grad(
     DEFAULT_TOLERANCES for the dtype of the claimed gradient, and fn is taken to be as accurate as that dtype
     (a float32 gradient comes with a float32 function: larger steps, a larger rounding estimate).
     """
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+    function("fn", fn)
+    one_of("mode", mode, MODES)
+    seed = check_seed("seed", seed)
+    if mode == "directions":
+        integer("n_directions", n_directions, 1)
     x_arr = _checked_point(name, x)
     claimed = as_float_array(f"The claimed gradient of {name}", grad(x_arr) if callable(grad) else grad)
     if claimed.shape != x_arr.shape:
@@ -197,8 +196,6 @@ def check_grad(
         fd, fd_err = fd_gradient(fn, x64, name=name, fn_dtype=precision)
         value = claimed.astype(np.float64)
     else:
-        if isinstance(n_directions, bool) or not isinstance(n_directions, Integral) or n_directions < 1:
-            raise InputError(f"n_directions must be a positive integer, got {n_directions!r}.")
         rng = np.random.default_rng(seed)
         step = _power_of_two(base_step(precision) * max(1.0, float(np.sqrt(np.mean(x64 * x64)))))
         value, fd, fd_err = (np.empty(n_directions) for _ in range(3))

@@ -7,7 +7,7 @@ argument, so the CLI can print it as is.
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,89 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # number is accepted as well.
 SCALES = dict(zip(vocabulary.SCALES, (lambda d: 1.0 / d, lambda d: 1.0 / math.sqrt(d), lambda d: 1.0)))
 
-ATTENTION_NAMES = ("A1", "A2", "A3", "E", "Y", "X")
+ATTENTION_NAMES = vocabulary.ATTENTION_INPUTS
+
+
+# scalar options ---------------------------------------------------------------------------------------------
+# One helper per kind of option, each raising one sentence that names the option (``label``: an argument's name,
+# or a command-line option such as "--budget"); the command line calls the same helpers.
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _finite(value: Any) -> bool:
+    """A real number that is not NaN or ±inf (an integer of any size is finite, though not a float)."""
+    return _is_real(value) and (isinstance(value, Integral) or math.isfinite(value))
+
+
+def positive_number(label: str, value: Any) -> float:
+    """``value`` as a float when it is a finite number > 0 (not a bool, NaN or ±inf); else InputError."""
+    if not (_finite(value) and value > 0):
+        raise InputError(f"{label} must be a positive finite number, got {value!r}.")
+    return float(value)
+
+
+def non_negative_number(label: str, value: Any) -> float:
+    """``value`` as a float when it is a finite number ≥ 0; else InputError."""
+    if not (_finite(value) and value >= 0):
+        raise InputError(f"{label} must be a finite number ≥ 0, got {value!r}.")
+    return float(value)
+
+
+def integer(label: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int when it is an integer (not a bool, not a float) in [low, high]; else InputError."""
+    if _is_int(value) and (low is None or value >= low) and (high is None or value <= high):
+        return int(value)
+    if high is not None:
+        want = f"an integer from {low} to {high}"
+    else:
+        want = {0: "a non-negative integer", 1: "a positive integer"}.get(low, "an integer" if low is None
+                                                                          else f"an integer ≥ {low}")
+    raise InputError(f"{label} must be {want}, got {value!r}.")
+
+
+def seed(label: str, value: Any) -> int:
+    """A seed of NumPy's generators: a non-negative integer."""
+    return integer(label, value, 0)
+
+
+def one_of(label: str, value: Any, choices: tuple[str, ...] | list[str]) -> str:
+    """``value`` when it is one of the strings ``choices``; else InputError listing them."""
+    if not (isinstance(value, str) and value in choices):
+        raise InputError(f"{label} must be one of {', '.join(choices)}, got {value!r}.")
+    return value
+
+
+def sequence(label: str, value: Any, what: str = "values") -> list:
+    """``value`` as a list when it is a list, tuple or other iterable that is not a string (a bare string would be
+    read letter by letter, a number not at all); else InputError."""
+    if isinstance(value, str):
+        raise InputError(f"{label} must be a list of {what}, not the string {value!r} (write [{value!r}]).")
+    if isinstance(value, (bytes, dict)) or not hasattr(value, "__iter__"):
+        raise InputError(f"{label} must be a list of {what}, got {value!r}.")
+    return list(value)
+
+
+def names(label: str, value: Any, choices: tuple[str, ...] | list[str]) -> list[str]:
+    """A list of strings, each one of ``choices`` (a bare string is refused, see ``sequence``)."""
+    items = sequence(label, value, "names")
+    for v in items:
+        if not (isinstance(v, str) and v in choices):
+            raise InputError(f"{label} may contain only {', '.join(choices)}, got {v!r}.")
+    return items
+
+
+def function(label: str, value: Any) -> Any:
+    """``value`` when it is callable; else InputError."""
+    if not callable(value):
+        raise InputError(f"{label} must be a function, got {type(value).__name__} {value!r}.")
+    return value
 
 
 def parse_scale(scale: str | float, d: int) -> float:
@@ -83,9 +165,9 @@ def _convert(name: str, arr: np.ndarray, dt: np.dtype) -> np.ndarray:
     if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
         raise InputError(f"{name} contains NaN or Inf values.")
     if arr.dtype == dt:
-        return np.ascontiguousarray(arr)
+        return np.ascontiguousarray(arr).reshape(arr.shape)  # a 0-d array stays 0-d (ascontiguousarray gives 1-d)
     with np.errstate(over="ignore"):
-        out = np.ascontiguousarray(arr, dtype=dt)
+        out = np.ascontiguousarray(arr, dtype=dt).reshape(arr.shape)
     if out.size and not np.isfinite(out).all():  # a narrowing conversion that overflowed
         raise InputError(f"{name} has values too large for {dt.name}.")
     return out

@@ -249,12 +249,17 @@ os.register_at_fork(after_in_child=_reset_blas_state)
 def _as_controller(action: Callable[[], Any]) -> Any:
     """Run a threadpoolctl limit or restore as whichever thread calls it: threadpoolctl lets only one Python thread
     control OpenBLAS's process-wide setting and silently ignores the others, so every change here (made under
-    ``_BLAS_LOCK``) first clears that claim."""
-    for lib in _blas_controller().lib_controllers:
-        clear = getattr(type(lib), "clear_controlling_thread", None)
-        if clear is not None:
+    ``_BLAS_LOCK``) clears that claim before and after, leaving no thread in control (threadpoolctl limits that
+    other code opens keep working)."""
+    clears = [c for lib in _blas_controller().lib_controllers
+              if (c := getattr(type(lib), "clear_controlling_thread", None)) is not None]
+    for clear in clears:
+        clear(force=True)
+    try:
+        return action()
+    finally:
+        for clear in clears:
             clear(force=True)
-    return action()
 
 
 @contextmanager
@@ -274,11 +279,12 @@ def blas_threads(count: int = 1) -> Iterator[None]:
         yield
     finally:
         with _BLAS_LOCK:
-            _BLAS_HELD[1] -= 1
-            if _BLAS_HELD[1] == 0:
-                limiter = _BLAS_HELD[0]
-                _BLAS_HELD.clear()
-                _as_controller(limiter.restore_original_limits)
+            if _BLAS_HELD:  # empty in a forked child (fresh state): nothing of the parent's to restore there
+                _BLAS_HELD[1] -= 1
+                if _BLAS_HELD[1] == 0:
+                    limiter = _BLAS_HELD[0]
+                    _BLAS_HELD.clear()
+                    _as_controller(limiter.restore_original_limits)
 
 
 @contextmanager
@@ -296,8 +302,17 @@ def using_threads(threads: int | None) -> Iterator[int]:
 
 
 def check_scores(T: np.ndarray, A2: np.ndarray) -> None:
-    """Reject inputs whose scores s_jl = T_j·A2_l (T = s·A1X) may overflow float64: kernels assume them finite."""
-    with np.errstate(over="ignore"):
-        bound = np.abs(T).sum(axis=1).max() * np.abs(A2).max()
+    """Reject inputs whose scores s_jl = T_j·A2_l (T = s·A1X) may overflow float64: kernels assume them finite.
+
+    The bound |s_jl| ≤ max|T|·max|A2|·max_j Σ_k |T_jk|/max|T| is formed so that it overflows only when the
+    scores can: the two largest entries are multiplied first (a huge T with a tiny A2 gives moderate scores),
+    and the row sums are taken of T scaled to entries ≤ 1."""
+    t_max, a_max = float(np.abs(T).max(initial=0.0)), float(np.abs(A2).max(initial=0.0))
+    if t_max == 0.0 or a_max == 0.0:
+        if not (math.isfinite(t_max) and math.isfinite(a_max)):
+            raise InputError("The scores s·A1·X·A2ᵀ may overflow float64; scale the inputs down.")
+        return
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        bound = t_max * a_max * float((np.abs(T) / t_max).sum(axis=1).max())
     if not bound < 1e300:
         raise InputError("The scores s·A1·X·A2ᵀ may overflow float64; scale the inputs down.")

@@ -23,6 +23,7 @@ import math
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -113,11 +114,16 @@ def _check_kind(kind: str, auto: bool = False) -> None:
                          f"got {kind!r}.")
 
 
+def _check_eps(eps: Any) -> float:
+    if isinstance(eps, (bool, np.bool_)) or not (isinstance(eps, Real) and MIN_EPS <= eps < 1):
+        raise InputError(f"eps must be a number in [{MIN_EPS:g}, 1), got {eps!r}.")
+    return float(eps)
+
+
 def choose_degree(kind: str, beta: float, eps: float, d: int | None = None) -> int:
     """The smallest degree whose bound on [−β, β] is ≤ eps; InputError naming the limit when none is ≤ MAX_DEGREE."""
     _check_kind(kind)
-    if not (isinstance(eps, (int, float)) and MIN_EPS <= eps < 1):
-        raise InputError(f"eps must be a number in [{MIN_EPS:g}, 1), got {eps!r}.")
+    eps = _check_eps(eps)
     found = needed_degree(kind, beta, eps, MAX_DEGREE)
     if found is not None:
         return found
@@ -331,19 +337,37 @@ class LowRankResult:
 
 @njit(cache=True, nogil=True)
 def _max_row_norm(M):  # pragma: no cover - compiled
+    """max_i ‖M_i‖₂. A row whose largest |entry| m is outside [2⁻⁵⁰⁰, 2⁵⁰⁰] is summed as m·‖M_i/m‖₂, so that its
+    squares neither overflow nor underflow: the result is inf only when a norm itself exceeds float64 (rows
+    in range are summed directly, to the same rounding as NumPy). NaN for a row holding a NaN."""
     top = 0.0
     for i in range(M.shape[0]):
-        acc = 0.0
+        m = 0.0
         for j in range(M.shape[1]):
-            acc += M[i, j] * M[i, j]
-        if acc != acc:
-            return np.nan  # a NaN row (inf − inf in a product): the caller's finiteness check reports it
-        top = max(top, acc)
-    return math.sqrt(top)
+            a = abs(M[i, j])
+            if a != a:
+                return np.nan  # a NaN row (inf − inf in a product): the caller's finiteness check reports it
+            m = max(m, a)
+        if m == 0.0:
+            continue
+        if m == np.inf:
+            return np.inf
+        acc = 0.0
+        if 2.0**-500 <= m <= 2.0**500:
+            for j in range(M.shape[1]):
+                acc += M[i, j] * M[i, j]
+            top = max(top, math.sqrt(acc))
+        else:
+            for j in range(M.shape[1]):
+                r = M[i, j] / m
+                acc += r * r
+            top = max(top, m * math.sqrt(acc))
+    return top
 
 
 def score_norms(T: np.ndarray, K: np.ndarray) -> tuple[float, float]:
-    """(max_j‖T_j‖, max_l‖K_l‖): their product β ≥ max_jl |T_j·K_l| (Cauchy–Schwarz), in O(nd)."""
+    """(max_j‖T_j‖, max_l‖K_l‖): their product β ≥ max_jl |T_j·K_l| (Cauchy–Schwarz), in O(nd), finite whenever
+    the norms are (each is computed without overflow on the way, see ``_max_row_norm``)."""
     return float(_max_row_norm(np.asarray(T, dtype=np.float64))), float(_max_row_norm(np.asarray(K, dtype=np.float64)))
 
 
@@ -450,13 +474,14 @@ def _pass_settings(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, 
     """The polynomial for β = max‖T_j‖·max‖K_l‖, its features, the block, the workers, and γ with
     γ² = max‖T_j‖/max‖K_l‖ (T_j·K_l = (T_j/γ)·(γK_l): both sides of similar size, so neither side's monomials
     overflow)."""
+    _check_kind(poly, auto=True)
+    eps = _check_eps(eps)
     max_workers = resolve_workers(workers)
     n, d = T.shape
     tn, kn = score_norms(T, K)
     beta = tn * kn
     if not math.isfinite(beta):
         raise InputError("The scores s·A1·X·A2ᵀ overflow float64; scale the inputs down.")
-    _check_kind(poly, auto=True)
     if poly == AUTO_POLYNOMIAL:
         poly = best_polynomial(beta, eps) if degree is None else "chebyshev"
     if degree is None:
@@ -468,7 +493,7 @@ def _pass_settings(T: np.ndarray, K: np.ndarray, poly: str, degree: int | None, 
     block = default_block(rank, n) if block is None else int(block)
     workers = default_workers(max_workers, n, rank, d)
     _check_memory(rank, d, pol.degree, block, workers)
-    gamma = math.sqrt(tn / kn) if tn > 0 and kn > 0 else 1.0
+    gamma = math.sqrt(tn) / math.sqrt(kn) if tn > 0 and kn > 0 else 1.0  # tn/kn itself may under- or overflow
     products = max(min(block, n) * rank * (d * d + 2 * d + 1), n * d * d)
     return _PassSettings(pol, features(pol, d), beta, block, gamma, max_workers, workers, products)
 

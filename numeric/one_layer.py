@@ -13,6 +13,9 @@ generated module's serial functions.
 
 from __future__ import annotations
 
+import math
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
@@ -20,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from attngrad.errors import InputError
-from attngrad.numeric.inputs import as_float_array
+from attngrad.numeric.inputs import as_float_array, sequence
 from attngrad.vocabulary import EMBEDDINGS, KERNELS, ONE_LAYER_MODULES, TARGETS, TRAINING_MODES, WEIGHTS
 
 #: default entry scale of each weight at initialisation (entries N(0, scale²); W_O's is divided by √d_v)
@@ -79,10 +82,10 @@ def check_kernel(kernel: str) -> str:
 
 def check_train(train: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:
     """A training mode: a non-empty subset of W_Q, W_K, W_V, W_O, in that order (``"W_Q,W_V"`` works too)."""
-    names = [t.strip() for t in train.split(",")] if isinstance(train, str) else list(train)
+    names = [t.strip() for t in train.split(",")] if isinstance(train, str) else sequence("train", train, "weights")
     unknown = [t for t in names if t not in WEIGHTS]
     if unknown or not names:
-        raise InputError(f"Unknown training mode '{','.join(names)}': give weights from {', '.join(WEIGHTS)}, "
+        raise InputError(f"Unknown training mode '{','.join(map(str, names))}': give weights from {', '.join(WEIGHTS)}, "
                          "e.g. W_Q or W_Q,W_K,W_V.")
     return tuple(w for w in WEIGHTS if w in names)
 
@@ -195,7 +198,10 @@ class TrainingKernel:
 
     def arrays(self, inst: Instance) -> list[np.ndarray]:
         """The module's INPUTS for ``inst``: samples along axis 0 of the per-sample ones; the products of the
-        weights that stay fixed (K = XW_K, VO = XW_VW_O, …) once, by the module's generated ``frozen_serial``."""
+        weights that stay fixed (K = XW_K, VO = XW_VW_O, …) once, by the module's generated ``frozen_serial``.
+        Every call of a generated one-layer function starts from these, so this is where the scores are checked
+        (``check_scores``)."""
+        check_scores(self.kernel, inst.X, inst.weights)
         given = {"X_0": inst.X, "Y_0": inst.Y, **inst.weights}
         if self.module.FROZEN:
             given.update(zip(self.module.FROZEN, self.module.frozen_serial(*(given[x] for x in self.module.FROZEN_ARGS))))
@@ -217,6 +223,109 @@ def training_kernel(kernel: str, train: tuple[str, ...] | str = WEIGHTS) -> Trai
     mode = next((m for m, ws in TRAINING_MODES.items() if ws == train), "all")
     module = load(ONE_LAYER_MODULES[(check_kernel(kernel), mode)])
     return TrainingKernel(kernel, train, module, TRAINING_MODES[mode])
+
+
+#: the generated functions a simulation calls: the frozen products, the loss, the Jacobian's samples, the descent
+SIMULATION_FUNCTIONS = ("frozen_serial", "batch_serial", "samples_serial", "descend_serial")
+
+
+def compiles_first(module: Any, names: tuple[str, ...] = SIMULATION_FUNCTIONS) -> bool:
+    """Whether the first call of one of the functions ``names`` of a generated module compiles it, which takes
+    up to minutes (a caller announces it): none of its versions is loaded in this process yet, and Numba's
+    on-disk cache (``cache=True``) holds none for this source and this machine (after the first run it does)."""
+    return any(not getattr(f, "signatures", True) and not _in_numba_cache(f)
+               for f in (getattr(module, name, None) for name in names) if f is not None)
+
+
+def _in_numba_cache(dispatcher: Any) -> bool:
+    """Whether Numba's cache index of ``dispatcher`` lists a compiled version for its current bytecode and this
+    machine. Numba has no public call for this: its cache index is read through its internals, and if they change,
+    the answer is False (the compilation is announced, perhaps needlessly)."""
+    try:
+        cache = dispatcher._cache
+        want = cache._index_key(None, dispatcher.targetctx.codegen())[1:]
+        return any(key[1:] == want for key in cache._cache_file._load_index())
+    except Exception:  # noqa: BLE001 - Numba internals changed, or the cache is unreadable
+        return False
+
+
+# scores ------------------------------------------------------------------------------------------------------
+#: the largest score bound the one-layer kernels are given (as numeric/kernel_support.check_scores for Alman–Song's)
+SCORE_LIMIT = 1e300
+
+
+def _row_norms(A: np.ndarray) -> np.ndarray:
+    """‖A_k‖ of every row, without overflow for entries below float64's limit (NaN where A is not finite)."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        scale = np.abs(A).max(axis=1, initial=0.0)
+        safe = np.where(scale > 0, scale, 1.0)
+        return scale * np.sqrt(np.sum((A / safe[:, None]) ** 2, axis=1))
+
+
+def score_reach(kernel: str, X: np.ndarray, weights: dict[str, np.ndarray],
+                directions: tuple[dict[str, np.ndarray], ...] = ()):
+    """s ↦ a bound on what the scores of ``kernel`` reach at every W + Σ_i α_i U_i with |α_i| ≤ s (the U_i in
+    ``directions``, each over some of W_Q, W_K); at s = 0, at the weights themselves.
+
+    With every query row q = x·W_Q of norm ≤ q̄ and every key row k = x·W_K of norm ≤ k̄ (row by row,
+    ‖x(W + Σα_iU_i)‖ ≤ ‖xW‖ + s·Σ_i‖xU_i‖), Softmax forms q·k, with |q·k| ≤ q̄·k̄, and the Gaussian kernels form
+    ‖q‖², ‖k‖² and 2q·k, each at most (q̄ + k̄)². When the bound is finite, so is every score; then every row of
+    exp(scores − row max) holds a 1 and its sum, which the normalised kernels divide by, is at least 1."""
+    X2 = X.reshape(-1, X.shape[-1])
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        base = {w: _row_norms(X2 @ weights[w]) for w in ("W_Q", "W_K")}
+        along = {w: sum((_row_norms(X2 @ U[w]) for U in directions if w in U), np.zeros(X2.shape[0]))
+                 for w in ("W_Q", "W_K")}
+
+    def reach(s: float) -> float:
+        with np.errstate(over="ignore", invalid="ignore"):
+            q, k = (float(np.max(base[w] + s * along[w], initial=0.0)) for w in ("W_Q", "W_K"))
+            return q * k if kernel == "softmax" else (q + k) * (q + k)
+
+    return reach
+
+
+def score_problem(kernel: str, X: np.ndarray, weights: dict[str, np.ndarray]) -> str | None:
+    """None when the scores of ``kernel`` at X and the weights are safely finite (``score_reach`` below
+    SCORE_LIMIT), else the sentence that says they may overflow."""
+    bound = score_reach(kernel, X, weights)(0.0)
+    if bound < SCORE_LIMIT:
+        return None
+    reach = f"may reach {bound:.3g}, beyond the limit of {SCORE_LIMIT:.0e}" if np.isfinite(bound) else \
+        "may overflow float64"
+    return f"The attention scores of the {kernel} kernel {reach}; scale X, W_Q or W_K down."
+
+
+def check_scores(kernel: str, X: np.ndarray, weights: dict[str, np.ndarray]) -> None:
+    """Raise InputError unless the scores of ``kernel`` are safely finite (``score_problem``): every entry point
+    of the one-layer path goes through it (``TrainingKernel.arrays``)."""
+    problem = score_problem(kernel, X, weights)
+    if problem:
+        raise InputError(problem)
+
+
+# memory ------------------------------------------------------------------------------------------------------
+def instance_bytes(sizes: Sizes) -> float:
+    """Bytes of one instance: X, Y and the four weights, in float64."""
+    s = sizes
+    return 8.0 * (s.N * s.n * (s.D + s.dy) + s.D * (2 * s.d + s.dv) + s.dv * s.dy)
+
+
+def kernel_bytes(sizes: Sizes) -> float:
+    """Bytes a generated batch call allocates besides its inputs: the products Q, K, V, VO of every token, the
+    per-token sums and the gradients (float64)."""
+    s = sizes
+    return 8.0 * (s.N * s.n * (4 * s.d + s.dv + 3 * s.dy) + 2 * s.D * (2 * s.d + s.dv) + 2 * s.dv * s.dy)
+
+
+def jacobian_bytes(sizes: Sizes, train: tuple[str, ...]) -> float:
+    """Bytes ``jacobian`` and the Gram matrix JJᵀ (with its eigenvalues) take at once: the module's gradient of
+    every perturbed output (Nn·d_y rows of every weight the module trains), J and its copies, and JJᵀ twice."""
+    rows = sizes.N * sizes.n * sizes.dy
+    trains = next((ws for ws in TRAINING_MODES.values() if ws == tuple(train)), WEIGHTS)
+    p_module = sum(math.prod(sizes.shape(w)) for w in trains)
+    p = sum(math.prod(sizes.shape(w)) for w in train)
+    return 8.0 * (rows * (p_module + 3 * p) + 2 * rows * rows)
 
 
 def loss_and_grads(kernel: str, X: Any, Y: Any, weights: dict[str, Any], train: tuple[str, ...] | str = WEIGHTS, *,
@@ -312,13 +421,64 @@ class Data:
         return out
 
 
+_NPZ_WANTED = "an .npz with X (N×n×D) and Y (N×n×d_y), as numpy.savez writes"
+# what a truncated or corrupt .npz raises while it is read: zipfile's own errors, and NotImplementedError or
+# RuntimeError for a header whose compression method, version or flags (encryption) were damaged
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
+
+
+def _npz_bytes(z: Any) -> float:
+    """The bytes the arrays of an open .npz will take, from their .npy headers (members it cannot read a header
+    of count as nothing: reading them fails with its own sentence)."""
+    import numpy.lib.format as npy_format
+
+    total = 0.0
+    for name in z.zip.namelist():
+        try:
+            with z.zip.open(name) as fh:
+                version = npy_format.read_magic(fh)
+                read = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}[version]
+                shape, _, dtype = read(fh)
+        except (KeyError, ValueError, OSError, *_DAMAGED):
+            continue
+        total += float(math.prod(shape)) * dtype.itemsize
+    return total
+
+
 def load_data(path: str) -> Data:
-    """Read and check an .npz with X, Y and optional W_Q, W_K, W_V, W_O (one sentence on any problem)."""
+    """Read and check an .npz with X, Y and optional W_Q, W_K, W_V, W_O (one sentence on any problem: a missing,
+    empty, truncated or corrupt file, an .npy or any other file, arrays larger than the memory limit of
+    numeric/resources)."""
+    from attngrad.numeric.resources import refuse_if_too_big
+
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False, mmap_mode="r")  # an .npy is mapped, not read
+    except FileNotFoundError:
+        raise InputError(f"There is no file {path}.") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory; give {_NPZ_WANTED}.") from None
+    except OSError as exc:
+        raise InputError(f"Cannot read {path} ({exc.strerror or exc}).") from None
+    except EOFError:
+        raise InputError(f"{path} is empty; give {_NPZ_WANTED}.") from None
+    except _DAMAGED as exc:
+        raise InputError(f"{path} is a damaged or truncated .npz file ({str(exc).rstrip('.')}); write it again.") from None
+    except ValueError:  # neither zip nor .npy magic: NumPy would unpickle it, which allow_pickle=False refuses
+        raise InputError(f"{path} is neither an .npz nor an .npy file; give {_NPZ_WANTED}.") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise InputError(f"{path} is an .npy file, which holds a single array; give {_NPZ_WANTED}.")
+    with z:
+        refuse_if_too_big(f"Reading {path}", _npz_bytes(z), "its arrays")
+        try:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(f"Cannot read {path} as an .npz file: {exc}.") from None
+        except _DAMAGED as exc:
+            raise InputError(f"{path} is a damaged or truncated .npz file ({str(exc).rstrip('.')}); "
+                             "write it again.") from None
+        except (ValueError, OSError) as exc:  # an object array (pickled), or a member that is not an .npy
+            raise InputError(f"Cannot read the arrays of {path} ({str(exc).rstrip('.')}).") from None
+    not_arrays = sorted(k for k, a in arrays.items() if not isinstance(a, np.ndarray))
+    if not_arrays:
+        raise InputError(f"{path} holds {not_arrays[0]}, which is not a NumPy array; give {_NPZ_WANTED}.")
     missing = [k for k in ("X", "Y") if k not in arrays]
     if missing:
         raise InputError(f"{path} has no array {missing[0]} (it needs X: N×n×D and Y: N×n×d_y).")

@@ -58,7 +58,19 @@ def import_graph(root: Path, package: str) -> dict[str, set[str]]:
                     t = t.rpartition(".")[0]
                 if t and t != me:
                     graph[me].add(t)
+                    graph[me].update(entered_packages(me, t, modules))
     return graph
+
+
+def entered_packages(me: str, target: str, modules: dict[str, Path]) -> set[str]:
+    """The packages whose ``__init__`` importing ``target`` runs first: its ancestors that do not contain ``me``
+    (those are being imported already). ``from a.b.c import x`` in a module outside a.b runs a/b/__init__.py."""
+    out, parent = set(), target.rpartition(".")[0]
+    while parent:
+        if parent in modules and modules[parent].name == "__init__.py" and not me.startswith(parent + "."):
+            out.add(parent)
+        parent = parent.rpartition(".")[0]
+    return out
 
 
 def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
@@ -106,8 +118,22 @@ def test_the_cycle_finder_sees_an_import_inside_a_function(tmp_path):
     (pkg / "sub" / "b.py").write_text("def f():\n    from ..a import g\n")
     (pkg / "c.py").write_text("from pkg import a\n")
     graph = import_graph(pkg, "pkg")
-    assert graph["pkg.a"] == {"pkg.sub.b"} and graph["pkg.sub.b"] == {"pkg.a"} and graph["pkg.c"] == {"pkg.a"}
+    assert graph["pkg.a"] == {"pkg.sub.b", "pkg.sub"} and graph["pkg.sub.b"] == {"pkg.a"} and graph["pkg.c"] == {"pkg.a"}
     assert cycles(graph) == [{"pkg.a", "pkg.sub.b"}]
+
+
+def test_the_cycle_finder_sees_a_cycle_through_a_package_init(tmp_path):
+    """a → pkg.sub.b runs pkg/sub/__init__.py, which imports c, which imports a: a cycle although no module
+    imports the package itself."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("from .c import f\n")
+    (pkg / "sub" / "b.py").write_text("x = 1\n")
+    (pkg / "sub" / "c.py").write_text("from ..a import g\n")
+    (pkg / "a.py").write_text("from .sub.b import x\n")
+    graph = import_graph(pkg, "pkg")
+    assert cycles(graph) == [{"pkg.a", "pkg.sub", "pkg.sub.c"}]
 
 
 def test_no_import_cycle_in_the_project():

@@ -131,7 +131,7 @@ def test_no_cli_module_imports_main_and_helpers_are_shared_not_private():
             assert "attngrad.cli.main" not in imported, path.name
         private = [m for m in imported if m.startswith("attngrad.cli.") and m.rpartition(".")[2].startswith("_")]
         assert not private, (path.name, private)
-    for helper in ("render", "parse", "options", "plot"):  # the shared modules import no command module
+    for helper in ("render", "parse", "options", "plot", "outputs"):  # the shared modules import no command module
         imported = _imports(ROOT / "cli" / f"{helper}.py")
         commands = [f"attngrad.cli.{c}" for c in ("main", "check", "codegen", "bench", "one_layer", "lowrank")]
         assert not [m for m in imported if any(m == c or m.startswith(c + ".") for c in commands)], helper
@@ -189,6 +189,10 @@ def test_bounds_json_renders_the_rows_of_pl_instance():
     (["landscape", "--seed", "-1"], "--seed must be a non-negative integer"),
     (["simulate", "--init-scale", "W_Q"], "--init-scale must look like W_Q=0.5"),
     (["bounds", "--epsilon", "0"], "--epsilon must be a positive number"),
+    (["phase", "--seed", "-1"], "--seed must be a non-negative integer, got -1."),
+    (["bench", "lowrank", "--budget", "nan"], "--budget must be a positive finite number, got nan."),
+    (["simulate", "--plot", "run.txt"], "Cannot write the plot (--plot) to run.txt: its suffix must be .png, .pdf or .svg"),
+    (["landscape", "--out", "/nonexistent-attngrad/l"], "the folder /nonexistent-attngrad does not exist"),
 ])
 def test_parse_errors_exit_2_with_one_sentence(args, msg):
     res = run(*args)

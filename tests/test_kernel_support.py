@@ -66,3 +66,39 @@ def test_a_run_breaks_a_bound_when_a_pl_check_or_an_exact_rate_check_fails(ph, p
     pl_checks, checked = ph + pm, rh + rm
     s = summary(ph, pl_checks, exact, rh, checked)
     assert broke_a_bound(s) == (pm > 0 or (exact and rm > 0))
+
+
+@pytest.mark.skipif(not blas_counts(), reason="NumPy has no BLAS threadpoolctl knows")
+def test_threadpoolctl_limits_of_other_threads_still_work_after_blas_threads():
+    from threadpoolctl import threadpool_limits
+
+    with blas_threads(1):
+        pass
+    seen = []
+
+    def other():
+        with threadpool_limits(limits=1, user_api="blas"):
+            seen.append(blas_counts())
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen == [[1] * len(blas_counts())]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_child_forked_inside_blas_threads_leaves_it_cleanly():
+    import os
+
+    pid = -1
+    try:
+        with blas_threads(1):
+            pid = os.fork()  # the child leaves this context too, with the fresh state it was given
+    except BaseException:
+        if pid == 0:
+            os._exit(1)
+        raise
+    if pid == 0:
+        os._exit(0)  # without pytest's teardown
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -165,6 +165,16 @@ def test_score_norms_match_numpy_and_keep_a_nan_row(bad_row):
     assert math.isnan(got[0]) == (bad_row is not None)
 
 
+@pytest.mark.parametrize("k", [-1000, -600, -501, 0, 499, 600, 1000])
+def test_score_norms_neither_overflow_nor_underflow_on_the_way(k):
+    """Rows scaled by 2ᵏ have norms 2ᵏ·‖R_i‖ exactly; the squares of such entries would over- or underflow."""
+    T, K = np.random.default_rng(4).normal(size=(2, 6, 5))
+    got = LR.score_norms(T * 2.0**k, K * 2.0**-k)
+    want = (np.sqrt((T * T).sum(axis=1).max()) * 2.0**k, np.sqrt((K * K).sum(axis=1).max()) * 2.0**-k)
+    np.testing.assert_allclose(got, want, rtol=4e-16 * 5)
+    assert got[0] * got[1] == pytest.approx(want[0] * want[1], rel=1e-14)  # β is finite and right
+
+
 def test_default_workers_follow_the_work_per_thread():
     n, k, d = 5120, 55, 9
     work = n * k * (d * d + 2 * d + 1)
@@ -265,6 +275,7 @@ def test_rank_beyond_memory_names_the_rank():
 
 
 @pytest.mark.parametrize("kwargs,match", [({"poly": "pade"}, "poly must be one of"), ({"eps": 0.0}, "eps must be"),
+                                          ({"eps": "1e-6"}, "eps must be"), ({"poly": ["taylor"]}, "poly must be one of"),
                                           ({"degree": -1}, "degree must be"), ({"block": 0}, "block must be"),
                                           ({"workers": 0}, "workers must be")])
 def test_bad_options(kwargs, match):

@@ -233,7 +233,7 @@ def test_simulate_cli_json_csv_and_story(tmp_path):
     (["simulate", "nonsense"], "Unknown experiment 'nonsense'"),
     (["simulate", "--seeds", "a-b"], "--seeds must look like"),
     (["simulate", "--D", "0"], "The size D must be a positive integer"),
-    (["simulate", "--data", "/nonexistent.npz"], "Cannot read /nonexistent.npz"),
+    (["simulate", "--data", "/nonexistent.npz"], "There is no file /nonexistent.npz."),
     (["bounds", "pl/none"], "Unknown bound 'pl/none'"),
     (["landscape", "--points", "2", "--steps", "2"], "from 3 to 401 points"),
 ])

@@ -16,16 +16,16 @@ Verdicts: ``holds`` (no tier refutes, the high-precision tier passes), ``refuted
 with a margin of ≥ 10¹⁵ over the tolerance), ``inconclusive`` (tiers disagree, or the difference is
 between the tolerance and the refutation margin).
 
-Modules: ``verdict`` (TierResult, Verdict), ``sampling`` (size points, inputs, index tuples, a claim's pairs),
-``compare`` (differences, counterexamples), ``tiers`` (one module per tier), ``rule`` (``check_claim``: the verdict
-rule), ``bounds`` (measured bound claims), ``runner`` (claim sources, worker processes).
+Modules: ``verdict`` (TierResult, Verdict), ``compare`` (differences, counterexamples), ``tiers`` (one module per tier), ``rule`` (``check_claim``: the verdict
+rule), ``bounds`` (measured bound claims), ``runner`` (claim sources, worker processes); the size points, inputs and a claim's pairs come from
+``derive.sampling``, which the relation finder shares.
 """
 
 from .bounds import check_bound
 from .compare import KERNEL_RTOL
 from .rule import check_claim
 from .runner import check_all, claims_of, load_claims
-from .sampling import (
+from ..sampling import (
     EXACT_MAX, EXACT_SIZES, FLOAT_SIZES, MAX_INDEX_SAMPLES, MP_SIZES, Point, check_exact_sizes, points, random_normal,
     show_point,
 )

@@ -9,7 +9,7 @@ import mpmath
 import numpy as np
 
 from ..evaluate import Evaluator
-from .sampling import Pair, Point
+from ..sampling import Pair, Point
 
 KERNEL_RTOL = {"float64": 1e-10, "float32": 2e-4}  # a numeric kernel's tolerance, by its dtype, in every tier
 

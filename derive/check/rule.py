@@ -9,7 +9,7 @@ from attngrad.errors import InputError
 from ..claims import BoundClaim, Claim
 from ..relations import explain
 from .bounds import check_bound
-from .sampling import EXACT_SIZES, FLOAT_SIZES, MP_SIZES, check_exact_sizes, claim_pairs, kernel_dtype
+from ..sampling import EXACT_SIZES, FLOAT_SIZES, MP_SIZES, check_exact_sizes, claim_pairs, kernel_dtype
 from .tiers.exact import tier_exact, tier_exact_kernel
 from .tiers.float64 import tier_float
 from .tiers.index import tier_index

@@ -30,6 +30,7 @@ class KernelPrinter(ArrayPrinter):
         self.bufs: dict[int, str] = {}  # row node id -> its buffer (buffers.py)
         self.buf_cols: dict[str, str] = {}
         self.scratch: list[str] = []  # per-chunk buffers besides the row buffers
+        self.scratch_cols: list[str] = []  # the columns of each (a 1-d scratch of ``block`` entries has 1)
 
     def schedule(self) -> Schedule:
         """The phases (schedule.py), the shifted exps (softmax.py), the inlined nodes and the buffers (buffers.py)."""
@@ -132,6 +133,12 @@ class KernelPrinter(ArrayPrinter):
         """The row buffers and scratch arrays the block printed by _block_lines uses (print the block first)."""
         return [f"{name} = np.empty(({cols}, block))" for name, cols in self.buf_cols.items()] + self.scratch
 
+    def row_buffers(self) -> tuple[str, ...]:
+        """The columns of every buffer one thread of the kernel holds, each columns × block float64, as Python
+        expressions in the sizes: the row buffers, then the scratch (print the kernel first). A caller predicts
+        the kernel's memory from them (they are ``ROW_BUFFERS`` in the generated module)."""
+        return tuple(self.buf_cols.values()) + tuple(self.scratch_cols)
+
     def _total_lines(self) -> list[str]:
         return [f"{self.arr(node)} = sum_parts{'_t' if self._parts_transposed(ops) else ''}({self.arr(node)}_parts)"
                 for node, ops in self.sched.reduces]
@@ -207,6 +214,7 @@ class KernelPrinter(ArrayPrinter):
         m = f"rowmax{self._count}"
         keep = f" and {self.at(mask, 'l')} != 0.0" if mask is not None else ""
         self.scratch.append(f"{m} = np.empty(block)")
+        self.scratch_cols.append("1")
         return ["for b in range(nb):", f"    {m}[b] = -np.inf", f"for l in range({self.size(node.shape[1])}):",
                 "    for b in range(nb):", f"        x = {self.at(arg, 'l')}",
                 f"        if x > {m}[b]{keep}:", f"            {m}[b] = x",
@@ -247,6 +255,7 @@ class KernelPrinter(ArrayPrinter):
             self._count += 1
             tmp = f"left{self._count}"
             self.scratch.append(f"{tmp} = np.empty(({K}, block))")
+            self.scratch_cols.append(str(K))
             head += [f"for k in range({K}):", "    for b in range(nb):", f"        {tmp}[k, b] = {left}"]
             left = f"{tmp}[k, b]"
         acc = f"{out}[c, b] += {left} * g"

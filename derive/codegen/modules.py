@@ -35,6 +35,8 @@ FROZEN_ARGS = {frozen_args!r}
 PARAMETERS = {params!r}
 OUTPUTS = {out_names!r}
 BLOCK = {block}
+# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+ROW_BUFFERS = {row_buffers!r}
 
 
 '''
@@ -56,12 +58,29 @@ def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], com
                          provenance="derive/, checked by `attngrad check`" if command == "attngrad codegen" else
                          "from the file named in the command above", inputs=tuple(inputs), batch=tuple(model.batch_inputs),
                          frozen=tuple(model.frozen), frozen_args=frozen_args(model), params=printer.parameters(),
-                         out_names=tuple(outputs.values()), block=BLOCK) + body
+                         out_names=tuple(outputs.values()), block=BLOCK, row_buffers=printer.row_buffers()) + body
 
 
 def module_name(model: Model) -> str:
     """The generated module's name for a model (``alman-song[s]`` → ``alman_song_s``)."""
     return identifier(model.name.lower()).strip("_")
+
+
+def targets_of(models: list[Model], where: str) -> dict[str, Model]:
+    """Module name → model for the models of one file (``where``); InputError when two would be written to one
+    module, so that no model is silently left out."""
+    out: dict[str, Model] = {}
+    for m in models:
+        name = module_name(m)
+        if name in out:
+            first = out[name].name
+            if first == m.name:
+                raise InputError(f"Two models in {where} are named '{m.name}'; give each model a name of its own "
+                                 f"(a model's name is the name of its module, {name}.py).")
+            raise InputError(f"The models '{first}' and '{m.name}' in {where} would both be written to {name}.py; "
+                             "give them names that differ in their letters or digits.")
+        out[name] = m
+    return out
 
 
 def render(model: Model | Formulas, command: str = "attngrad codegen") -> str:

@@ -46,7 +46,7 @@ def alman_song(scale: str = "1/d") -> Model:
         raise InputError(f"Unknown scale '{scale}'; use one of {', '.join(SCALES)}, or 's' for a parameter.")
     k = SCALES.get(scale, SCALE_PARAMETER)
     m = Model(f"alman-song[{scale}]", f"Alman–Song attention loss (Def 1.2) with scale {scale}", ("X", "Y"),
-              input_order=("A1", "A2", "A3", "E", "Y", "X"))
+              input_order=vocabulary.ATTENTION_INPUTS)
     S = m.define("S", k * (A1 @ X @ A2.T), "scores s·A₁XA₂ᵀ (Def 1.2)")
     u = m.define("u", exp(S), "exp(S) (Def 3.2, matrix form)")
     return def12_chain(m, k, u, EXACT_NOTES)
@@ -245,7 +245,7 @@ def kernel_claims() -> list[Claim]:
     hand-written fused one; ∇_X for every scale and dtype, L and ∇_Y at the default scale for each dtype."""
     outputs = {"loss": "L", "grad_X": "∇X", "grad_Y": "∇Y"}
     out = []
-    for method in ("generated", "fused"):
+    for method in vocabulary.KERNEL_METHODS:
         for scale in SCALES:
             m = alman_song(scale)
             for dtype in ("float64", "float32"):

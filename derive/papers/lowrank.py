@@ -26,6 +26,7 @@ from attngrad.derive import expr as ex
 from attngrad.derive.evaluate import Evaluator, MpmathField
 from attngrad.derive.expr import Diag, FaceSplit, RowSum, n, size
 from attngrad.derive.model import Model
+from attngrad.vocabulary import ATTENTION_INPUTS
 
 from . import lowrank_bounds
 from .alman_song import A1, A2, A3, SCALES, E, X, Y, alman_song, def12_chain
@@ -35,7 +36,6 @@ U1, V1 = ex.Matrix("U1", n, k), ex.Matrix("V1", n, k)
 DPS = 50
 #: the degree of the Taylor polynomial the kernel claims use: even, so P(S)1 > 0 at any inputs
 KERNEL_DEGREE = 4
-KINDS = lowrank_bounds.POLYNOMIALS  # taylor-shifted, taylor, chebyshev
 
 #: size points of the chains with factors U₁, V₁ (n × k) as inputs
 SIZES_K = {
@@ -61,7 +61,7 @@ def alman_song_lowrank(scale: str = "1/d", factors: str = "inputs") -> Model:
     s = SCALES[scale]
     m = Model(f"alman-song-lowrank[{scale}{', exact factors' if factors == 'exact' else ''}]",
               f"Alman–Song Section D, corrected, with scale {scale}", ("X", "Y"),
-              input_order=("A1", "A2", "A3", "E", "Y", "X") + (("U1", "V1") if factors == "inputs" else ()))
+              input_order=ATTENTION_INPUTS + (("U1", "V1") if factors == "inputs" else ()))
     if factors == "exact":
         u1 = m.define("U₁", alman_song(scale)["f"], "f = softmax(S): exact factors")
         v1 = m.define("V₁", ex.Identity(n), "I_n")
@@ -100,7 +100,7 @@ def alman_song_polynomial(scale: str, coefs: tuple) -> Model:
     f̃ = diag(P(S)1)⁻¹P(S) in place of f: g̃ = s·A₁ᵀ(f̃∘q̃ − diag((f̃∘q̃)1)f̃)A₂, q̃ = c̃hᵀ, c̃ = f̃h − E."""
     s = SCALES[scale]
     m = Model(f"alman-song-polynomial[{scale}, degree {len(coefs) - 1}]",
-              "Def 1.2 with a polynomial in place of exp", ("X", "Y"), input_order=("A1", "A2", "A3", "E", "Y", "X"))
+              "Def 1.2 with a polynomial in place of exp", ("X", "Y"), input_order=ATTENTION_INPUTS)
     S = m.define("S", s * (A1 @ X @ A2.T), "scores s·A₁XA₂ᵀ")
     ut = m.define("ũ", horner(coefs, S), "P(S) entrywise")
     return def12_chain(m, s, ut, POLYNOMIAL_NOTES, mark="\u0303")

@@ -15,7 +15,6 @@ from typing import Callable
 
 import sympy as sp
 
-from attngrad import vocabulary
 from attngrad.derive.derivation import Bound, cited_step, name_symbols, pretty, verified_step
 
 g = sp.Symbol("g", integer=True, nonnegative=True)  # degree
@@ -30,9 +29,6 @@ name_symbols({
     H: ("‖A₃Y‖_∞", r"\|A_3Y\|_\infty"), Einf: ("‖E‖_∞", r"\|E\|_\infty"),
     dp1: ("‖p₁ − p̃₁‖_∞", r"\|p_1-\tilde p_1\|_\infty"), dp2: ("‖p₂ − p̃₂‖_∞", r"\|p_2-\tilde p_2\|_\infty"),
 })
-
-#: the polynomials, by name: relative-error bound of P against eˣ on [−β, β] at degree g
-POLYNOMIALS = vocabulary.POLYNOMIALS
 
 
 def taylor_poly(degree: int, at: sp.Expr) -> sp.Expr:

@@ -13,9 +13,10 @@ import numpy as np
 from attngrad.derive.claims import BoundClaim, Claim, Measurement, Probe
 from attngrad.derive.evaluate import Evaluator, FloatField
 from attngrad.derive.expr import FaceSplit
+from attngrad.vocabulary import POLYNOMIALS
 
 from .alman_song import PAPER, SOURCE, alman_song
-from .lowrank import (DPS, KINDS, U1, V1, alman_song_lowrank, alman_song_polynomial, bounds_module, draw_inputs,
+from .lowrank import (DPS, U1, V1, alman_song_lowrank, alman_song_polynomial, bounds_module, draw_inputs,
                       exact_coefficients, horner_mp, instance_rng, max_abs, mp_evaluator, mp_numbers, mp_rank,
                       poly_bound, reference_coefficients, relative_error, size_values)
 
@@ -125,7 +126,7 @@ def polynomial_claims() -> list[Claim]:
     out: list[Claim] = []
     names = {"taylor-shifted": "e^{−β}Σ_{j≤g}(x+β)ʲ/j!", "taylor": "Σ_{j≤g}xʲ/j!",
              "chebyshev": "the interpolant of eˣ at the g+1 Chebyshev points of [−β, β]"}
-    for kind in KINDS:
+    for kind in POLYNOMIALS:
         fn = kind.replace("-", "_")
         out.append(_bound_claim(
             f"attngrad/lowrank/{kind}-error",

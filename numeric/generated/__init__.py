@@ -20,6 +20,15 @@ def load(module: str) -> ModuleType:
     return import_module(f"{__name__}.{module}")
 
 
+def row_buffer_bytes(module: str, sizes: dict[str, int], threads: int) -> int:
+    """Bytes of the row buffers that ``threads`` threads of the module's ``kernel`` hold at once: each thread
+    holds one (columns × BLOCK) float64 buffer per entry of ``ROW_BUFFERS``, whose columns are expressions in the
+    sizes (``{"n": 10**7, "d": 16}``)."""
+    mod = load(module)
+    columns = sum(int(eval(c, {"__builtins__": {}}, dict(sizes))) for c in mod.ROW_BUFFERS)  # noqa: S307 - generated
+    return 8 * int(threads) * mod.BLOCK * columns
+
+
 def run(module: str, arrays: tuple[np.ndarray, ...], parameters: tuple[float, ...] = (),
         threads: int | None = None) -> tuple[np.ndarray, ...]:
     """Call a generated kernel on validated arrays on ``threads`` Numba threads (None: Numba's current setting);

@@ -30,6 +30,8 @@ FROZEN_ARGS = ()
 PARAMETERS = ('s',)
 OUTPUTS = ('loss', 'grad_X', 'grad_Y')
 BLOCK = 32
+# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+ROW_BUFFERS = ('n', '1', 'd', 'n', 'd', 'd', 'd', '1')
 
 
 @njit(parallel=True, cache=True, fastmath=False)

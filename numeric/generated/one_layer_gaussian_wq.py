@@ -26,6 +26,8 @@ FROZEN_ARGS = ('X_0', 'W_K', 'W_O', 'W_V')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q')
 BLOCK = 32
+# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+ROW_BUFFERS = ('n', 'dy', 'n', 'd', '1', 'd')
 
 
 @njit(parallel=True, cache=True, fastmath=False)

@@ -33,6 +33,8 @@ FROZEN_ARGS = ()
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q', 'grad_W_K', 'grad_W_V', 'grad_W_O')
 BLOCK = 32
+# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
 
 
 @njit(parallel=True, cache=True, fastmath=False)

@@ -14,7 +14,7 @@ from ... import expr as ex
 from ...claims import Claim
 from ...evaluate import Evaluator, ExactField, FloatField, NotSymbolic
 from ..compare import KERNEL_RTOL
-from ..sampling import claim_pairs, contains, index_tuples, make_inputs, show_point, size_substitution
+from ...sampling import claim_pairs, contains, index_tuples, make_inputs, show_point, size_substitution
 from ..verdict import TierResult
 
 

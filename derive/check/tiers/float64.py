@@ -12,7 +12,7 @@ from ... import expr as ex
 from ...claims import Claim
 from ...evaluate import Evaluator, FloatField
 from ..compare import KERNEL_RTOL, compare
-from ..sampling import claim_pairs, contains, index_tuples, make_inputs, random_normal, size_substitution
+from ...sampling import claim_pairs, contains, index_tuples, make_inputs, random_normal, size_substitution
 from ..verdict import TierResult
 
 FLOAT_RTOL = 1e-7

@@ -12,7 +12,7 @@ import numpy as np
 from ...claims import Claim
 from ...evaluate import Evaluator, MpmathField
 from ..compare import KERNEL_RTOL, compare, counterexample
-from ..sampling import claim_pairs, index_tuples, make_inputs, random_normal, size_substitution
+from ...sampling import claim_pairs, index_tuples, make_inputs, random_normal, size_substitution
 from ..verdict import TierResult
 
 MP_TOL = 1e-25  # relative, 50 digits with 1e-20 difference steps

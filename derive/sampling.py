@@ -15,8 +15,8 @@ import sympy as sp
 
 from attngrad.errors import InputError
 
-from .. import expr as ex
-from ..claims import Claim
+from . import expr as ex
+from .claims import Claim
 
 Point = dict[str, int]  # a size point: size-symbol name → value, e.g. {"n": 2, "d": 1}
 Pair = tuple[dict[str, int], ex.Node, ex.Node]  # (index tuple, left side, right side) of a claim at one size
