@@ -23,24 +23,10 @@ from attngrad.numeric.landscape import landscape
 from attngrad.numeric.one_layer import (KERNELS, SCORE_LIMIT, Sizes, jacobian, jacobian_bytes, load_data,
                                         loss_and_grads, make_instance, score_reach)
 
+from test_simulate import numpy_loss  # noqa: E402  (the loss typed from docs/mathematics.md §3, independently)
+
 TINY = Sizes(N=2, n=3, D=4, d=2, dv=2, dy=1)
 SMALL_ARGS = ["--N", "2", "--n", "3", "--D", "8", "--d", "2", "--dv", "2", "--dy", "1"]
-
-
-def numpy_loss(kernel, X, Y, W):
-    """f = (1/2N) Σ‖S_iV_iW_O − Y_i‖², softmax rows stabilised by their max (docs/mathematics.md §3)."""
-    d = W["W_Q"].shape[1]
-    Q, K, V = X @ W["W_Q"], X @ W["W_K"], X @ W["W_V"]
-    if kernel == "softmax":
-        s = Q @ K.transpose(0, 2, 1) / np.sqrt(d)
-    else:
-        s = -((Q[:, :, None, :] - K[:, None, :, :]) ** 2).sum(-1) / (2 * np.sqrt(d))
-    if kernel == "gaussian":
-        S = np.exp(s)
-    else:
-        S = np.exp(s - s.max(-1, keepdims=True))
-        S /= S.sum(-1, keepdims=True)
-    return 0.5 * np.sum((S @ V @ W["W_O"] - Y) ** 2) / X.shape[0]
 
 
 def one_sentence(err) -> str:
