@@ -152,7 +152,7 @@ def landscape(kernels, mode, seed, steps, points, span, size_N, size_n, size_D, 
     """Train, then slice f along two filter-normalised random directions and count the grid's local minima."""
     from attngrad.numeric import simulate as sim
     from attngrad.numeric.kernel_support import check_threads
-    from attngrad.numeric.landscape import landscape_report, trained_slices
+    from attngrad.numeric.landscape import check_grid, landscape_report, trained_slices
     from attngrad.numeric.one_layer import check_train
 
     check_threads(threads)
@@ -164,6 +164,7 @@ def landscape(kernels, mode, seed, steps, points, span, size_N, size_n, size_D, 
     sizes = given_sizes(size_N, size_n, size_D, size_d, size_dv, size_dy)
     settings = build_settings(sim.Settings(), steps=steps, sizes=sizes, embedding=embedding, targets=targets,
                               init_scales=init_scales, tie_qk=tie_qk, data_path=data_path)
+    check_grid(points, span)
     with Progress("train", settings.steps) as progress:
         runs, slices = trained_slices(kernels, train, seed, settings, span=span, points=points, workers=threads,
                                       progress=progress, notice=progress.note)

@@ -316,6 +316,10 @@ def run_in_child(func: str, args: list, module: str = "attngrad.numeric.bench") 
                           stderr=subprocess.PIPE, text=True) as child:
         try:
             stdout, stderr = child.communicate(timeout=7200)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            raise InputError(f"The benchmark process for {args[0]} took more than 2 hours; give fewer or smaller "
+                             "sizes.") from None
         except BaseException:
             child.kill()
             raise

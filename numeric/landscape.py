@@ -51,10 +51,20 @@ class Slice:
                             "loss": float(self.losses[a, b])} for a, b in minima]}
 
 
+def check_grid(points: int, span: float) -> None:
+    """InputError unless the grid has 3 to 401 points per side and a positive finite span."""
+    if isinstance(points, bool) or not isinstance(points, Integral) or not 3 <= points <= 401:
+        raise InputError(f"The grid needs from 3 to 401 points per side, got {points!r}.")
+    if isinstance(span, bool) or not isinstance(span, Real) or not 0 < span < np.inf:
+        raise InputError(f"The span must be a positive finite number, got {span!r}.")
+
+
 def trained_slices(kernels: list[str], train: tuple[str, ...], seed: int, settings: Settings, *, span: float,
                    points: int, workers: int | None = None, progress=None, notice=None) -> tuple[list[Run], list[Slice]]:
     """Train each kernel on the instance of ``seed`` (``simulate`` with ``settings``), then slice f around each
-    trained point. A training run that diverges is one sentence: there is no trained point to slice around."""
+    trained point. A training run that diverges is one sentence: there is no trained point to slice around. The grid
+    is checked before any training."""
+    check_grid(points, span)
     runs = simulate(kernels, [train], [seed], settings, workers=workers, progress=progress, notice=notice)
     slices = []
     for run in runs:
@@ -94,10 +104,7 @@ def landscape(kernel: str, train: tuple[str, ...], inst: Instance, *, span: floa
     from attngrad.numeric.kernel_support import resolve_workers, thread_map
     from attngrad.numeric.resources import refuse_if_too_big
 
-    if isinstance(points, bool) or not isinstance(points, Integral) or not 3 <= points <= 401:
-        raise InputError(f"The grid needs from 3 to 401 points per side, got {points!r}.")
-    if isinstance(span, bool) or not isinstance(span, Real) or not 0 < span < np.inf:
-        raise InputError(f"The span must be a positive finite number, got {span!r}.")
+    check_grid(points, span)
     tk = training_kernel(kernel, train)
     rng = np.random.default_rng([seed, 11])
     U = filter_normalised(inst.weights, tk.train, rng)

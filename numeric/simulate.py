@@ -297,7 +297,7 @@ def memory_parts(runs: int, seeds: int, modes: list[tuple[str, ...]], settings: 
     return parts
 
 
-def refuse_if_too_big(what: str, parts: list[tuple[float, str]]) -> None:
+def refuse_parts(what: str, parts: list[tuple[float, str]]) -> None:
     """numeric/resources.refuse_if_too_big with the total of ``parts``, naming those that make up most of it."""
     from attngrad.numeric.resources import refuse_if_too_big as refuse
 
@@ -334,7 +334,7 @@ def _simulate(kernels, modes, seeds, settings: Settings, workers, progress, with
     if not kernels or not modes:
         raise InputError("Give at least one kernel and one training mode.")
     runs = len(kernels) * len(modes) * len(seeds)
-    refuse_if_too_big("The simulation", memory_parts(runs, len(seeds), modes, settings, resolve_workers(workers),
+    refuse_parts("The simulation", memory_parts(runs, len(seeds), modes, settings, resolve_workers(workers),
                                                      with_rows))
     seeds = _check_seeds(list(seeds))
     if notice and any(compiles_first(training_kernel(k, m).module) for k in kernels for m in modes):

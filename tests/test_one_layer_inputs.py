@@ -428,3 +428,15 @@ def test_with_eta_at_one_over_L_the_exact_rate_bound_is_still_checked():
     rate = run.rate_checks()
     assert "not_applicable" not in rate and rate["eta_L"] == pytest.approx(1.0, rel=1e-12)
     assert rate["held"] == rate["checked"] == run.last
+
+
+@pytest.mark.parametrize("points, span", [(1, 1.0), (5, -1.0), (5, float("inf")), (402, 1.0)])
+def test_landscape_checks_its_grid_before_any_training(monkeypatch, points, span):
+    import attngrad.numeric.landscape as L
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the grid was checked")
+
+    monkeypatch.setattr(L, "simulate", no_training)
+    with pytest.raises(InputError, match="grid needs|span must be"):
+        L.trained_slices(["softmax"], ("W_Q",), 0, L.Settings(), span=span, points=points)

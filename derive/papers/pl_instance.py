@@ -37,7 +37,7 @@ def instance_numbers(bounds: list[Bound], kernel: str, train: tuple[str, ...], s
     from attngrad.numeric.kernel_support import resolve_workers
 
     z = settings.sizes
-    sim.refuse_if_too_big("The numbers at the instance", [
+    sim.refuse_parts("The numbers at the instance", [
         (3 * instance_bytes(z), "the instance"),
         (resolve_workers(None) * kernel_bytes(z), "its gradients"),
         (max(jacobian_bytes(z, train), jacobian_bytes(z, ("W_V",))), f"a Jacobian of {z.N * z.n * z.dy:,} outputs"),
