@@ -50,6 +50,19 @@ class _Group(click.Group):
             ctx.exit(INTERRUPTED)
 
 
+def quiet_unraisable_interrupts() -> None:
+    """A Ctrl-C that lands in a callback from C (an LLVM object-cache hook while Numba compiles) cannot be raised
+    there; Python would print it as "Exception ignored … Traceback". It is the interrupt the command line handles,
+    so it is dropped; every other unraisable exception is reported as before."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+
+
 class _Interrupts:
     """How a command ends on Ctrl-C. What an interrupt leaves behind is settled where the work runs: worker
     processes ignore SIGINT and are ended by the process that started them (derive/check/runner.py, numeric/bench.py
@@ -72,6 +85,7 @@ class _Interrupts:
         self.said = False
         if self.program:
             self._watch()
+            quiet_unraisable_interrupts()
 
     def say(self) -> None:
         with self.lock:

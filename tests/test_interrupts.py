@@ -118,6 +118,7 @@ def test_bench_interrupted_exits_130_and_kills_its_child(to_group):
 def test_simulate_interrupted_writes_no_file(tmp_path):
     p = start("simulate", "--steps", "1000000", "--seeds", "0", "--kernel", "softmax", "--train", "W_V",
               "--lambda-every", "50", "--out", str(tmp_path / "run"),
+              "--tol", "0", "--window", "1000000",  # no stop rule ends the run before the Ctrl-C (W_V converges fast)
               env={**os.environ, render.INTERVAL_ENV: "0.05"})
     line = p.stderr.readline()  # the first progress line: the runs are under way
     assert re.fullmatch(r"(simulate: \d+/1000000 steps, \d+ s|compiling the generated kernels .*)\n", line), line
@@ -321,3 +322,14 @@ def test_simulate_announces_the_compilation_only_when_it_happens(monkeypatch):
     monkeypatch.setattr(sim, "compiles_first", lambda module: True)  # as with a cold cache
     sim.simulate(["softmax"], [("W_V",)], [0], settings, notice=notices.append)
     assert notices == [sim.COMPILING]
+
+
+def test_a_ctrl_c_python_cannot_raise_is_not_printed_but_other_lost_errors_are():
+    """A KeyboardInterrupt in a callback from C (Numba's LLVM object-cache hook) reaches sys.unraisablehook, which
+    would print it with a traceback; the command line's hook drops exactly those."""
+    code = ("import gc\nfrom attngrad.cli.main import quiet_unraisable_interrupts\nquiet_unraisable_interrupts()\n"
+            "class Lost:\n    def __init__(self, exc): self.exc = exc\n    def __del__(self): raise self.exc\n"
+            "Lost(KeyboardInterrupt()); gc.collect()\nLost(ValueError('still reported')); gc.collect()\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "KeyboardInterrupt" not in res.stderr and "ValueError: still reported" in res.stderr
