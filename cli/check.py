@@ -34,7 +34,6 @@ def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str |
     Exit 0 when every project claim holds, 1 when one does not; a paper's printed claims are
     reported as holds or refuted with their evidence and do not change the exit code.
     """
-    import os
 
     from attngrad.derive.check import EXACT_SIZES, check_all, check_exact_sizes, claims_of
     from attngrad.derive.claims import select
@@ -51,8 +50,8 @@ def check(ids: tuple[str, ...], paper: str | None, list_only: bool, file_: str |
     sizes = parse.sizes(exact_sizes) or EXACT_SIZES
     check_exact_sizes(sizes)
     parse.non_negative_seed(seed)
-    cores = os.cpu_count() or 1
-    jobs = cores if jobs is None else min(parse.at_least_one(jobs, "--jobs"), cores)  # no more processes than cores
+    if jobs is not None:
+        parse.at_least_one(jobs, "--jobs")
     t0 = time.perf_counter()
     with progressbar(len(claims), "checking", "claims") as bar:
         verdicts = check_all(claims, str(file_) if file_ else BUILTIN, jobs=jobs,

@@ -4,6 +4,7 @@ worker processes that rebuild them from that source."""
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import signal
 import threading
@@ -74,11 +75,19 @@ def _run_task(source: str, ids: list[str], indices: list[int], kwargs: dict) -> 
     return out
 
 
-def check_all(claims: list[Claim], source: str, *, jobs: int = 1, progress=None, **kwargs) -> list[Verdict]:
+def process_count(jobs: int | None) -> int:
+    """How many processes ``jobs`` asks for: one per core for None, and never more than the cores."""
+    cores = os.cpu_count() or 1
+    return cores if jobs is None else max(1, min(int(jobs), cores))
+
+
+def check_all(claims: list[Claim], source: str, *, jobs: int | None = 1, progress=None, **kwargs) -> list[Verdict]:
     """Verdicts of ``claims`` in order. ``source`` says where they come from (a file or ``package.module:function``;
     see ``claims_of``), so that with ``jobs`` > 1 worker processes can rebuild them by position; each task (a group
-    of claims that share a kernel, or one claim) runs in one worker, largest groups first. ``progress()`` after each claim.
+    of claims that share a kernel, or one claim) runs in one worker, largest groups first. ``jobs``: None for one
+    process per core, and never more processes than cores. ``progress()`` after each claim.
     Claims that cannot be found again by id in the source (or repeat an id) are checked here, one by one."""
+    jobs = process_count(jobs)
     known = [c.id for c in claims_of(source)] if jobs > 1 else []
     index = {cid: i for i, cid in enumerate(known)}
     if jobs <= 1 or len(claims) < 2 or len(index) != len(known) or any(c.id not in index for c in claims):
