@@ -48,6 +48,24 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             interrupts.handled()
             ctx.exit(INTERRUPTED)
+        except Exception as exc:
+            if not caused_by_interrupt(exc):
+                raise
+            interrupts.handled()
+            ctx.exit(INTERRUPTED)
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C in disguise: a KeyboardInterrupt that arrived while a Numba-compiled function
+    was returning is re-raised by Numba as ``SystemError: … returned a result with an exception set``, with the
+    KeyboardInterrupt as its cause. The chain (``__cause__``, ``__context__``) is followed, each link once."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def quiet_unraisable_interrupts() -> None:

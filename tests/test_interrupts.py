@@ -226,6 +226,35 @@ def test_keyboard_interrupt_in_any_command_is_one_line_and_130_not_clicks_aborte
     assert res.stderr == "Interrupted.\n" and res.stdout == "" and "Aborted" not in res.output
 
 
+
+def _numba_style_interrupt() -> SystemError:
+    """What Numba raises when a Ctrl-C arrives as a jitted function returns (seen in CI): a SystemError whose
+    cause is the KeyboardInterrupt."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise SystemError("CPUDispatcher(<function f>) returned a result with an exception set") from ki
+    except SystemError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("raised,code", [(_numba_style_interrupt(), 130), (SystemError("a real bug"), 1),
+                                         (RuntimeError("x"), 1)], ids=["numba-wrapped-ctrl-c", "system-error", "other"])
+def test_a_ctrl_c_wrapped_by_numba_is_an_interrupt_and_other_errors_are_not(monkeypatch, raised, code):
+    import attngrad.derive.check as check
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(check, "check_all", fail)
+    res = CliRunner().invoke(main, ["check", "attngrad/r-from-c", "--json"])
+    assert res.exit_code == code
+    if code == 130:
+        assert res.stderr == "Interrupted.\n" and res.stdout == ""
+    else:
+        assert res.exception is raised
+
 # progress off a terminal ------------------------------------------------------------------------------------------
 def run_piped(*args: str, interval: str = "0.05") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "attngrad.cli", *args], capture_output=True, text=True,
