@@ -1,69 +1,164 @@
-"""Index notation with symbolic sizes n, d (docs/design.md, the index tier).
+"""Index notation with symbolic sizes (docs/design.md, the index tier): the entries of a node as multi-sums.
 
-An entry ``node[i, j]`` becomes a sum of terms ``coef · Σ_{dummies} Π factors``. The factors are the
-entries of input matrices and of *opaque* definitions: a named definition whose own body applies exp,
-log or a power (``u``, ``f``) is kept as one indexed symbol. Every other definition is unfolded. Products
-of sums are merged into one multi-sum, Kronecker deltas are eliminated against dummies, and each term
-is renamed canonically. Two sides whose normal forms cancel are equal for **all** n and d. A nonzero
-normal form decides nothing, because it may need facts about the opaque symbols (such as Σ_l f_jl = 1).
+An entry ``node[i, j]`` is a list of ``Term``: ``coef · Σ_{dummies} Π factors``. A factor is an *atom* entry
+raised to an exponent, ``(key, (row, col), e)``, or a Kronecker delta ``("δ", (a, b), 1)``. Atoms are:
+
+- ``input``: an input matrix (keyed by name and shape);
+- ``def``: a named definition of a chain, or an unnamed subexpression under a power (``(u1)⁻¹``), kept as one
+  indexed symbol until the prover unfolds it (``derive.index_proof``). A definition is identified by what it is —
+  its name *and* a fingerprint of its body — so two different definitions that share a name are two atoms;
+- ``exp`` / ``log``: exp or log applied entrywise to another atom.
+
+Indices are ``str`` (a free index or a dummy) or ``int`` (0 for the one entry of a vector's size-1 axis). Products
+of sums become one multi-sum, deltas are eliminated against dummies, and ``normal_form`` names the dummies
+canonically and adds up the coefficients of equal terms: two sides whose difference has a zero normal form are
+equal for all sizes. The arithmetic is plain Python; only the coefficients (in the sizes and scales) are SymPy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass
+from typing import Union
 
 import sympy as sp
 
 from . import expr as ex
 
+Index = Union[str, int]
+Factor = tuple  # (key, (row, col), exponent)
+DELTA = "δ"
+
 
 class NotIndexable(Exception):
-    """A node that index notation with symbolic sizes does not cover (derivatives, vec, Kronecker…)."""
+    """A node that index notation with symbolic sizes does not cover (vec inside a tree, Kronecker, a per-size
+    index, a numeric kernel…)."""
 
 
 @dataclass(frozen=True)
 class Term:
     coef: sp.Expr
-    dummies: tuple[tuple[sp.Symbol, sp.Expr], ...]  # (symbol, range length)
-    factors: tuple[sp.Expr, ...]
+    dummies: tuple[tuple[str, sp.Expr], ...]  # (name, range length)
+    factors: tuple[Factor, ...]
+
+
+@dataclass
+class Atom:
+    key: str
+    kind: str  # input | def | exp | log
+    label: str  # what a proof step prints
+    node: ex.Node | None = None  # input: the Matrix; def: the body
+    arg: str = ""  # exp / log: the argument's key
+    leaves: frozenset = frozenset()  # names of the inputs the atom depends on
+
+
+def fingerprint(node: ex.Node, memo: dict | None = None) -> str:
+    """A short hash of a tree's structure (node types, names, shapes, parameters, children)."""
+    memo = {} if memo is None else memo
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1]
+    params = [type(node).__name__, sp.srepr(node.shape[0]), sp.srepr(node.shape[1])]
+    for attr in ("name", "value", "k", "order", "index", "i", "j"):
+        if hasattr(node, attr) and not isinstance(getattr(node, attr), ex.Node):
+            params.append(f"{attr}={getattr(node, attr)!r}")
+    if isinstance(node, (ex.Grad, ex.Deriv)):
+        params.append(fingerprint(node.var, memo))
+    params += [fingerprint(c, memo) for c in node.children]
+    out = hashlib.sha1("|".join(params).encode()).hexdigest()[:10]
+    memo[id(node)] = (node, out)
+    return out
 
 
 class IndexForm:
-    """Entries of nodes as lists of ``Term``; fresh dummies per expansion."""
+    """Entries of nodes as lists of ``Term`` (fresh dummies per expansion), and the table of atoms they use."""
 
     def __init__(self) -> None:
+        self.atoms: dict[str, Atom] = {}
+        self._keys: dict[int, tuple[ex.Node, str]] = {}
+        self._fp: dict = {}
+        self._labels: dict[str, str] = {}  # label → fingerprint that owns it
         self._count = 0
+        self.derivative = None  # set by derive.index_proof: (form, node, var, i, j) → terms of a Grad entry
 
-    def dummy(self, size: sp.Expr) -> tuple[sp.Symbol, sp.Expr]:
+    # dummies and atoms -----------------------------------------------------------------------------------------
+    def dummy(self, size: sp.Expr) -> tuple[str, sp.Expr]:
         self._count += 1
-        return sp.Symbol(f"k{self._count}", integer=True), size
+        return f"k{self._count}", size
 
-    def entry(self, node: ex.Node, i: sp.Expr, j: sp.Expr) -> list[Term]:
-        i = sp.Integer(0) if node.shape[0] == 1 else i
-        j = sp.Integer(0) if node.shape[1] == 1 else j
+    def fresh(self, t: Term) -> Term:
+        """``t`` with new names for its dummies (so two copies of one derivative never share a dummy)."""
+        if not t.dummies:
+            return t
+        names = {}
+        for s, _ in t.dummies:
+            self._count += 1
+            names[s] = f"k{self._count}"
+        return Term(t.coef, tuple((names[s], r) for s, r in t.dummies), rename(t.factors, names))
+
+    def _register(self, node: ex.Node, kind: str, label: str, body: ex.Node | None, arg: str = "") -> str:
+        fp = fingerprint(node, self._fp)
+        owner = self._labels.setdefault(label, fp)
+        key = label if owner == fp else f"{label}⟨{fp[:6]}⟩"  # same name, different definition: another atom
+        if key not in self.atoms:
+            leaves = frozenset(ex.leaves(node))
+            self.atoms[key] = Atom(key, kind, label, body, arg, leaves)
+        self._keys[id(node)] = (node, key)
+        return key
+
+    def atom_of(self, node: ex.Node) -> str:
+        """The key of the atom that stands for ``node``'s entries."""
+        hit = self._keys.get(id(node))
+        if hit is not None:
+            return hit[1]
+        if isinstance(node, ex.Matrix):
+            return self._register(node, "input", node.name, node)
+        if isinstance(node, ex.Named):
+            return self._register(node, "def", node.name, node.expr)
+        if isinstance(node, (ex.Exp, ex.Log)):
+            arg = self.atom_of(node.a)
+            kind = "exp" if isinstance(node, ex.Exp) else "log"
+            return self._register(node, kind, f"{kind}⟨{self.atoms[arg].label}⟩", None, arg)
+        from .printing import show
+
+        return self._register(node, "def", f"⟨{show(node)}⟩", node)
+
+    # entries ---------------------------------------------------------------------------------------------------
+    def entry(self, node: ex.Node, i: Index, j: Index) -> list[Term]:
+        i = 0 if node.shape[0] == 1 else i
+        j = 0 if node.shape[1] == 1 else j
         method = ex.method_for(self, "_e_", node)
         if method is None:
             raise NotIndexable(type(node).__name__)
         return method(node, i, j)
 
-    @staticmethod
-    def _leaf(name: str, i, j) -> list[Term]:
-        return [Term(sp.Integer(1), (), (sp.IndexedBase(name)[i, j],))]
+    def _atom_entry(self, node, i, j, k=1) -> list[Term]:
+        return [Term(sp.Integer(1), (), ((self.atom_of(node), (i, j), k),))]
 
     def _e_Matrix(self, node, i, j):
-        return self._leaf(node.name, i, j)
+        return self._atom_entry(node, i, j)
 
     def _e_Named(self, node, i, j):
-        if _opaque(node):
-            return self._leaf(node.name, i, j)
-        return self.entry(node.expr, i, j)
+        return self._atom_entry(node, i, j)
+
+    def _e_Exp(self, node, i, j):
+        return self._atom_entry(node, i, j)
+
+    def _e_Log(self, node, i, j):
+        return self._atom_entry(node, i, j)
+
+    def _e_Pow(self, node, i, j):
+        k = node.k
+        if not k.is_Rational:
+            raise NotIndexable(f"a power {k}")
+        return self._atom_entry(node.a, i, j, int(k) if k.is_Integer else k)
 
     def _e_Fill(self, node, i, j):
-        return [Term(node.value, (), ())]
+        return [Term(node.value, (), ())] if node.value != 0 else []
 
     def _e_Identity(self, node, i, j):
-        return [Term(sp.Integer(1), (), (sp.KroneckerDelta(i, j),))]
+        return [Term(sp.Integer(1), (), ((DELTA, (i, j), 1),))]
 
     def _e_Transpose(self, node, i, j):
         return self.entry(node.a, j, i)
@@ -75,116 +170,163 @@ class IndexForm:
         return self.entry(node.a, i, j) + self.entry(node.b, i, j)
 
     def _e_Hadamard(self, node, i, j):
-        return _product(self.entry(node.a, i, j), self.entry(node.b, i, j))
+        return product(self.entry(node.a, i, j), self.entry(node.b, i, j))
 
     def _e_Diag(self, node, i, j):
-        return _product([Term(sp.Integer(1), (), (sp.KroneckerDelta(i, j),))], self.entry(node.a, i, 0))
+        return product([Term(sp.Integer(1), (), ((DELTA, (i, j), 1),))], self.entry(node.a, i, 0))
 
     def _e_MatMul(self, node, i, j):
         k = self.dummy(node.a.shape[1])
-        return _bind(k, _product(self.entry(node.a, i, k[0]), self.entry(node.b, k[0], j)))
+        return bind(k, product(self.entry(node.a, i, k[0]), self.entry(node.b, k[0], j)))
 
     def _e_RowSum(self, node, i, j):
         k = self.dummy(node.a.shape[1])
-        return _bind(k, self.entry(node.a, i, k[0]))
+        return bind(k, self.entry(node.a, i, k[0]))
 
     def _e_ColSum(self, node, i, j):
         k = self.dummy(node.a.shape[0])
-        return _bind(k, self.entry(node.a, k[0], j))
+        return bind(k, self.entry(node.a, k[0], j))
 
     def _e_Total(self, node, i, j):
         k1, k2 = self.dummy(node.a.shape[0]), self.dummy(node.a.shape[1])
-        return _bind(k1, _bind(k2, self.entry(node.a, k1[0], k2[0])))
+        return bind(k1, bind(k2, self.entry(node.a, k1[0], k2[0])))
+
+    def _e_Grad(self, node, i, j):
+        if self.derivative is None:
+            raise NotIndexable("a derivative (without the index prover)")
+        return self.derivative(self, node.a, node.var, i, j)
 
 
-def _opaque(node: ex.Named) -> bool:
-    """A definition whose own body (not counting nested definitions) applies exp, log or a power."""
-    stack = [node.expr]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (ex.Exp, ex.Log, ex.Pow)):
-            return True
-        if not isinstance(x, ex.Named):
-            stack.extend(x.children)
-    return False
+# terms ---------------------------------------------------------------------------------------------------------
+def rename(factors: tuple, names: dict) -> tuple:
+    return tuple((k, tuple(names.get(x, x) for x in idx), e) for k, idx, e in factors)
 
 
-def _product(a: list[Term], b: list[Term]) -> list[Term]:
+def merge(factors) -> tuple:
+    """Equal atom entries multiplied: exponents added, a zero exponent dropped (x·x⁻¹ = 1: the term divided by x
+    already, so x ≠ 0 wherever it is defined)."""
+    out: dict = {}
+    for k, idx, e in factors:
+        out[(k, idx)] = out.get((k, idx), 0) + e
+    return tuple((k, idx, e) for (k, idx), e in out.items() if e != 0)
+
+
+def product(a: list[Term], b: list[Term]) -> list[Term]:
     return [Term(s.coef * t.coef, s.dummies + t.dummies, s.factors + t.factors) for s in a for t in b]
 
 
-def _bind(k: tuple[sp.Symbol, sp.Expr], terms: list[Term]) -> list[Term]:
+def bind(k: tuple[str, sp.Expr], terms: list[Term]) -> list[Term]:
     return [Term(t.coef, t.dummies + (k,), t.factors) for t in terms]
 
 
-def _eliminate_deltas(t: Term) -> Term | None:
-    """Use δ(a, x) with a dummy a to substitute a := x (the range is assumed to contain x)."""
+def eliminate_deltas(t: Term) -> Term | None:
+    """δ(a, x) with a dummy a substitutes a := x (the range is assumed to contain x); δ of two different constants
+    is a zero term (None)."""
     dummies = dict(t.dummies)
     factors = list(t.factors)
-    changed = True
-    while changed:
-        changed = False
-        for k, f in enumerate(factors):
-            if isinstance(f, sp.KroneckerDelta):
-                a, b = f.args
-                var = a if a in dummies else (b if b in dummies else None)
-                if var is None:
-                    if (a - b).is_nonzero:
-                        return None
-                    continue
-                other = b if var is a else a
-                factors = [g.xreplace({var: other}) for m, g in enumerate(factors) if m != k]
-                dummies.pop(var)
-                changed = True
-                break
+    k = 0
+    while k < len(factors):
+        key, (a, b), _ = factors[k]
+        if key != DELTA:
+            k += 1
+            continue
+        var = a if a in dummies else (b if b in dummies else None)
+        if var is None:
+            if a == b:
+                factors.pop(k)
+                continue
+            if isinstance(a, int) and isinstance(b, int):
+                return None
+            k += 1
+            continue
+        other = b if var == a else a
+        factors = list(rename(tuple(factors[:k] + factors[k + 1:]), {var: other}))
+        dummies.pop(var)
+        k = 0
     return Term(t.coef, tuple(dummies.items()), tuple(factors))
 
 
-def _canonical(t: Term) -> tuple[str, sp.Expr]:
-    """(key, coef): the key names the dummies canonically (minimum over renamings)."""
+def _factor_text(f: Factor, names: dict) -> str:
+    k, idx, e = f
+    idx = tuple(names.get(x, x) for x in idx)
+    if k == DELTA:
+        idx = tuple(sorted(idx, key=str))
+    return f"{k}[{idx[0]},{idx[1]}]^{e}"
+
+
+def canonical(t: Term) -> tuple[str, tuple]:
+    """(key, factors): the term's text with its dummies named canonically (the least text over the renamings that
+    respect each dummy's signature: its range and the slots it fills); equal terms get equal keys."""
+    factors = merge(t.factors)
     syms = [s for s, _ in t.dummies]
     ranges = dict(t.dummies)
+
+    def signature(s: str) -> str:
+        slots = sorted(f"{k}:{p}:{e}" for k, idx, e in factors for p, x in enumerate(idx) if x == s)
+        return sp.sstr(ranges[s]) + "|" + ",".join(slots)
+
+    groups: dict[str, list[str]] = {}
+    for s in syms:
+        groups.setdefault(signature(s), []).append(s)
+    ordered = [groups[g] for g in sorted(groups)]
+    options = 1
+    for g in ordered:
+        options *= _factorial(len(g))
     best = None
-    for perm in itertools.permutations(range(len(syms))):
-        names = {s: sp.Symbol(f"_m{perm[k]}", integer=True) for k, s in enumerate(syms)}
-        facs = sorted(sp.sstr(f.xreplace(names)) for f in t.factors)
-        rng = sorted(f"{names[s]}<{sp.sstr(ranges[s])}" for s in syms)
-        key = "*".join(facs) + " | " + ",".join(rng)
-        if best is None or key < best:
-            best = key
-    return best or "", t.coef
+    perms = [itertools.permutations(g) for g in ordered] if options <= 720 else [[tuple(g)] for g in ordered]
+    for choice in itertools.product(*perms):
+        names = {s: f"_{n}" for n, s in enumerate(x for g in choice for x in g)}
+        text = "*".join(sorted(_factor_text(f, names) for f in factors))
+        if best is None or text < best[0]:
+            best = (text, names)
+    text, names = best if best else ("", {})
+    rng = ",".join(f"{names[s]}<{sp.sstr(ranges[s])}" for s in sorted(syms, key=lambda s: names[s]))
+    return f"{text} | {rng}", factors
 
 
-def normal_form(terms: list[Term]) -> dict[str, sp.Expr]:
-    """Canonical multi-sum normal form: key → coefficient (zero coefficients dropped)."""
-    out: dict[str, sp.Expr] = {}
-    for t in terms:
-        t2 = _eliminate_deltas(t)
-        if t2 is None:
-            continue
-        if len(t2.dummies) > 6:
-            raise NotIndexable("too many summation indices")
-        key, coef = _canonical(t2)
-        out[key] = out.get(key, sp.Integer(0)) + coef
-    return {k: v for k, v in out.items() if sp.simplify(v) != 0}
-
-
-def equal_for_all_sizes(lhs: ex.Node, rhs: ex.Node) -> bool:
-    """True when lhs[i, j] − rhs[i, j] has a zero normal form with symbolic n, d (a proof for all sizes)."""
-    if not all(sp.simplify(a - b) == 0 for a, b in zip(lhs.shape, rhs.shape)):
-        return False
-    i, j = sp.symbols("i j", integer=True)
-    form = IndexForm()
-    minus = [Term(-t.coef, t.dummies, t.factors) for t in form.entry(rhs, i, j)]
-    return not normal_form(form.entry(lhs, i, j) + minus)
-
-
-def entry_expr(node: ex.Node, i: sp.Expr, j: sp.Expr) -> sp.Expr:
-    """The entry ``node[i, j]`` as a SymPy expression with ``Sum`` over 0-based dummies."""
-    out = sp.Integer(0)
-    for t in filter(None, map(_eliminate_deltas, IndexForm().entry(node, i, j))):
-        body = t.coef * sp.Mul(*t.factors)
-        for s, size in t.dummies:
-            body = sp.Sum(body, (s, 0, size - 1))
-        out += body
+def _factorial(k: int) -> int:
+    out = 1
+    for x in range(2, k + 1):
+        out *= x
     return out
+
+
+def normal_form(terms: list[Term], max_dummies: int = 10) -> dict[str, Term]:
+    """Canonical multi-sum normal form: key → term with the summed coefficient (zero coefficients dropped)."""
+    out: dict[str, Term] = {}
+    for t in terms:
+        t2 = eliminate_deltas(t)
+        if t2 is None or t2.coef == 0:
+            continue
+        if len(t2.dummies) > max_dummies:
+            raise NotIndexable(f"a term with more than {max_dummies} summation indices")
+        key, factors = canonical(t2)
+        old = out.get(key)
+        out[key] = Term(t2.coef if old is None else old.coef + t2.coef, t2.dummies, factors)
+    return {k: t for k, t in out.items() if not _zero(t.coef)}
+
+
+def _zero(c: sp.Expr) -> bool:
+    c = sp.expand(c)
+    return c == 0 or sp.simplify(c) == 0
+
+
+def terms_of(nf: dict[str, Term]) -> list[Term]:
+    return list(nf.values())
+
+
+def negate(terms: list[Term]) -> list[Term]:
+    return [Term(-t.coef, t.dummies, t.factors) for t in terms]
+
+
+def show_term(t: Term, form: IndexForm | None = None) -> str:
+    """A term as text: ``coef·Σ_{k<n} u[i,k]·f[k,j]⁻¹``."""
+    def label(k: str) -> str:
+        return form.atoms[k].label if form is not None and k in form.atoms else k
+
+    parts = []
+    for k, idx, e in t.factors:
+        power = "" if e == 1 else f"^{e}"
+        parts.append(f"{label(k)}[{idx[0]},{idx[1]}]{power}")
+    sums = "".join(f"Σ_{s}<{sp.sstr(r)} " for s, r in t.dummies)
+    return f"{sp.sstr(t.coef)}·{sums}{'·'.join(parts) or '1'}"
