@@ -134,12 +134,16 @@ class IndexForm:
         return method(node, i, j)
 
     def _atom_entry(self, node, i, j, k=1) -> list[Term]:
+        if isinstance(i, tuple) or isinstance(j, tuple):
+            raise NotIndexable(f"a split (face-splitting) index into {type(node).__name__}")
         return [Term(sp.Integer(1), (), ((self.atom_of(node), (i, j), k),))]
 
     def _e_Matrix(self, node, i, j):
         return self._atom_entry(node, i, j)
 
     def _e_Named(self, node, i, j):
+        if isinstance(i, tuple) or isinstance(j, tuple):  # a split index (a face-splitting axis): see through
+            return self.entry(node.expr, i, j)
         return self._atom_entry(node, i, j)
 
     def _e_Exp(self, node, i, j):
@@ -176,8 +180,22 @@ class IndexForm:
         return product([Term(sp.Integer(1), (), ((DELTA, (i, j), 1),))], self.entry(node.a, i, 0))
 
     def _e_MatMul(self, node, i, j):
+        split_a, split_b = split_axis(node.a, 1), split_axis(node.b, 0)
+        if split_a and split_b and not all(sp.simplify(x - y) == 0 for x, y in zip(split_a, split_b)):
+            raise NotIndexable("a product of two face-splitting axes split differently")
+        split = split_a or split_b
+        if split:  # the inner axis is a face-splitting one: the dummy is a pair (l₁, l₂)
+            k1, k2 = self.dummy(split[0]), self.dummy(split[1])
+            pair = (k1[0], k2[0])
+            return bind(k1, bind(k2, product(self.entry(node.a, i, pair), self.entry(node.b, pair, j))))
         k = self.dummy(node.a.shape[1])
         return bind(k, product(self.entry(node.a, i, k[0]), self.entry(node.b, k[0], j)))
+
+    def _e_FaceSplit(self, node, i, j):
+        """(a ⊘ b)[i, l₁ + k₁·l₂] = a[i, l₁]·b[i, l₂]: the column index must come split, as a pair."""
+        if not isinstance(j, tuple):
+            raise NotIndexable("a face-splitting column that is not summed against another one")
+        return product(self.entry(node.a, i, j[0]), self.entry(node.b, i, j[1]))
 
     def _e_RowSum(self, node, i, j):
         k = self.dummy(node.a.shape[1])
@@ -195,6 +213,24 @@ class IndexForm:
         if self.derivative is None:
             raise NotIndexable("a derivative (without the index prover)")
         return self.derivative(self, node.a, node.var, i, j)
+
+
+def split_axis(node: ex.Node, axis: int) -> tuple | None:
+    """(k₁, k₂) when ``node``'s ``axis`` is the column axis of a face-splitting product (k₁·k₂ long), seen through
+    definitions, transposes, products, sums and scalings; else None."""
+    if isinstance(node, ex.FaceSplit):
+        return (node.a.shape[1], node.b.shape[1]) if axis == 1 else None
+    if isinstance(node, ex.Named):
+        return split_axis(node.expr, axis)
+    if isinstance(node, ex.Transpose):
+        return split_axis(node.a, 1 - axis)
+    if isinstance(node, ex.MatMul):
+        return split_axis(node.a, 0) if axis == 0 else split_axis(node.b, 1)
+    if isinstance(node, ex.Scale):
+        return split_axis(node.a, axis)
+    if isinstance(node, (ex.Add, ex.Hadamard)):
+        return split_axis(node.a, axis) or split_axis(node.b, axis)
+    return None
 
 
 # terms ---------------------------------------------------------------------------------------------------------

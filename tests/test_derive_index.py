@@ -1,50 +1,184 @@
-"""Index notation with symbolic n, d against concrete evaluation."""
+"""The all-sizes prover (derive/index.py, derive/index_proof.py) and the index tier's second route.
 
+References: the 50-digit evaluator at concrete sizes (central differences for gradients), and the numeric tiers.
+The soundness property: the prover never proves a claim that a concrete size refutes.
+"""
+
+from __future__ import annotations
+
+import mpmath
 import numpy as np
+import pytest
 import sympy as sp
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from attngrad.derive import RowSum, expr as ex
-from attngrad.derive.papers.alman_song import E, alman_song
-from attngrad.derive.evaluate import Evaluator, FloatField
-from attngrad.derive.index import NotIndexable, entry_expr, equal_for_all_sizes
+from attngrad.derive import expr as ex
+from attngrad.derive.claims import Claim
+from attngrad.derive.check.tiers.index import tier_index
+from attngrad.derive.evaluate import Evaluator, MpmathField
+from attngrad.derive.index import IndexForm, NotIndexable
+from attngrad.derive.index_numeric import evaluate_terms
+from attngrad.derive.index_proof import Prover, equal_for_all_sizes, prove
+from attngrad.derive.papers.alman_song import A1, A2, A3, E, X, Y, alman_song
+from attngrad.derive.sampling import make_inputs, random_normal, size_substitution
+
+n, d = ex.n, ex.d
 
 
-def test_entry_expressions_evaluate_to_the_concrete_chain():
-    """Each index-notation entry, summed out at n=3, d=2 with numbers, equals the float evaluator's entry."""
+def mp_value(node: ex.Node, point: dict, seed: int = 0, positive=()) -> np.ndarray:
+    sizes = size_substitution(point)
+    field = MpmathField(50)
+    floats = make_inputs([(node, node)], sizes, random_normal(seed, point, positive))
+    with mpmath.workdps(50):
+        return np.asarray(Evaluator(field, {k: field.array(v) for k, v in floats.items()}, sizes)(node), dtype=float)
+
+
+# the index form of each node, summed out, is the node's value ------------------------------------------------------
+def test_index_forms_of_the_chain_and_its_gradients_evaluate_to_the_50_digit_values():
     m = alman_song("1/d")
-    n, d = 3, 2
-    rng = np.random.default_rng(0)
-    vals = {k: rng.standard_normal(s) for k, s in
-            {"A1": (n, d), "A2": (n, d), "A3": (n, d), "E": (n, d), "X": (d, d), "Y": (d, d)}.items()}
-    ev = Evaluator(FloatField(), vals, {ex.n: n, ex.d: d})
-    vals["f"] = ev(m["f"])  # the opaque definition, by value
-    i, j = sp.symbols("i j", integer=True)
-    for name in ("S", "c", "q", "r", "p", "∇X"):
-        node = m[name]
-        e = entry_expr(node, i, j).subs({ex.n: n, ex.d: d}).doit()
-        want = ev(node)
-        for a in range(want.shape[0]):
-            for b in range(want.shape[1]):
-                got = e.subs({i: a, j: b}).doit()
-                got = got.replace(lambda x: isinstance(x, sp.Indexed),
-                                  lambda x: sp.Float(vals[str(x.base)][int(x.indices[0]), int(x.indices[1])], 30))
-                assert abs(float(got) - want[a, b]) < 1e-10 * max(1, abs(want[a, b])), (name, a, b)
+    point = {"n": 3, "d": 2}
+    sizes = size_substitution(point)
+    field = MpmathField(50)
+    for node in (m["S"], m["c"], m["q"], m["r"], m["p"], m["∇X"], ex.Grad(m.loss, X), ex.Grad(m.loss, Y)):
+        pr = Prover()
+        terms = pr.form.entry(node, "i", "j")
+        floats = make_inputs([(node, node)], sizes, random_normal(3, point))
+        ev = Evaluator(field, {k: field.array(v) for k, v in floats.items()}, sizes)
+        with mpmath.workdps(50):
+            want = np.asarray(ev(node), dtype=float)
+            got = evaluate_terms(terms, pr.form, ev, want.shape)
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-12), node
 
 
-def test_r_identity_is_proved_for_all_sizes_and_a_wrong_one_is_not():
+# proofs -------------------------------------------------------------------------------------------------------------
+def test_the_alman_song_gradients_are_proved_and_their_slips_are_not():
     m = alman_song("1/d")
-    assert equal_for_all_sizes(m["r"], RowSum(m["c"] * (m["c"] + E)))
-    assert not equal_for_all_sizes(m["r"], RowSum(m["c"] * (m["c"] - E)))
-    # a matrix-product associativity / transpose rule, for all sizes
-    A, B = ex.Matrix("A", ex.n, ex.d), ex.Matrix("B", ex.d, ex.n)
-    assert equal_for_all_sizes((A @ B).T, B.T @ A.T)
-    assert not equal_for_all_sizes((A @ B).T, A @ B)
+    p, f, q, c, h = m["p"], m["f"], m["q"], m["c"], m["h"]
+    grad = ex.Grad(m.loss, X)
+    assert prove(grad, (1 / d) * (A1.T @ p @ A2)).proved
+    assert prove(ex.Grad(m.loss, Y), A3.T @ f.T @ c).proved
+    slips = [A1.T @ p @ A2, (1 / d) * (A1.T @ p.T @ A2), (1 / d) * (A2.T @ p @ A1), (2 / d) * (A1.T @ p @ A2),
+             (1 / d) * (A1.T @ m["p₁"] @ A2), (1 / d) * (A1.T @ (m["p₁"] - f @ ex.Diag(m["r"])) @ A2)]
+    for rhs in slips:
+        proof = prove(grad, rhs)
+        assert not proof.proved and proof.left and proof.reason
+        diff = mp_value(grad - rhs, {"n": 3, "d": 2})  # and each slip is really wrong
+        assert np.abs(diff).max() > 1e-6
 
 
-def test_derivatives_are_not_indexable():
+def test_a_proof_lists_its_rules_in_order():
     m = alman_song("1/d")
-    try:
-        equal_for_all_sizes(ex.Grad(m.loss, ex.Matrix("X", ex.d, ex.d)), m["∇X"])
-    except NotIndexable:
-        return
-    raise AssertionError("Grad should not be indexable")
+    steps = prove(ex.Grad(m.loss, X), m["∇X"]).steps
+    text = "\n".join(steps)
+    assert "chain rule through exp" in text and "power rule" in text and "δ" in text
+    assert "folded back" in text and "unfolded" in text and steps[-1].startswith("normal form 0")
+
+
+def test_definitions_are_atoms_by_what_they_are_not_by_name():
+    A = ex.Matrix("A", n, n)
+    one, other = ex.Named("f", A @ A), ex.Named("f", A.T @ A)
+    assert not equal_for_all_sizes(one, other)
+    assert np.abs(mp_value(one - other, {"n": 3, "d": 1})).max() > 1e-6
+    assert equal_for_all_sizes(one, ex.Named("f", A @ A))  # the same definition written twice
+
+
+def test_hessian_vector_product_is_proved_for_all_sizes():
+    """Nested Grad: L = ½‖AX‖², ∇L = Aᵀ A X, and Grad(⟨∇L, V⟩) = AᵀA V."""
+    A, Xv, V = ex.Matrix("A", n, d), ex.Matrix("X", d, d), ex.Matrix("V", d, d)
+    L = ex.half_sq_norm(A @ Xv)
+    hvp = ex.Grad(ex.Total(ex.Grad(L, Xv) * V), Xv)
+    assert prove(hvp, A.T @ A @ V).proved
+    assert not prove(hvp, 2 * (A.T @ A @ V)).proved
+
+
+def test_unsupported_nodes_say_what_is_not_covered():
+    with pytest.raises(NotIndexable, match="Kron"):
+        IndexForm().entry(ex.Kron(A1, A2), "i", "j")
+
+
+# the tier: second route and soundness --------------------------------------------------------------------------------
+def test_the_index_tier_proves_every_project_gradient_claim():
+    from attngrad.derive.papers.registry import builtin_claims
+
+    def listed(cid: str) -> bool:  # issue 12's list: every project gradient claim, r from c, the low-rank chain
+        last = cid.split("[")[0].rsplit("/", 1)[1]
+        return cid.startswith("attngrad/") and (last.startswith(("grad-", "exact-factors-grad", "chain-"))
+                                                or last in ("r-from-c", "hadamard-factors", "p2-factors"))
+
+    gradient_claims = [c for c in builtin_claims() if listed(c.id)]
+    assert len(gradient_claims) == 33  # 6 Alman–Song, r from c, 7 low-rank, 4 Liang, 15 one-layer
+    outcomes = {c.id: tier_index(c) for c in gradient_claims}
+    assert {cid: r.note for cid, r in outcomes.items() if r.outcome != "holds"} == {}
+    assert all(r.steps and r.steps[-1].startswith("second route") for r in outcomes.values())
+
+
+def test_the_second_route_reports_a_wrong_rule_as_an_internal_error(monkeypatch):
+    """A prover whose chain rule through exp forgets the exp 'proves' ∇ Total(exp(AX)) = Aᵀ1: the second route
+    sums the derived form out, finds it differs from the 50-digit value, and the tier says error, not holds."""
+    A, Xv = ex.Matrix("A", n, d), ex.Matrix("X", d, d)
+    L = ex.Total(ex.exp(A @ Xv))
+    wrong = A.T @ ex.Fill(1, n, d)
+    claim = Claim("t/wrong-rule", "", ex.Grad(L, Xv), wrong)
+    assert tier_index(claim).outcome == "not decided"  # the real prover: no proof
+    original = Prover.d_atom
+
+    def forgetful(self, key, vkey):
+        out = original(self, key, vkey)
+        if self.form.atoms[key].kind == "exp":
+            out = [t.__class__(t.coef, t.dummies, tuple(f for f in t.factors if f[0] != key)) for t in out]
+        return out
+
+    monkeypatch.setattr(Prover, "d_atom", forgetful)
+    assert prove(ex.Grad(L, Xv), wrong).proved  # the injected bug proves a false claim...
+    result = tier_index(claim)
+    assert result.outcome == "error" and "internal error" in result.note  # ...and the tier says so, loudly
+
+
+SQUARE = {"X": ex.Matrix("X", d, d), "W": ex.Matrix("W", d, d)}
+A_IN, B_IN, C_IN = ex.Matrix("A", n, d), ex.Matrix("B", n, d), ex.Matrix("C", n, n)
+
+
+def _chain(draw) -> ex.Node:
+    """A random n×n scalar-free chain in X built from A, B, C: scores, an entrywise function, a normaliser."""
+    Xv = SQUARE["X"]
+    s = A_IN @ Xv @ B_IN.T
+    if draw(st.booleans()):
+        s = s * C_IN
+    kind = draw(st.sampled_from(["exp", "softmax", "square", "recip"]))
+    if kind == "exp":
+        return ex.exp(s)
+    if kind == "softmax":
+        return ex.softmax_rows(s)
+    if kind == "square":
+        return s * s
+    return ex.Pow(ex.exp(s) + 1, -1)
+
+
+@st.composite
+def claims_with_slips(draw):
+    body = _chain(draw)
+    L = ex.Total(body * C_IN) if draw(st.booleans()) else ex.half_sq_norm(body - C_IN)
+    grad = ex.Grad(L, SQUARE["X"])
+    slip = draw(st.sampled_from(["none", "transpose", "factor", "drop-term", "swap"]))
+    rhs = grad
+    if slip == "transpose":
+        rhs = grad.T
+    elif slip == "factor":
+        rhs = sp.Rational(draw(st.sampled_from([2, 3, -1])), 1) * grad
+    elif slip == "drop-term":
+        rhs = ex.Grad(ex.Total(body * C_IN), SQUARE["X"]) if L is not None else grad
+    elif slip == "swap":
+        rhs = ex.Grad(L, SQUARE["X"]) + (A_IN.T @ C_IN @ B_IN - (A_IN.T @ C_IN.T @ B_IN))
+    return grad, rhs, slip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(claims_with_slips())
+def test_the_prover_never_proves_what_a_concrete_size_refutes(case):
+    lhs, rhs, slip = case
+    proof = prove(lhs, rhs)
+    diff = np.abs(mp_value(lhs - rhs, {"n": 3, "d": 2}, seed=1)).max()
+    if proof.proved:
+        assert diff < 1e-12, (slip, diff)
+    if slip == "none":
+        assert proof.proved
