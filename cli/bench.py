@@ -1,4 +1,5 @@
-"""`attngrad bench exact | simulate`: time the exact gradient and the GD simulation (speed lives here, not in tests).
+"""`attngrad bench exact | simulate | proofs`: time the exact gradient, the GD simulation and the all-sizes proofs
+(speed lives here, not in tests).
 
 Click only: options are parsed here, the work is done by attngrad.numeric.bench and attngrad.numeric.bench_sim;
 their imports stay inside the commands so that ``attngrad --help`` loads neither NumPy nor Numba.
@@ -76,6 +77,37 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
     for mem in out["memory"]:
         value = f"{mem['peak_mb']:.1f} MB" if "peak_mb" in mem else "skipped: " + mem["skipped"]
         click.echo(f"peak memory {mem['method']} n={mem['n']} d={mem['d']} {mem['dtype']}: {value}")
+    for note in out["notes"]:
+        click.echo(f"note: {note}")
+
+
+@bench.command("proofs")
+@click.argument("ids", nargs=-1)
+@click.option("--file", "file_", type=click.Path(dir_okay=False), help="Claims from this Python file.")
+@click.option("--repeats", default=3, show_default=True, type=int, help="Timed calls after the first.")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def bench_proofs(ids: tuple[str, ...], file_: str | None, repeats: int, as_json: bool) -> None:
+    """Time the all-sizes proofs (the index tier): the proof alone and with its second route, first call and median."""
+    from attngrad.derive.check.bench_proofs import bench_proofs as run
+    from attngrad.derive.papers.registry import BUILTIN
+
+    with progressbar(1, "bench proofs") as bar:
+        out = run(str(file_) if file_ else BUILTIN, ids, repeats=repeats, progress=labelled(bar))
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+        return
+    m = out["machine"]
+    click.echo(f"{m['cpu']}; Python {m['python']}, SymPy {m['sympy']}; {out['repeats']} repeats after the first call")
+    rows = []
+    for r in out["rows"]:
+        if "proof_s" not in r:
+            rows.append([r["id"], r["outcome"], "", "", "", r["note"]])
+            continue
+        p, t = r["proof_s"], r["tier_s"]
+        rows.append([r["id"], r["outcome"], f"{p['median'] * 1e3:.0f} ({p['min'] * 1e3:.0f}–{p['max'] * 1e3:.0f})",
+                     f"{t['median'] * 1e3:.0f} ({t['min'] * 1e3:.0f}–{t['max'] * 1e3:.0f})",
+                     f"{r['first_tier_s'] * 1e3:.0f}", r["covers"] if r["outcome"] == "holds" else r["note"][:80]])
+    click.echo(table(rows, ["claim", "index tier", "proof ms", "with 2nd route ms", "first call ms", "for"]))
     for note in out["notes"]:
         click.echo(f"note: {note}")
 

@@ -182,3 +182,22 @@ def test_the_prover_never_proves_what_a_concrete_size_refutes(case):
         assert diff < 1e-12, (slip, diff)
     if slip == "none":
         assert proof.proved
+
+
+def test_bench_proofs_times_the_proofs_it_runs():
+    """`attngrad bench proofs ID --json`: one row per claim, its outcome computed by the index tier."""
+    import json
+
+    from click.testing import CliRunner
+
+    from attngrad.cli.main import main
+
+    res = CliRunner().invoke(main, ["bench", "proofs", "attngrad/r-from-c", "alman-song-2024/lemma-D.3",
+                                    "alman-song-2024/lemma-C.7", "--repeats", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["id"]: r for r in json.loads(res.stdout)["rows"]}
+    assert rows["attngrad/r-from-c"]["outcome"] == "holds" and rows["attngrad/r-from-c"]["proof_s"]["min"] > 0
+    assert rows["alman-song-2024/lemma-D.3"]["outcome"] == "not decided"  # a printed slip: no proof
+    assert rows["alman-song-2024/lemma-C.7"]["outcome"] == "skipped"  # written per size
+    bad = CliRunner().invoke(main, ["bench", "proofs", "--repeats", "0"])
+    assert bad.exit_code == 2 and "--repeats must be at least 1." in bad.stderr
