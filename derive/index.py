@@ -31,6 +31,17 @@ Factor = tuple  # (key, (row, col), exponent)
 DELTA = "δ"
 
 
+WHY = {  # why a node is outside index notation with symbolic sizes (the index tier's note names it)
+    **dict.fromkeys(("Row", "Col", "Entry", "Basis"), "a row, column or entry at a concrete index (a claim written "
+                    "per size)"),
+    "Kron": "a Kronecker product (its indices are pairs of a concrete split)",
+    "Vec": "vec inside an expression (only vec(X) = vec(Y) at the top is compared as X = Y)",
+    "Kernel": "a numeric kernel (it has no symbolic entries)",
+    "Tril": "the causal mask (an entry that depends on the order of two indices)",
+    "Deriv": "a derivative by one entry of vec(X) (a concrete index)",
+}
+
+
 class NotIndexable(Exception):
     """A node that index notation with symbolic sizes does not cover (vec inside a tree, Kronecker, a per-size
     index, a numeric kernel…)."""
@@ -130,7 +141,7 @@ class IndexForm:
         j = 0 if node.shape[1] == 1 else j
         method = ex.method_for(self, "_e_", node)
         if method is None:
-            raise NotIndexable(type(node).__name__)
+            raise NotIndexable(WHY.get(type(node).__name__, type(node).__name__))
         return method(node, i, j)
 
     def _atom_entry(self, node, i, j, k=1) -> list[Term]:

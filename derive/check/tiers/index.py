@@ -55,7 +55,7 @@ def symbolic_builds(claim: Claim) -> tuple[list[tuple[Point, ex.Node, ex.Node]],
             continue
         others = ", ".join(x for x in keys if x != k)
         return builds, f"all {others} at {k} = {', '.join(map(str, values))}"
-    raise NotIndexable("a side that cannot be built with symbolic sizes")
+    raise NotIndexable("a side built per size (from concrete rows, blocks or indices)")
 
 
 def second_route(claim: Claim, proof: Proof, lhs: ex.Node, rhs: ex.Node, fixed: Point, seed: int) -> str:
@@ -98,7 +98,7 @@ def tier_index(claim: Claim, seed: int = 0) -> TierResult:
         builds, covers = symbolic_builds(claim)
         proofs = [(fixed, lhs, rhs, prove(lhs, rhs)) for fixed, lhs, rhs in builds]
     except NotIndexable as exc:
-        return result("skipped", f"{exc} is not covered")
+        return result("skipped", f"not covered by index notation with symbolic sizes: {exc}")
     steps: list[str] = []
     for fixed, lhs, rhs, proof in proofs:
         head = f"at {show_point(fixed)}: " if fixed else ""
