@@ -85,14 +85,18 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
 @click.argument("ids", nargs=-1)
 @click.option("--file", "file_", type=click.Path(dir_okay=False), help="Claims from this Python file.")
 @click.option("--repeats", default=3, show_default=True, type=int, help="Timed calls after the first.")
+@click.option("--tensorgrad-python", type=click.Path(dir_okay=False),
+              help="An interpreter that has tensorgrad: time its proof of ∇_X L side by side (default: this one, if it has it).")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
-def bench_proofs(ids: tuple[str, ...], file_: str | None, repeats: int, as_json: bool) -> None:
+def bench_proofs(ids: tuple[str, ...], file_: str | None, repeats: int, tensorgrad_python: str | None,
+                 as_json: bool) -> None:
     """Time the all-sizes proofs (the index tier): the proof alone and with its second route, first call and median."""
     from attngrad.derive.check.bench_proofs import bench_proofs as run
     from attngrad.derive.papers.registry import BUILTIN
 
     with progressbar(1, "bench proofs") as bar:
-        out = run(str(file_) if file_ else BUILTIN, ids, repeats=repeats, progress=labelled(bar))
+        out = run(str(file_) if file_ else BUILTIN, ids, repeats=repeats, progress=labelled(bar),
+                  tensorgrad_python=tensorgrad_python)
     if as_json:
         click.echo(json.dumps(out, indent=1))
         return
@@ -108,6 +112,14 @@ def bench_proofs(ids: tuple[str, ...], file_: str | None, repeats: int, as_json:
                      f"{t['median'] * 1e3:.0f} ({t['min'] * 1e3:.0f}–{t['max'] * 1e3:.0f})",
                      f"{r['first_tier_s'] * 1e3:.0f}", r["covers"] if r["outcome"] == "holds" else r["note"][:80]])
     click.echo(table(rows, ["claim", "index tier", "proof ms", "with 2nd route ms", "first call ms", "for"]))
+    peer = out["tensorgrad"]
+    if peer is not None:
+        s = peer["s"]
+        click.echo(f"\ntensorgrad {peer['version']} on {out['target']}: proved={peer['proved']}, a factor-2 slip "
+                   f"proved={peer['slip_proved']}; {s['median'] * 1e3:.0f} ms ({s['min'] * 1e3:.0f}–{s['max'] * 1e3:.0f}), "
+                   f"first call {peer['first_s'] * 1e3:.0f} ms"
+                   + (f"; {peer['ratio_to_our_proof']:.0f}× our proof, {peer['ratio_to_our_tier']:.0f}× with our "
+                      "second route" if "ratio_to_our_proof" in peer else ""))
     for note in out["notes"]:
         click.echo(f"note: {note}")
 

@@ -201,3 +201,5 @@ def test_bench_proofs_times_the_proofs_it_runs():
     assert rows["alman-song-2024/lemma-C.7"]["outcome"] == "skipped"  # written per size
     bad = CliRunner().invoke(main, ["bench", "proofs", "--repeats", "0"])
     assert bad.exit_code == 2 and "--repeats must be at least 1." in bad.stderr
+    bad = CliRunner().invoke(main, ["bench", "proofs", "attngrad/r-from-c", "--tensorgrad-python", "/no/such/python"])
+    assert bad.exit_code == 2 and bad.stderr == "Error: --tensorgrad-python /no/such/python is not a file.\n"

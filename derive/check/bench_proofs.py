@@ -8,9 +8,14 @@ Alman–Song loss when it is installed.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import platform
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import sympy as sp
@@ -36,22 +41,38 @@ def _stats(xs: list[float]) -> dict[str, float]:
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 
 
-def tensorgrad_version() -> str | None:
-    try:
-        import tensorgrad  # noqa: F401
-    except ImportError:
-        return None
-    from importlib.metadata import version
+PEER_SCRIPT = Path(__file__).with_name("peers") / "tensorgrad_gradx.py"
 
-    return version("tensorgrad")
+
+def tensorgrad_peer(python: str | None, repeats: int) -> tuple[dict | None, str]:
+    """tensorgrad's proof of the target identity, timed by ``python`` (an interpreter that has tensorgrad; default:
+    this one when it has it): (its record, '') or (None, why there is none)."""
+    if python is None:
+        if importlib.util.find_spec("tensorgrad") is None:
+            return None, ("tensorgrad is not installed here: no side-by-side row (it is AGPL and kept out of "
+                          "attngrad's dependencies; install it in another environment and pass "
+                          "--tensorgrad-python PATH to time it in this run)")
+        python = sys.executable
+    if not Path(python).is_file():
+        raise InputError(f"--tensorgrad-python {python} is not a file.")
+    try:
+        done = subprocess.run([python, str(PEER_SCRIPT), str(repeats)], capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return None, "tensorgrad's proof did not finish within 15 minutes"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return None, f"tensorgrad's proof failed under {python}: {last}"
+    return json.loads(done.stdout.strip().splitlines()[-1]), ""
 
 
 def bench_proofs(source: str, ids: tuple[str, ...] = (), repeats: int = 3,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[str], None] | None = None, tensorgrad_python: str | None = None) -> dict[str, Any]:
     """Timings of the all-sizes proofs of the claims ``ids`` of ``source`` (default: every claim the index tier
     proves or attempts)."""
     if repeats < 1:
         raise InputError("--repeats must be at least 1.")
+    if tensorgrad_python is not None and not Path(tensorgrad_python).is_file():
+        raise InputError(f"--tensorgrad-python {tensorgrad_python} is not a file.")
     claims = select(claims_of(source), ids)
     rows = []
     for claim in claims:
@@ -78,15 +99,19 @@ def bench_proofs(source: str, ids: tuple[str, ...] = (), repeats: int = 3,
                      "steps": sum(len(p.steps) for p in proofs), "first_proof_s": first_proof,
                      "proof_s": _stats(proof_times), "first_tier_s": first_tier, "tier_s": _stats(tier_times)})
     notes = []
-    version = tensorgrad_version()
-    if version is None:
-        notes.append("tensorgrad is not installed: no side-by-side row (issue 12 quotes 3.4 s for its proof of ∇_X L, "
-                     "scale 1/d, on the 2-core test machine; `pip install tensorgrad` to time it here — AGPL, "
-                     "kept out of attngrad's dependencies)")
+    if progress:
+        progress("tensorgrad")
+    peer, why = tensorgrad_peer(tensorgrad_python, repeats)
+    if peer is not None:
+        peer["s"] = _stats(peer["times_s"])
+        ours = next((r for r in rows if r["id"] == TARGET and "proof_s" in r), None)
+        if ours is not None:
+            peer["ratio_to_our_proof"] = peer["s"]["median"] / ours["proof_s"]["median"]
+            peer["ratio_to_our_tier"] = peer["s"]["median"] / ours["tier_s"]["median"]
     else:
-        notes.append(f"tensorgrad {version} is installed but its proof is not scripted by this version of attngrad")
+        notes.append(why)
     return {"machine": {"python": platform.python_version(), "sympy": sp.__version__, "cpu": _cpu()},
-            "repeats": repeats, "target": TARGET, "rows": rows, "notes": notes}
+            "repeats": repeats, "target": TARGET, "rows": rows, "tensorgrad": peer, "notes": notes}
 
 
 def _cpu() -> str:
