@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ class Claim:
     sizes: size points per tier, overriding the defaults over (n, d): ``{"mpmath": ({"N": 2, "n": 3, …}, …),
         "exact": (…), "float64": (…)}``, for models with size symbols of their own.
     group: claims that compile the same Numba kernel; ``attngrad check`` runs a group in one worker process.
+    defined_at: ``file:line`` of the ``Claim(...)`` call that made the claim (recorded here, not given), so that a
+        claim that cannot be built or evaluated is reported with the line that defined it.
     """
 
     id: str
@@ -53,6 +56,10 @@ class Claim:
     note: str = ""
     sizes: dict[str, tuple[dict[str, int], ...]] = field(default_factory=dict)
     group: str = ""  # claims of one group are checked one after another in one process (they share a JIT kernel)
+    defined_at: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.defined_at = caller_line()
 
     @property
     def paper(self) -> str:
@@ -73,7 +80,47 @@ class Claim:
         return lhs, rhs
 
     def index_ranges(self, sizes: dict[sp.Symbol, int]) -> dict[str, int]:
-        return {k: int(sp.sympify(v).subs(sizes)) for k, v in self.over.items()}
+        out = {}
+        for k, v in self.over.items():
+            value = sp.sympify(v).subs(sizes)
+            if value.free_symbols:
+                raise InputError(missing_sizes(self.id, value.free_symbols))
+            out[k] = int(value)
+        return out
+
+
+def missing_sizes(claim_id: str, symbols) -> str:
+    """The sentence for a claim that uses size symbols with no value at a tier's size point."""
+    names = sorted(str(s) for s in symbols)
+    if len(names) == 1:
+        return (f"Claim {claim_id} uses the size symbol {names[0]}, which has no value: give Claim(..., sizes={{...}}) "
+                f"with a value of {names[0]} for each tier.")
+    listed = ", ".join(names[:-1]) + " and " + names[-1]
+    return (f"Claim {claim_id} uses the size symbols {', '.join(names)}, which have no value: give "
+            f"Claim(..., sizes={{...}}) with a value of {listed} for each tier.")
+
+
+_PACKAGE = Path(__file__).resolve().parents[1]  # the folder of the package attngrad
+_SKIPPED = (str(Path(__file__)), __file__)
+
+
+def caller_line() -> str:
+    """``file:line`` of the code that called a claim's constructor: the first frame outside this module and the
+    constructors dataclasses generate (a module of the package is shown as ``attngrad/…``, a user's file by the
+    path it was imported by); "" when none."""
+    frame = sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename in _SKIPPED
+                                 or (frame.f_code.co_filename.startswith("<") and frame.f_code.co_name == "__init__")):
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    name = frame.f_code.co_filename
+    if str(frame.f_globals.get("__name__", "")).startswith("attngrad."):  # the package's own claims
+        try:
+            name = f"attngrad/{Path(name).resolve().relative_to(_PACKAGE).as_posix()}"
+        except (ValueError, OSError):
+            pass
+    return f"{name}:{frame.f_lineno}"
 
 
 @dataclass
@@ -134,10 +181,24 @@ def import_user_file(path: str | Path) -> ModuleType:
         raise InputError(f"The file {p} called sys.exit({exc.code!r}) while it was imported.") from None
     except Exception as exc:  # a user's file may raise anything
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise InputError(f"The file {p} could not be imported: {type(exc).__name__}: {first}") from None
+        line = line_in_file(exc, p)
+        at = f" (line {line})" if line else ""
+        raise InputError(f"The file {p} could not be imported{at}: {type(exc).__name__}: {first}") from None
     finally:
         sys.modules.pop(name, None)
     return module
+
+
+def line_in_file(exc: BaseException, path: Path) -> int | None:
+    """The line of ``path`` where ``exc`` arose: its last frame in that file (a syntax error's own line), or None."""
+    try:
+        target = path.resolve()
+        if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == target:
+            return exc.lineno
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == target]
+    except OSError:
+        return None
+    return frames[-1].lineno if frames else None
 
 
 def defined(module: ModuleType, kind: type) -> list:

@@ -12,6 +12,9 @@ from typing import Callable, Iterator, Union
 
 import sympy as sp
 
+from attngrad.errors import InputError
+
+
 def size(name: str) -> sp.Symbol:
     """A size symbol (positive integer): ``n`` and ``d`` by default; a model may add its own (``N``, ``D``)."""
     return sp.Symbol(name, positive=True, integer=True)
@@ -41,6 +44,14 @@ def _broadcast(op: str, a: "Node", b: "Node") -> tuple[Dim, Dim]:
         else:
             raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not match.")
     return out[0], out[1]
+
+
+def position(x) -> "int | sp.Symbol":
+    """A concrete index (an int), or a symbolic one (a SymPy symbol: a claim's index built for all sizes by the
+    index tier, which never evaluates it)."""
+    if isinstance(x, sp.Symbol):
+        return x
+    return int(x)
 
 
 def as_node(x: "Node | Scalar") -> "Node":
@@ -98,6 +109,9 @@ class Node:
     def __pow__(self, k: Scalar) -> "Node":
         return Pow(self, k)
 
+    def __abs__(self) -> "Node":
+        raise InputError(not_smooth("abs", "at 0"))
+
     @property
     def T(self) -> "Node":
         return Transpose(self)
@@ -141,7 +155,7 @@ class Basis(Node):
     """The unit column vector e_i of length ``size`` (0-based i)."""
 
     def __init__(self, index: int, size: Scalar):
-        self.index, self.shape = int(index), (_dim(size), sp.Integer(1))
+        self.index, self.shape = position(index), (_dim(size), sp.Integer(1))
 
     def with_children(self, children):
         return self
@@ -264,7 +278,7 @@ class Row(Node):
     """Row ``j`` of ``a`` as a column vector (the paper's ``f(x)_{j0}``)."""
 
     def __init__(self, a: Node, j: int):
-        self.a, self.j = a, int(j)
+        self.a, self.j = a, position(j)
         self.children, self.shape = (a,), (a.shape[1], sp.Integer(1))
 
     def with_children(self, children):
@@ -275,7 +289,7 @@ class Col(Node):
     """Column ``i`` of ``a`` (the paper's ``A_{j0,i}``, ``h(y)_{i0}``)."""
 
     def __init__(self, a: Node, i: int):
-        self.a, self.i = a, int(i)
+        self.a, self.i = a, position(i)
         self.children, self.shape = (a,), (a.shape[0], sp.Integer(1))
 
     def with_children(self, children):
@@ -284,7 +298,7 @@ class Col(Node):
 
 class Entry(Node):
     def __init__(self, a: Node, i: int, j: int):
-        self.a, self.i, self.j = a, int(i), int(j)
+        self.a, self.i, self.j = a, position(i), position(j)
         self.children, self.shape = (a,), (sp.Integer(1), sp.Integer(1))
 
     def with_children(self, children):
@@ -342,7 +356,7 @@ class Deriv(Node):
     """``∂a/∂v_i`` with v = vec(var) row-major, ``var`` an input matrix (Lemma B.1's d/dx_i)."""
 
     def __init__(self, a: Node, var: Matrix, index: int):
-        self.a, self.var, self.index = a, var, int(index)
+        self.a, self.var, self.index = a, var, position(index)
         self.children, self.shape = (a,), a.shape
 
     def with_children(self, children):
@@ -389,6 +403,38 @@ def softmax_rows(s: Node) -> Node:
     """Row-wise softmax D⁻¹exp(s), D = diag(exp(s)1)."""
     u = Exp(s)
     return MatMul(Diag(Pow(RowSum(u), -1)), u)
+
+
+def trace(a: Node) -> Node:
+    """tr(a) = Σ_i a_ii of a square matrix (1×1): Σ(a ∘ I)."""
+    if not _same(a.shape[0], a.shape[1]):
+        raise ValueError(f"trace needs a square matrix, got shape {a.shape}.")
+    return Total(Hadamard(a, Identity(a.shape[0])))
+
+
+def softmax(v: Node) -> Node:
+    """The softmax exp(v)/Σexp(v) of a column vector v (for the rows of a matrix, ``softmax_rows``)."""
+    if v.shape[1] != 1:
+        raise ValueError(f"softmax takes a column vector, got shape {v.shape}; for the softmax of each row of a "
+                         f"matrix write softmax_rows(s), for a row vector r write softmax(r.T).")
+    u = Exp(v)
+    return Hadamard(u, Pow(Total(u), -1))
+
+
+def not_smooth(name: str, where: str) -> str:
+    """The sentence that refuses a non-smooth function."""
+    return (f"{name} is not smooth {where}; attngrad's tiers differentiate and compare at random points, so "
+            f"non-smooth functions are not in the language (write the claim on the smooth pieces).")
+
+
+def relu(a: Node) -> Node:
+    """Refused: relu is not smooth at 0 (InputError)."""
+    raise InputError(not_smooth("relu", "at 0"))
+
+
+def maximum(a: Node, b: Node) -> Node:
+    """Refused: max(a, b) is not smooth where a = b (InputError)."""
+    raise InputError(not_smooth("maximum", "where its arguments are equal"))
 
 
 def method_for(owner: object, prefix: str, node: object) -> Callable | None:

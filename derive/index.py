@@ -92,6 +92,8 @@ class IndexForm:
         self._labels: dict[str, str] = {}  # label → fingerprint that owns it
         self._count = 0
         self.derivative = None  # set by derive.index_proof: (form, node, var, i, j) → terms of a Grad entry
+        self.partial = None  # set by derive.index_proof: (form, terms, var, i, j) → ∂terms/∂var[i, j]
+        self.splits: dict[str, tuple] = {}  # index name → (K_major, K_minor): a flat index split as a pair
 
     # dummies and atoms -----------------------------------------------------------------------------------------
     def dummy(self, size: sp.Expr) -> tuple[str, sp.Expr]:
@@ -135,26 +137,57 @@ class IndexForm:
 
         return self._register(node, "def", f"⟨{show(node)}⟩", node)
 
+    # split indices -------------------------------------------------------------------------------------------
+    def split(self, idx: Index, sizes: tuple) -> tuple:
+        """``idx`` as a pair (major, minor) over ``sizes`` = (K_major, K_minor): the flat index major·K_minor + minor
+        of a Kronecker, face-splitting or vec axis. A name is split the same way everywhere (``splits``)."""
+        if isinstance(idx, tuple):
+            return idx
+        if isinstance(idx, int) or idx.startswith("‹"):
+            raise NotIndexable("a concrete index, or a definition's own, into a Kronecker, face-splitting or vec axis")
+        have = self.splits.setdefault(idx, sizes)
+        if not all(sp.simplify(a - b) == 0 for a, b in zip(have, sizes)):
+            raise NotIndexable("an index split two different ways")
+        return (f"{idx}⁰", f"{idx}¹")
+
+    def is_split(self, idx: Index) -> bool:
+        return isinstance(idx, tuple) or (isinstance(idx, str) and idx in self.splits)
+
+    def bind(self, k: tuple[str, sp.Expr], terms: list[Term]) -> list[Term]:
+        """Sum the dummy ``k`` over its range (a split dummy: both of its parts)."""
+        name = k[0]
+        if name in self.splits:
+            major, minor = self.splits[name]
+            return bind((f"{name}¹", minor), bind((f"{name}⁰", major), terms))
+        return bind(k, terms)
+
+    def summed(self, size: sp.Expr, split: tuple | None) -> tuple[str, sp.Expr]:
+        """A fresh dummy over ``size``, registered as split when the axis it runs over is one."""
+        k = self.dummy(size)
+        if split:
+            self.split(k[0], split)
+        return k
+
     # entries ---------------------------------------------------------------------------------------------------
     def entry(self, node: ex.Node, i: Index, j: Index) -> list[Term]:
-        i = 0 if node.shape[0] == 1 else i
-        j = 0 if node.shape[1] == 1 else j
+        i = 0 if node.shape[0] == 1 and not self.is_split(i) else i
+        j = 0 if node.shape[1] == 1 and not self.is_split(j) else j
         method = ex.method_for(self, "_e_", node)
         if method is None:
             raise NotIndexable(WHY.get(type(node).__name__, type(node).__name__))
         return method(node, i, j)
 
     def _atom_entry(self, node, i, j, k=1) -> list[Term]:
-        if isinstance(i, tuple) or isinstance(j, tuple):
-            raise NotIndexable(f"a split (face-splitting) index into {type(node).__name__}")
+        if self.is_split(i) or self.is_split(j):
+            raise NotIndexable(f"a Kronecker, face-splitting or vec index into {type(node).__name__}")
         return [Term(sp.Integer(1), (), ((self.atom_of(node), (i, j), k),))]
 
     def _e_Matrix(self, node, i, j):
         return self._atom_entry(node, i, j)
 
     def _e_Named(self, node, i, j):
-        if isinstance(i, tuple) or isinstance(j, tuple):  # a split index (a face-splitting axis): see through
-            return self.entry(node.expr, i, j)
+        if self.is_split(i) or self.is_split(j) or split_axis(node, 0) or split_axis(node, 1):
+            return self.entry(node.expr, i, j)  # a split axis: see through (its parts are summed where it is used)
         return self._atom_entry(node, i, j)
 
     def _e_Exp(self, node, i, j):
@@ -172,8 +205,21 @@ class IndexForm:
     def _e_Fill(self, node, i, j):
         return [Term(node.value, (), ())] if node.value != 0 else []
 
-    def _e_Identity(self, node, i, j):
+    def _delta(self, i, j) -> list[Term]:
+        """δ(i, j); of split indices, δ of both parts (the other index split the same way)."""
+        if self.is_split(i) or self.is_split(j):
+            sizes = self.splits.get(i if isinstance(i, str) and i in self.splits else j)
+            if sizes is None:
+                raise NotIndexable("a delta of two pairs of unknown split")
+            a, b = self.split(i, sizes), self.split(j, sizes)
+            return [Term(sp.Integer(1), (), ((DELTA, (a[0], b[0]), 1), (DELTA, (a[1], b[1]), 1)))]
         return [Term(sp.Integer(1), (), ((DELTA, (i, j), 1),))]
+
+    def _e_Identity(self, node, i, j):
+        return self._delta(i, j)
+
+    def _e_Basis(self, node, i, j):
+        return self._delta(i, self.name_of(node.index))
 
     def _e_Transpose(self, node, i, j):
         return self.entry(node.a, j, i)
@@ -188,49 +234,88 @@ class IndexForm:
         return product(self.entry(node.a, i, j), self.entry(node.b, i, j))
 
     def _e_Diag(self, node, i, j):
-        return product([Term(sp.Integer(1), (), ((DELTA, (i, j), 1),))], self.entry(node.a, i, 0))
+        return product(self._delta(i, j), self.entry(node.a, i, 0))
 
     def _e_MatMul(self, node, i, j):
         split_a, split_b = split_axis(node.a, 1), split_axis(node.b, 0)
         if split_a and split_b and not all(sp.simplify(x - y) == 0 for x, y in zip(split_a, split_b)):
-            raise NotIndexable("a product of two face-splitting axes split differently")
-        split = split_a or split_b
-        if split:  # the inner axis is a face-splitting one: the dummy is a pair (l₁, l₂)
-            k1, k2 = self.dummy(split[0]), self.dummy(split[1])
-            pair = (k1[0], k2[0])
-            return bind(k1, bind(k2, product(self.entry(node.a, i, pair), self.entry(node.b, pair, j))))
-        k = self.dummy(node.a.shape[1])
-        return bind(k, product(self.entry(node.a, i, k[0]), self.entry(node.b, k[0], j)))
+            raise NotIndexable("a product of two Kronecker or face-splitting axes split differently")
+        k = self.summed(node.a.shape[1], split_a or split_b)
+        return self.bind(k, product(self.entry(node.a, i, k[0]), self.entry(node.b, k[0], j)))
 
     def _e_FaceSplit(self, node, i, j):
-        """(a ⊘ b)[i, l₁ + k₁·l₂] = a[i, l₁]·b[i, l₂]: the column index must come split, as a pair."""
-        if not isinstance(j, tuple):
-            raise NotIndexable("a face-splitting column that is not summed against another one")
-        return product(self.entry(node.a, i, j[0]), self.entry(node.b, i, j[1]))
+        """(a ⊘ b)[i, l₁ + k₁·l₂] = a[i, l₁]·b[i, l₂]: the column is the pair (l₂, l₁)."""
+        major, minor = self.split(j, split_axis(node, 1))
+        return product(self.entry(node.a, i, minor), self.entry(node.b, i, major))
+
+    def _e_Kron(self, node, i, j):
+        """(a ⊗ b)[(i₀, i₁), (j₀, j₁)] = a[i₀, j₀]·b[i₁, j₁]."""
+        r, c = self._kron_index(node, 0, i), self._kron_index(node, 1, j)
+        return product(self.entry(node.a, r[0], c[0]), self.entry(node.b, r[1], c[1]))
+
+    def _kron_index(self, node, axis: int, idx: Index) -> tuple:
+        if node.a.shape[axis] == 1:
+            return (0, idx)
+        if node.b.shape[axis] == 1:
+            return (idx, 0)
+        return self.split(idx, split_axis(node, axis))
+
+    def _e_Vec(self, node, i, j):
+        """vec(a)[(major, minor)]: a[major, minor] row-major, a[minor, major] column-major."""
+        major, minor = self.split(i, split_axis(node, 0))
+        return self.entry(node.a, major, minor) if node.order == "row" else self.entry(node.a, minor, major)
+
+    def name_of(self, x) -> Index:
+        """A node's index as an index here: an int, or the name of a claim's symbolic index (``@j0``)."""
+        return f"@{x}" if isinstance(x, sp.Symbol) else int(x)
+
+    def _e_Row(self, node, i, j):
+        return self.entry(node.a, self.name_of(node.j), i)
+
+    def _e_Col(self, node, i, j):
+        return self.entry(node.a, i, self.name_of(node.i))
+
+    def _e_Entry(self, node, i, j):
+        return self.entry(node.a, self.name_of(node.i), self.name_of(node.j))
 
     def _e_RowSum(self, node, i, j):
-        k = self.dummy(node.a.shape[1])
-        return bind(k, self.entry(node.a, i, k[0]))
+        k = self.summed(node.a.shape[1], split_axis(node.a, 1))
+        return self.bind(k, self.entry(node.a, i, k[0]))
 
     def _e_ColSum(self, node, i, j):
-        k = self.dummy(node.a.shape[0])
-        return bind(k, self.entry(node.a, k[0], j))
+        k = self.summed(node.a.shape[0], split_axis(node.a, 0))
+        return self.bind(k, self.entry(node.a, k[0], j))
 
     def _e_Total(self, node, i, j):
-        k1, k2 = self.dummy(node.a.shape[0]), self.dummy(node.a.shape[1])
-        return bind(k1, bind(k2, self.entry(node.a, k1[0], k2[0])))
+        k1 = self.summed(node.a.shape[0], split_axis(node.a, 0))
+        k2 = self.summed(node.a.shape[1], split_axis(node.a, 1))
+        return self.bind(k1, self.bind(k2, self.entry(node.a, k1[0], k2[0])))
 
     def _e_Grad(self, node, i, j):
         if self.derivative is None:
             raise NotIndexable("a derivative (without the index prover)")
         return self.derivative(self, node.a, node.var, i, j)
 
+    def _e_Deriv(self, node, i, j):
+        """∂a[i, j]/∂vec(var)_k, vec row-major: k split as (row, col) of var."""
+        if self.partial is None:
+            raise NotIndexable("a derivative (without the index prover)")
+        at = self.split(self.name_of(node.index), (node.var.shape[0], node.var.shape[1]))
+        return self.partial(self, self.entry(node.a, i, j), node.var, at[0], at[1])
+
 
 def split_axis(node: ex.Node, axis: int) -> tuple | None:
-    """(k₁, k₂) when ``node``'s ``axis`` is the column axis of a face-splitting product (k₁·k₂ long), seen through
-    definitions, transposes, products, sums and scalings; else None."""
+    """(K_major, K_minor) when ``node``'s ``axis`` is a flat pair axis — of a Kronecker product (either axis), a
+    face-splitting product (its columns: (k₂, k₁)) or a vec (its rows) — seen through definitions, transposes,
+    products, sums and scalings; else None."""
     if isinstance(node, ex.FaceSplit):
-        return (node.a.shape[1], node.b.shape[1]) if axis == 1 else None
+        return (node.b.shape[1], node.a.shape[1]) if axis == 1 else None
+    if isinstance(node, ex.Kron):  # a factor of length 1 along the axis leaves it whole
+        sizes = (node.a.shape[axis], node.b.shape[axis])
+        return None if 1 in sizes else sizes
+    if isinstance(node, ex.Vec):
+        rows, cols = node.a.shape
+        return None if axis == 1 else ((rows, cols) if node.order == "row" else (cols, rows))
     if isinstance(node, ex.Named):
         return split_axis(node.expr, axis)
     if isinstance(node, ex.Transpose):
@@ -241,6 +326,10 @@ def split_axis(node: ex.Node, axis: int) -> tuple | None:
         return split_axis(node.a, axis)
     if isinstance(node, (ex.Add, ex.Hadamard)):
         return split_axis(node.a, axis) or split_axis(node.b, axis)
+    if isinstance(node, ex.Col):
+        return split_axis(node.a, 0) if axis == 0 else None
+    if isinstance(node, ex.Row):
+        return split_axis(node.a, 1) if axis == 0 else None
     return None
 
 
@@ -291,6 +380,20 @@ def eliminate_deltas(t: Term) -> Term | None:
         dummies.pop(var)
         k = 0
     return Term(t.coef, tuple(dummies.items()), tuple(factors))
+
+
+def drop_trivial_sums(t: Term) -> Term:
+    """Σ_{k<K} of a term without k is K times it; a sum over a range of length 1 is the term at k = 0."""
+    used = {x for _, idx, _ in t.factors for x in idx}
+    coef, dummies, names = t.coef, [], {}
+    for s, r in t.dummies:
+        if r == 1:
+            names[s] = 0
+        elif s not in used:
+            coef = coef * r
+        else:
+            dummies.append((s, r))
+    return Term(coef, tuple(dummies), rename(t.factors, names) if names else t.factors)
 
 
 def _factor_text(f: Factor, names: dict) -> str:
@@ -345,6 +448,7 @@ def normal_form(terms: list[Term], max_dummies: int = 10) -> dict[str, Term]:
         t2 = eliminate_deltas(t)
         if t2 is None or t2.coef == 0:
             continue
+        t2 = drop_trivial_sums(t2)
         if len(t2.dummies) > max_dummies:
             raise NotIndexable(f"a term with more than {max_dummies} summation indices")
         key, factors = canonical(t2)

@@ -20,9 +20,10 @@ import sympy as sp
 
 from . import expr as ex
 from .index import (DELTA, IndexForm, NotIndexable, Term, eliminate_deltas, merge, negate, normal_form, rename,
-                    show_term)
+                    show_term, split_axis)
 
 A, B, I, J = "‹a›", "‹b›", "‹i›", "‹j›"  # placeholders of an atom's entry and of the variable's entry
+ROW, COL = "«r»", "«c»"  # the free indices of a claim's entry
 MAX_TERMS = 4000
 
 
@@ -44,6 +45,7 @@ class Prover:
     def __init__(self) -> None:
         self.form = IndexForm()
         self.form.derivative = self._grad_entry
+        self.form.partial = self._partial
         self.rules: Counter = Counter()
         self.folds: Counter = Counter()
         self._dmemo: dict[tuple[str, str], list[Term]] = {}
@@ -56,6 +58,10 @@ class Prover:
         """Entry (i, j) of Grad(a, var): ∂a/∂var[i, j], folded."""
         vkey = form.atom_of(var)
         return self.fold(self.diff(form.entry(a, 0, 0), vkey, i, j))
+
+    def _partial(self, form: IndexForm, terms: list[Term], var: ex.Matrix, i, j) -> list[Term]:
+        """∂(Σ terms)/∂var[i, j], folded (a ``Deriv`` by one entry of vec(var))."""
+        return self.fold(self.diff(terms, form.atom_of(var), i, j))
 
     def diff(self, terms: list[Term], vkey: str, i, j) -> list[Term]:
         """∂(Σ terms)/∂var[i, j] by the product rule over the factors."""
@@ -291,8 +297,15 @@ def prove(lhs: ex.Node, rhs: ex.Node, max_rounds: int = 12) -> Proof:
     if not _same_shape(lhs, rhs):
         return Proof(False, steps, reason=f"the shapes differ for some sizes: {lhs.shape} vs {rhs.shape}")
     pr = Prover()
-    left = pr.form.entry(lhs, "i", "j")
-    right = pr.form.entry(rhs, "i", "j")
+    for name, axis in ((ROW, 0), (COL, 1)):  # a flat pair axis of either side splits the free index
+        split = split_axis(lhs, axis) or split_axis(rhs, axis)
+        if split:
+            pr.form.split(name, split)
+    left = pr.form.entry(lhs, ROW, COL)
+    right = pr.form.entry(rhs, ROW, COL)
+    whole = {x for t in left + right for _, idx, _ in t.factors for x in idx if isinstance(x, str)}
+    if whole & set(pr.form.splits):
+        raise NotIndexable("an index used both whole and split into a pair")
     steps.append(f"index form of lhs[i,j] and rhs[i,j]: {len(left)} and {len(right)} terms")
     if pr.rules:
         steps.append("differentiated: " + ", ".join(f"{r} ×{c}" for r, c in sorted(pr.rules.items())))

@@ -16,7 +16,7 @@ import sympy as sp
 from attngrad.errors import InputError
 
 from . import expr as ex
-from .claims import Claim
+from .claims import Claim, missing_sizes
 
 Point = dict[str, int]  # a size point: size-symbol name → value, e.g. {"n": 2, "d": 1}
 Pair = tuple[dict[str, int], ex.Node, ex.Node]  # (index tuple, left side, right side) of a claim at one size
@@ -98,12 +98,35 @@ def index_tuples(claim: Claim, sizes, rng: random.Random, sample: bool) -> list[
 
 
 def claim_pairs(claim: Claim, point: Point, indices: list[dict[str, int]]) -> list[Pair]:
-    """The claim's two sides at ``point``, one (index tuple, lhs, rhs) per index tuple."""
+    """The claim's two sides at ``point``, one (index tuple, lhs, rhs) per index tuple. A size symbol of the sides
+    that ``point`` gives no value (a model's own ``N`` at the default points over n, d) is an InputError."""
     out = []
     for idx in indices:
         lhs, rhs = claim.sides(point, idx)
         out.append((idx, lhs, rhs))
+    unknown = {s for _, lhs, rhs in out for s in size_symbols((lhs, rhs)) if s.name not in point}
+    if unknown:
+        raise InputError(missing_sizes(claim.id, unknown))
     return out
+
+
+def size_symbols(roots) -> set[sp.Symbol]:
+    """The symbols in the shapes and scalars of the trees ``roots`` (each shared subtree visited once), including
+    the shapes of a Grad's or Deriv's variable and of a kernel's inputs."""
+    seen: set[int] = set()
+    found: set[sp.Symbol] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        exprs = list(node.shape) + [getattr(node, attr) for attr in ("k", "value") if hasattr(node, attr)]
+        found.update(s for e in exprs if isinstance(e, sp.Basic) for s in e.free_symbols)
+        stack.extend(node.children)
+        stack.extend(x for x in (getattr(node, "var", None),) if isinstance(x, ex.Node))
+        stack.extend(getattr(node, "inputs", ()) if isinstance(node, ex.Kernel) else ())
+    return found
 
 
 def contains(node: ex.Node, kind: type) -> bool:

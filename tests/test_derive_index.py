@@ -41,12 +41,12 @@ def test_index_forms_of_the_chain_and_its_gradients_evaluate_to_the_50_digit_val
     field = MpmathField(50)
     for node in (m["S"], m["c"], m["q"], m["r"], m["p"], m["∇X"], ex.Grad(m.loss, X), ex.Grad(m.loss, Y)):
         pr = Prover()
-        terms = pr.form.entry(node, "i", "j")
+        terms = pr.form.entry(node, "«r»", "«c»")
         floats = make_inputs([(node, node)], sizes, random_normal(3, point))
         ev = Evaluator(field, {k: field.array(v) for k, v in floats.items()}, sizes)
         with mpmath.workdps(50):
             want = np.asarray(ev(node), dtype=float)
-            got = evaluate_terms(terms, pr.form, ev, want.shape)
+            got = evaluate_terms(terms, pr.form, ev, want.shape, "«r»", "«c»")
         assert np.allclose(got, want, rtol=1e-9, atol=1e-12), node
 
 
@@ -92,8 +92,10 @@ def test_hessian_vector_product_is_proved_for_all_sizes():
 
 
 def test_unsupported_nodes_say_what_is_not_covered():
-    with pytest.raises(NotIndexable, match="Kronecker"):
-        IndexForm().entry(ex.Kron(A1, A2), "i", "j")
+    with pytest.raises(NotIndexable, match="causal mask"):
+        IndexForm().entry(ex.Tril(n), "i", "j")
+    with pytest.raises(NotIndexable, match="numeric kernel"):
+        IndexForm().entry(ex.Kernel("k", abs, (A1,), n, d), "i", "j")
 
 
 # the tier: second route and soundness --------------------------------------------------------------------------------
@@ -110,6 +112,23 @@ def test_the_index_tier_proves_every_project_gradient_claim():
     outcomes = {c.id: tier_index(c) for c in gradient_claims}
     assert {cid: r.note for cid, r in outcomes.items() if r.outcome != "holds"} == {}
     assert all(r.steps and r.steps[-1].startswith("second route") for r in outcomes.values())
+
+
+def test_printed_per_row_claims_are_proved_for_every_row_and_the_printed_slips_are_not():
+    """Lemma B.1's parts (over j0, i0 and i = a flat index of vec(X), split as a pair) and Fact 3.8/3.9 row-major
+    hold for all sizes and every index; the column-major readings (false as printed) get no proof."""
+    from attngrad.derive.papers.registry import builtin_claims
+
+    claims = {c.id: c for c in builtin_claims() if c.id.startswith("alman-song-2024/")}
+    proved = [cid for cid in claims if "B.1" in cid or "row-major" in cid]
+    assert len(proved) == 11
+    for cid in proved:
+        r = tier_index(claims[cid])
+        assert r.outcome == "holds", (cid, r.note)
+    for cid in ("alman-song-2024/fact-3.8/col-major", "alman-song-2024/fact-3.9/col-major"):
+        assert tier_index(claims[cid]).outcome == "not decided"
+        lhs, rhs = claims[cid].sides({"n": 2, "d": 2}, {"j0": 1} if claims[cid].over else None)
+        assert np.abs(mp_value(lhs - rhs, {"n": 2, "d": 2})).max() > 1e-6  # really false
 
 
 def test_the_second_route_reports_a_wrong_rule_as_an_internal_error(monkeypatch):

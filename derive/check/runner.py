@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +16,7 @@ from typing import Iterator
 from attngrad.errors import InputError
 
 from ..claims import Claim, load_claims_file, unique_ids
+from ..sampling import check_exact_sizes
 from .rule import check_claim
 from .verdict import Verdict
 
@@ -64,6 +66,17 @@ def load_claims(source: str) -> list[Claim]:
     return unique_ids(list(make()), source)
 
 
+def check_one(claim: Claim, **kwargs) -> Verdict:
+    """``check_claim``, with a claim that cannot be built or evaluated (an InputError of its own) turned into the
+    verdict ``error``: its reason and where the claim was defined, so that the other claims still run."""
+    t0 = time.perf_counter()
+    try:
+        return check_claim(claim, **kwargs)
+    except InputError as exc:
+        return Verdict(claim.id, claim.source, claim.printed, claim.statement, "error", [],
+                       seconds=time.perf_counter() - t0, reason=str(exc), defined_at=claim.defined_at or None)
+
+
 def _run_task(source: str, ids: list[str], indices: list[int], kwargs: dict) -> list[tuple[int, Verdict]]:
     claims = claims_of(source)
     out = []
@@ -71,7 +84,7 @@ def _run_task(source: str, ids: list[str], indices: list[int], kwargs: dict) -> 
         claim = claims[i]
         if claim.id != claim_id:  # the worker built the claims differently: never check the wrong one
             raise InputError(f"Claim {claim_id} could not be rebuilt in a worker process (found {claim.id}).")
-        out.append((i, check_claim(claim, **kwargs)))
+        out.append((i, check_one(claim, **kwargs)))
     return out
 
 
@@ -85,15 +98,18 @@ def check_all(claims: list[Claim], source: str, *, jobs: int | None = 1, progres
     """Verdicts of ``claims`` in order. ``source`` says where they come from (a file or ``package.module:function``;
     see ``claims_of``), so that with ``jobs`` > 1 worker processes can rebuild them by position; each task (a group
     of claims that share a kernel, or one claim) runs in one worker, largest groups first. ``jobs``: None for one
-    process per core, and never more processes than cores. ``progress()`` after each claim.
+    process per core, and never more processes than cores. ``progress()`` after each claim. A claim that cannot be
+    built or evaluated gets the verdict ``error`` (``check_one``); an error of the source itself raises.
     Claims that cannot be found again by id in the source (or repeat an id) are checked here, one by one."""
+    if "exact_sizes" in kwargs:  # the run's sizes are the run's error, not each claim's
+        check_exact_sizes(tuple(kwargs["exact_sizes"]))
     jobs = process_count(jobs)
     known = [c.id for c in claims_of(source)] if jobs > 1 else []
     index = {cid: i for i, cid in enumerate(known)}
     if jobs <= 1 or len(claims) < 2 or len(index) != len(known) or any(c.id not in index for c in claims):
         out = []
         for c in claims:
-            out.append(check_claim(c, **kwargs))
+            out.append(check_one(c, **kwargs))
             if progress:
                 progress()
         return out

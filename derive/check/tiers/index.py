@@ -10,10 +10,12 @@ form decides nothing ("not decided"): the numeric tiers refute.
 
 from __future__ import annotations
 
+import random
 import time
 
 import mpmath
 import numpy as np
+import sympy as sp
 
 from attngrad.errors import InputError
 
@@ -22,63 +24,77 @@ from ...claims import Claim
 from ...evaluate import Evaluator, MpmathField
 from ...index import NotIndexable
 from ...index_numeric import evaluate_terms
-from ...index_proof import Proof, prove
-from ...sampling import MP_SIZES, Point, make_inputs, random_normal, show_point, size_substitution
+from ...index_proof import COL, ROW, Proof, prove
+from ...sampling import MP_SIZES, Point, index_tuples, make_inputs, random_normal, show_point, size_substitution
 from ..verdict import TierResult
 
 METHOD = "index notation with symbolic sizes: product and chain rules, deltas eliminated, canonical multi-sums"
 SECOND_ROUTE_RTOL = 1e-9  # the derived index form summed out in float64 against the 50-digit evaluator
 
 
+def index_symbols(claim: Claim) -> dict[str, sp.Symbol]:
+    """The claim's own indices (``over``) as symbols: a per-row statement built for every row at once."""
+    return {k: sp.Symbol(k, integer=True, nonnegative=True) for k in claim.over}
+
+
 def symbolic_builds(claim: Claim) -> tuple[list[tuple[Point, ex.Node, ex.Node]], str]:
-    """The claim's sides with symbolic sizes: [({}, lhs, rhs)] when they are nodes or build with every size a
-    symbol, else one build per value of the one size that must be concrete (the values of the mpmath tier's points).
-    Returns (builds, what the builds cover)."""
+    """The claim's sides with symbolic sizes (and symbolic indices, for a claim over indices): [({}, lhs, rhs)] when
+    they are nodes or build with every size a symbol, else one build per value of the one size that must be
+    concrete (the values of the mpmath tier's points). Returns (builds, what the builds cover)."""
     if isinstance(claim.lhs, ex.Node) and isinstance(claim.rhs, ex.Node):
         return [({}, claim.lhs, claim.rhs)], "all sizes"
     points = claim.sizes.get("mpmath", MP_SIZES)
     keys = list(points[0])
     symbols = {k: ex.size(k) for k in keys}
+    index = index_symbols(claim)
+    rows = f" and every {', '.join(claim.over)}" if claim.over else ""
     try:
-        lhs, rhs = claim.sides(symbols)
-        return [({}, lhs, rhs)], "all sizes"
-    except (InputError, NotIndexable):
+        lhs, rhs = claim.sides(symbols, index)
+        return [({}, lhs, rhs)], "all sizes" + rows
+    except (InputError, NotIndexable, TypeError, ValueError):
         pass
     for k in keys:
         values = sorted({p[k] for p in points})
         builds = []
         try:
             for v in values:
-                lhs, rhs = claim.sides({**symbols, k: v})
+                lhs, rhs = claim.sides({**symbols, k: v}, index)
                 builds.append(({k: v}, lhs, rhs))
-        except (InputError, NotIndexable):
+        except (InputError, NotIndexable, TypeError, ValueError):
             continue
         others = ", ".join(x for x in keys if x != k)
-        return builds, f"all {others} at {k} = {', '.join(map(str, values))}"
+        return builds, f"all {others} at {k} = {', '.join(map(str, values))}{rows}"
     raise NotIndexable("a side built per size (from concrete rows, blocks or indices)")
 
 
 def second_route(claim: Claim, proof: Proof, lhs: ex.Node, rhs: ex.Node, fixed: Point, seed: int) -> str:
-    """'' when the derived index forms agree with the evaluator at two small sizes, else what disagreed."""
+    """'' when the derived index forms agree with the evaluator at two small sizes (and, for a claim over indices,
+    at a few index tuples there), else what disagreed."""
     points = [p for p in claim.sizes.get("mpmath", MP_SIZES) if all(p.get(k) == v for k, v in fixed.items())]
     points = sorted(points, key=lambda p: int(np.prod(list(p.values()))))
     big = [p for p in points if min(p.values()) >= 2] or points
-    chosen = (big[:2] if big else points[:2])
     field = MpmathField(50)
-    for point in chosen:
+    rng = random.Random(seed)
+    symbols = index_symbols(claim)
+    for point in big[:2]:
         sizes = size_substitution(point)
-        floats = make_inputs([(lhs, rhs)], sizes, random_normal(seed, point, claim.positive))
-        ev = Evaluator(field, {k: field.array(v) for k, v in floats.items()}, sizes)
-        with mpmath.workdps(field.dps):
-            for name, side, terms in (("lhs", lhs, proof.lhs_terms), ("rhs", rhs, proof.rhs_terms)):
-                shape = (ev.dim(side.shape[0]), ev.dim(side.shape[1]))
-                want = np.asarray(ev(side), dtype=np.float64).reshape(shape)
-                got = evaluate_terms(terms, proof.form, ev, shape)
-                err = float(np.abs(got - want).max(initial=0.0))
-                scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-                if not err <= SECOND_ROUTE_RTOL * scale:
-                    return (f"at {show_point(point)} the derived index form of the {name} differs from its value at 50 "
-                            f"digits by {err:.3g} (relative {err / scale:.3g})")
+        tuples = index_tuples(claim, sizes, rng, sample=True)[:3] if claim.over else [{}]
+        for idx in tuples:
+            at = {symbols[k]: v for k, v in idx.items()}
+            con_l, con_r = claim.sides(point, idx) if claim.over else (lhs, rhs)
+            floats = make_inputs([(con_l, con_r)], sizes, random_normal(seed, point, claim.positive))
+            ev = Evaluator(field, {k: field.array(v) for k, v in floats.items()}, sizes)
+            with mpmath.workdps(field.dps):
+                for name, side, terms in (("lhs", con_l, proof.lhs_terms), ("rhs", con_r, proof.rhs_terms)):
+                    shape = (ev.dim(side.shape[0]), ev.dim(side.shape[1]))
+                    want = np.asarray(ev(side), dtype=np.float64).reshape(shape)
+                    got = evaluate_terms(terms, proof.form, ev, shape, ROW, COL, at)
+                    err = float(np.abs(got - want).max(initial=0.0))
+                    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+                    if not err <= SECOND_ROUTE_RTOL * scale:
+                        where = f" at {idx}" if idx else ""
+                        return (f"at {show_point(point)}{where} the derived index form of the {name} differs from its "
+                                f"value at 50 digits by {err:.3g} (relative {err / scale:.3g})")
     return ""
 
 
@@ -92,8 +108,6 @@ def tier_index(claim: Claim, seed: int = 0) -> TierResult:
             out.steps = list(steps)
         return out
 
-    if claim.over:
-        return result("skipped", "the claim quantifies over indices of one size at a time")
     try:
         builds, covers = symbolic_builds(claim)
         proofs = [(fixed, lhs, rhs, prove(lhs, rhs)) for fixed, lhs, rhs in builds]
