@@ -327,7 +327,7 @@ def test_check_jobs_are_capped_at_the_cores():
     cores = os.cpu_count() or 1
     assert process_count(1000) == cores and process_count(None) == cores and process_count(1) == 1
     res = run("check", "--jobs", "1000", "attngrad/r-from-c")
-    assert res.exit_code == 0 and "1/1 project claims hold" in res.output, res.output
+    assert res.exit_code == 0 and "project claims: 1 hold, 0 refuted, 0 inconclusive, 0 errors;" in res.output, res.output
 
 
 # duplicate names and ids ---------------------------------------------------------------------------------

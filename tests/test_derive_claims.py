@@ -162,7 +162,7 @@ def test_claims_file_errors(tmp_path):
         load_claims_file(tmp_path / "missing.py")
     bad = tmp_path / "bad.py"
     bad.write_text("import not_a_module_anywhere\n")
-    with pytest.raises(InputError, match="could not be imported: ModuleNotFoundError"):
+    with pytest.raises(InputError, match=r"could not be imported \(line 1\): ModuleNotFoundError"):
         load_claims_file(bad)
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
