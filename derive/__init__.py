@@ -14,7 +14,9 @@ size points::
 
 Besides the nodes: ``trace(a)`` of a square matrix, ``softmax(v)`` of a column vector, ``softmax_rows(s)`` of each
 row of a matrix. ``relu``, ``maximum`` and ``abs`` are refused with a sentence: the tiers differentiate and compare at
-random points, so only smooth functions are in the language.
+random points, so only smooth functions are in the language. ``sum_over("j0", n, lambda j0: …)`` is the paper's
+Σ_{j0}: the term receives the index as a symbol (``Row(f, j0)``, ``Entry(E, j0, i0)``), so the index tier proves
+the sum for all sizes.
 """
 
 from .check import TierResult, Verdict, check_claim
@@ -22,7 +24,7 @@ from .claims import BoundClaim, Claim, Measurement, Probe, load_claims_file, sel
 from .expr import (
     Basis, Col, ColSum, Deriv, Diag, Entry, FaceSplit, Fill, Grad, Hadamard, Identity, Kernel, Kron, Log, MatMul,
     Matrix, Named, Node, Pow, Row, RowSum, Scale, Total, Transpose, Tril, Vec, d, exp, half_sq_norm, inner, log,
-    maximum, n, ones, relu, size, softmax, softmax_rows, trace,
+    SumOver, maximum, n, ones, relu, size, softmax, softmax_rows, sum_over, trace,
 )
 from .model import Model
 from .printing import show
@@ -39,7 +41,7 @@ def __getattr__(name: str):
 __all__ = [
     "Basis", "BoundClaim", "Claim", "Col", "ColSum", "Deriv", "Diag", "Entry", "FaceSplit", "Fill", "Grad",
     "Hadamard", "Identity", "Kernel", "Kron", "Log", "MatMul", "Matrix", "Measurement", "Model", "Named", "Node",
-    "Pow", "Probe", "Row", "RowSum", "Scale", "TierResult", "Total", "Transpose", "Tril", "Vec", "Verdict",
+    "Pow", "Probe", "Row", "RowSum", "Scale", "SumOver", "TierResult", "Total", "Transpose", "Tril", "Vec", "Verdict",
     "builtin_claims", "check_claim", "d", "exp", "half_sq_norm", "inner", "load_claims_file", "log", "maximum", "n",
-    "ones", "relu", "select", "show", "size", "softmax", "softmax_rows", "trace",
+    "ones", "relu", "select", "show", "size", "softmax", "softmax_rows", "sum_over", "trace",
 ]

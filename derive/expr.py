@@ -376,6 +376,58 @@ class Grad(Node):
         return Grad(children[0], self.var)
 
 
+class SumOver(Node):
+    """Σ_{index < size} body: a sum over a symbolic index that the body's rows, columns, entries or basis vectors use
+    (the paper's Σ_{j0}); ``sum_over`` builds one from a function of the index."""
+
+    def __init__(self, index: sp.Symbol, size: Scalar, body: Node):
+        if not isinstance(index, sp.Symbol):
+            raise ValueError("a sum's index must be a SymPy symbol (sum_over makes one).")
+        self.index, self.size, self.body = index, _dim(size), body
+        self.children, self.shape = (body,), body.shape
+
+    def with_children(self, children):
+        return SumOver(self.index, self.size, children[0])
+
+
+def sum_over(name: str, size: Scalar, term: Callable[[sp.Symbol], Node]) -> Node:
+    """Σ_{name < size} term(name): ``term`` receives the index as a symbol (``Row(f, j0)``, ``Entry(E, j0, i0)``)."""
+    return SumOver(index_symbol(name), size, term(index_symbol(name)))
+
+
+def index_symbol(name: str) -> sp.Symbol:
+    """A claim's index as a symbol: a nonnegative integer."""
+    return sp.Symbol(name, integer=True, nonnegative=True)
+
+
+def with_positions(node: Node, at: dict, memo: dict | None = None) -> Node:
+    """``node`` with each symbolic index replaced by its value in ``at`` (symbol → int): what the evaluators
+    compute for one term of a ``SumOver`` or one row of a claim built with symbolic indices."""
+    if not at:
+        return node
+    memo = {} if memo is None else memo
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1]
+    kids = tuple(with_positions(c, at, memo) for c in node.children)
+    if isinstance(node, Row):
+        out: Node = Row(kids[0], at.get(node.j, node.j))
+    elif isinstance(node, Col):
+        out = Col(kids[0], at.get(node.i, node.i))
+    elif isinstance(node, Entry):
+        out = Entry(kids[0], at.get(node.i, node.i), at.get(node.j, node.j))
+    elif isinstance(node, Basis):
+        out = Basis(at.get(node.index, node.index), node.shape[0])
+    elif isinstance(node, Deriv):
+        out = Deriv(kids[0], node.var, at.get(node.index, node.index))
+    elif isinstance(node, Named):
+        out = node if kids[0] is node.expr else Named(node.name, kids[0], node.doc)
+    else:
+        out = node.with_children(kids) if kids and any(k is not c for k, c in zip(kids, node.children)) else node
+    memo[id(node)] = (node, out)
+    return out
+
+
 # conveniences used in chains and claims ---------------------------------------------------------
 def exp(a: Node) -> Node:
     return Exp(a)

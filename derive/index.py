@@ -6,8 +6,13 @@ raised to an exponent, ``(key, (row, col), e)``, or a Kronecker delta ``("δ", (
 - ``input``: an input matrix (keyed by name and shape);
 - ``def``: a named definition of a chain, or an unnamed subexpression under a power (``(u1)⁻¹``), kept as one
   indexed symbol until the prover unfolds it (``derive.index_proof``). A definition is identified by what it is —
-  its name *and* a fingerprint of its body — so two different definitions that share a name are two atoms;
-- ``exp`` / ``log``: exp or log applied entrywise to another atom.
+  the canonical form of its body, its inner definitions kept as atoms — never by its name: two definitions with
+  one body are one atom, two that share a name but not a body are two; a body that is one factor is that factor;
+- ``exp`` / ``log``: exp or log of an entry, keyed by the canonical form of its argument with every definition
+  unfolded.
+
+An atom's indices are the free indices of its body or argument (its slots #0, #1, … in canonical order), so an
+atom of a per-row object (exp(A_{j0}x)) carries the row j0 as an index.
 
 Indices are ``str`` (a free index or a dummy) or ``int`` (0 for the one entry of a vector's size-1 axis). Products
 of sums become one multi-sum, deltas are eliminated against dummies, and ``normal_form`` names the dummies
@@ -17,8 +22,8 @@ equal for all sizes. The arithmetic is plain Python; only the coefficients (in t
 
 from __future__ import annotations
 
-import hashlib
 import itertools
+import re
 from dataclasses import dataclass
 from typing import Union
 
@@ -27,6 +32,7 @@ import sympy as sp
 from . import expr as ex
 
 Index = Union[str, int]
+A_, B_ = "‹a›", "‹b›"  # the placeholders of a definition's entry while its body is keyed
 Factor = tuple  # (key, (row, col), exponent)
 DELTA = "δ"
 
@@ -62,24 +68,7 @@ class Atom:
     node: ex.Node | None = None  # input: the Matrix; def: the body
     arg: str = ""  # exp / log: the argument's key
     leaves: frozenset = frozenset()  # names of the inputs the atom depends on
-
-
-def fingerprint(node: ex.Node, memo: dict | None = None) -> str:
-    """A short hash of a tree's structure (node types, names, shapes, parameters, children)."""
-    memo = {} if memo is None else memo
-    hit = memo.get(id(node))
-    if hit is not None:
-        return hit[1]
-    params = [type(node).__name__, sp.srepr(node.shape[0]), sp.srepr(node.shape[1])]
-    for attr in ("name", "value", "k", "order", "index", "i", "j"):
-        if hasattr(node, attr) and not isinstance(getattr(node, attr), ex.Node):
-            params.append(f"{attr}={getattr(node, attr)!r}")
-    if isinstance(node, (ex.Grad, ex.Deriv)):
-        params.append(fingerprint(node.var, memo))
-    params += [fingerprint(c, memo) for c in node.children]
-    out = hashlib.sha1("|".join(params).encode()).hexdigest()[:10]
-    memo[id(node)] = (node, out)
-    return out
+    arg_terms: tuple = ()  # exp: its argument, definitions unfolded, free indices named #0, #1, … (its slots)
 
 
 class IndexForm:
@@ -87,13 +76,12 @@ class IndexForm:
 
     def __init__(self) -> None:
         self.atoms: dict[str, Atom] = {}
-        self._keys: dict[int, tuple[ex.Node, str]] = {}
-        self._fp: dict = {}
-        self._labels: dict[str, str] = {}  # label → fingerprint that owns it
         self._count = 0
         self.derivative = None  # set by derive.index_proof: (form, node, var, i, j) → terms of a Grad entry
         self.partial = None  # set by derive.index_proof: (form, terms, var, i, j) → ∂terms/∂var[i, j]
         self.splits: dict[str, tuple] = {}  # index name → (K_major, K_minor): a flat index split as a pair
+        self._templates: dict[int, tuple] = {}  # id(node) → (node, its factor at the placeholders ‹a›, ‹b›)
+        self._by_text: dict[str, str] = {}  # an atom's canonical text → its key
 
     # dummies and atoms -----------------------------------------------------------------------------------------
     def dummy(self, size: sp.Expr) -> tuple[str, sp.Expr]:
@@ -110,32 +98,78 @@ class IndexForm:
             names[s] = f"k{self._count}"
         return Term(t.coef, tuple((names[s], r) for s, r in t.dummies), rename(t.factors, names))
 
-    def _register(self, node: ex.Node, kind: str, label: str, body: ex.Node | None, arg: str = "") -> str:
-        fp = fingerprint(node, self._fp)
-        owner = self._labels.setdefault(label, fp)
-        key = label if owner == fp else f"{label}⟨{fp[:6]}⟩"  # same name, different definition: another atom
-        if key not in self.atoms:
-            leaves = frozenset(ex.leaves(node))
-            self.atoms[key] = Atom(key, kind, label, body, arg, leaves)
-        self._keys[id(node)] = (node, key)
+    def atom_of(self, node: ex.Matrix) -> str:
+        """The key of an input matrix (by name and shape)."""
+        key = node.name
+        have = self.atoms.get(key)
+        if have is None:
+            self.atoms[key] = Atom(key, "input", node.name, node, "", frozenset((node.name,)))
+        elif have.node.shape != node.shape:
+            raise NotIndexable(f"two inputs named {node.name} with different shapes")
         return key
 
-    def atom_of(self, node: ex.Node) -> str:
-        """The key of the atom that stands for ``node``'s entries."""
-        hit = self._keys.get(id(node))
-        if hit is not None:
-            return hit[1]
+    def factor_of(self, node: ex.Node, i: Index, j: Index) -> Factor | None:
+        """The factor that stands for ``node[i, j]``: an input's entry; an exp or log keyed by its argument's
+        canonical form (definitions unfolded); any other node as a definition keyed by its body's canonical form
+        (inner definitions kept), so two definitions are one atom exactly when their bodies are the same — a body
+        that is one factor is that factor (u = exp(S) is exp{S}). None for a body that is 0."""
         if isinstance(node, ex.Matrix):
-            return self._register(node, "input", node.name, node)
-        if isinstance(node, ex.Named):
-            return self._register(node, "def", node.name, node.expr)
-        if isinstance(node, (ex.Exp, ex.Log)):
-            arg = self.atom_of(node.a)
-            kind = "exp" if isinstance(node, ex.Exp) else "log"
-            return self._register(node, kind, f"{kind}⟨{self.atoms[arg].label}⟩", None, arg)
-        from .printing import show
+            return (self.atom_of(node), (i, j), 1)
+        hit = self._templates.get(id(node))
+        if hit is None:
+            if isinstance(node, (ex.Exp, ex.Log)):
+                kind = "exp" if isinstance(node, ex.Exp) else "log"
+                template = self.keyed(kind, self.unfold_all(self.entry(node.a, A_, B_)), node, kind)
+            else:
+                body = node.expr if isinstance(node, ex.Named) else node
+                from .printing import show
 
-        return self._register(node, "def", f"⟨{show(node)}⟩", node)
+                label = node.name if isinstance(node, ex.Named) else f"⟨{show(node)}⟩"
+                template = self.keyed("def", self.entry(body, A_, B_), node, label)
+            hit = self._templates[id(node)] = (node, template)
+        template = hit[1]
+        if template is None:
+            return None
+        key, idx, e = template
+        return (key, tuple({A_: i, B_: j}.get(x, x) for x in idx), e)
+
+    def keyed(self, kind: str, terms: list[Term], node: ex.Node | None, label: str) -> Factor | None:
+        """(key, free indices, exponent) for an atom of ``kind`` whose body (def) or argument (exp, log) is
+        ``terms``: keyed by their canonical text with the free indices as slots #0, #1, … in canonical order."""
+        nf = normal_form(terms)
+        if kind == "def":
+            if not nf:
+                return None
+            only = next(iter(nf.values()))
+            if len(nf) == 1 and only.coef == 1 and not only.dummies and len(only.factors) == 1:
+                return only.factors[0]  # an alias of one factor: that factor
+        free_names = frozenset(x for t in nf.values() for _, idx, _ in t.factors for x in idx
+                               if isinstance(x, str) and x not in dict(t.dummies))
+        keyed = sorted(((canonical(t, free_names)[0], t) for t in nf.values()),
+                       key=lambda kt: _abstract(kt[0]) + "|" + sp.sstr(kt[1].coef))
+        free: list[str] = []
+        for text, _ in keyed:
+            for x in _indices_in(text):
+                if x in free_names and x not in free:
+                    free.append(x)
+        slots = {x: f"#{n}" for n, x in enumerate(free)}
+        text = kind + "{" + " + ".join(sp.sstr(t.coef) + "·" + _with_slots(k, slots) for k, t in keyed) + "}"
+        key = self._by_text.get(text)
+        if key is None:
+            key = label if kind == "def" and label not in self.atoms else f"{label}⟨{len(self._by_text)}⟩"
+            self._by_text[text] = key
+            arg = tuple(Term(t.coef, t.dummies, rename(t.factors, slots)) for t in nf.values())
+            leaves = frozenset(ex.leaves(node)) if node is not None else frozenset(
+                self.atoms[k].node.name for t in arg for k, _, _ in t.factors if k != DELTA and self.atoms[k].kind == "input")
+            if node is None:
+                leaves = leaves | frozenset(x for t in arg for k, _, _ in t.factors if k != DELTA
+                                            for x in self.atoms[k].leaves)
+            self.atoms[key] = Atom(key, kind, label if kind == "def" else f"{kind}{{{label}}}", node, "", leaves, arg)
+        return (key, tuple(free), 1)
+
+    def slot_count(self, key: str) -> int:
+        return len({x for t in self.atoms[key].arg_terms for _, idx, _ in t.factors for x in idx
+                    if isinstance(x, str) and x.startswith("#")})
 
     # split indices -------------------------------------------------------------------------------------------
     def split(self, idx: Index, sizes: tuple) -> tuple:
@@ -180,7 +214,12 @@ class IndexForm:
     def _atom_entry(self, node, i, j, k=1) -> list[Term]:
         if self.is_split(i) or self.is_split(j):
             raise NotIndexable(f"a Kronecker, face-splitting or vec index into {type(node).__name__}")
-        return [Term(sp.Integer(1), (), ((self.atom_of(node), (i, j), k),))]
+        f = self.factor_of(node, i, j)
+        if f is None:
+            if k > 0:
+                return []
+            raise NotIndexable("a negative power of a definition that is 0")
+        return [Term(sp.Integer(1), (), ((f[0], f[1], f[2] * k),))]
 
     def _e_Matrix(self, node, i, j):
         return self._atom_entry(node, i, j)
@@ -191,7 +230,30 @@ class IndexForm:
         return self._atom_entry(node, i, j)
 
     def _e_Exp(self, node, i, j):
+        """exp of an entry, keyed by its argument's canonical form with every definition unfolded (so exp(S)[j0, r]
+        and exp(A_{j0}x)[r] are one atom when S = A₁XA₂ᵀ); its indices are the argument's free indices."""
         return self._atom_entry(node, i, j)
+
+    def unfold_all(self, terms: list[Term], depth: int = 0) -> list[Term]:
+        """``terms`` with every definition (a positive integer power of it) replaced by its body, recursively."""
+        if depth > 50:
+            raise NotIndexable("definitions nested too deeply")
+        out, again = [], False
+        for t in terms:
+            parts = [Term(t.coef, t.dummies, ())]
+            for k, idx, e in t.factors:
+                atom = self.atoms.get(k)
+                if atom is not None and atom.kind == "def" and isinstance(e, int) and e > 0:
+                    again = True
+                    for _ in range(e):
+                        body = [self.fresh(b) for b in atom.arg_terms]
+                        names = {f"#{s}": x for s, x in enumerate(idx)}
+                        parts = [Term(p.coef * b.coef, p.dummies + b.dummies, p.factors + rename(b.factors, names))
+                                 for p in parts for b in body]
+                else:
+                    parts = [Term(p.coef, p.dummies, p.factors + ((k, idx, e),)) for p in parts]
+            out += parts
+        return self.unfold_all(out, depth + 1) if again else out
 
     def _e_Log(self, node, i, j):
         return self._atom_entry(node, i, j)
@@ -278,6 +340,19 @@ class IndexForm:
     def _e_Entry(self, node, i, j):
         return self.entry(node.a, self.name_of(node.i), self.name_of(node.j))
 
+    def _e_SumOver(self, node, i, j):
+        """Σ_{j0 < K} body: the body's entry with its index a fresh dummy (split like the index, if it is)."""
+        name = self.name_of(node.index)
+        k = self.summed(node.size, None)
+        terms = self.entry(node.body, i, j)
+        names = {name: k[0]}
+        if name in self.splits:
+            sizes = self.splits.pop(name)
+            self.split(k[0], sizes)
+            names = {f"{name}⁰": f"{k[0]}⁰", f"{name}¹": f"{k[0]}¹"}
+        terms = [Term(t.coef, t.dummies, rename(t.factors, names)) for t in terms]
+        return self.bind(k, terms)
+
     def _e_RowSum(self, node, i, j):
         k = self.summed(node.a.shape[1], split_axis(node.a, 1))
         return self.bind(k, self.entry(node.a, i, k[0]))
@@ -362,10 +437,10 @@ def eliminate_deltas(t: Term) -> Term | None:
     factors = list(t.factors)
     k = 0
     while k < len(factors):
-        key, (a, b), _ = factors[k]
-        if key != DELTA:
+        if factors[k][0] != DELTA:
             k += 1
             continue
+        a, b = factors[k][1]
         var = a if a in dummies else (b if b in dummies else None)
         if var is None:
             if a == b:
@@ -382,6 +457,24 @@ def eliminate_deltas(t: Term) -> Term | None:
     return Term(t.coef, tuple(dummies.items()), tuple(factors))
 
 
+_INDEX = re.compile(r"\[([^\]]*)\]")
+
+
+def _indices_in(text: str) -> list[str]:
+    """The indices of a canonical term text, in order (``u[_0,«r»]^1*…`` → ``_0``, ``«r»``, …)."""
+    return [x for group in _INDEX.findall(text.split(" | ")[0]) for x in group.split(",")]
+
+
+def _abstract(text: str) -> str:
+    """A canonical term text with its free indices hidden (what orders the terms of an exp argument)."""
+    return _INDEX.sub(lambda m: "[" + ",".join(x if x.startswith("_") or x.lstrip("-").isdigit() else "#"
+                                                 for x in m.group(1).split(",")) + "]", text)
+
+
+def _with_slots(text: str, slots: dict[str, str]) -> str:
+    return _INDEX.sub(lambda m: "[" + ",".join(slots.get(x, x) for x in m.group(1).split(",")) + "]", text)
+
+
 def drop_trivial_sums(t: Term) -> Term:
     """Σ_{k<K} of a term without k is K times it; a sum over a range of length 1 is the term at k = 0."""
     used = {x for _, idx, _ in t.factors for x in idx}
@@ -396,17 +489,19 @@ def drop_trivial_sums(t: Term) -> Term:
     return Term(coef, tuple(dummies), rename(t.factors, names) if names else t.factors)
 
 
-def _factor_text(f: Factor, names: dict) -> str:
+def _factor_text(f: Factor, names: dict, hide: frozenset = frozenset()) -> str:
     k, idx, e = f
-    idx = tuple(names.get(x, x) for x in idx)
+    idx = tuple("#" if x in hide else names.get(x, x) for x in idx)
     if k == DELTA:
         idx = tuple(sorted(idx, key=str))
-    return f"{k}[{idx[0]},{idx[1]}]^{e}"
+    return f"{k}[{','.join(map(str, idx))}]^{e}"
 
 
-def canonical(t: Term) -> tuple[str, tuple]:
+def canonical(t: Term, hide: frozenset = frozenset()) -> tuple[str, tuple]:
     """(key, factors): the term's text with its dummies named canonically (the least text over the renamings that
-    respect each dummy's signature: its range and the slots it fills); equal terms get equal keys."""
+    respect each dummy's signature: its range and the slots it fills); equal terms get equal keys. With ``hide``,
+    those free indices are written ``#`` while the least text is sought (a key up to renaming them), and the key
+    shows them."""
     factors = merge(t.factors)
     syms = [s for s, _ in t.dummies]
     ranges = dict(t.dummies)
@@ -426,10 +521,12 @@ def canonical(t: Term) -> tuple[str, tuple]:
     perms = [itertools.permutations(g) for g in ordered] if options <= 720 else [[tuple(g)] for g in ordered]
     for choice in itertools.product(*perms):
         names = {s: f"_{n}" for n, s in enumerate(x for g in choice for x in g)}
-        text = "*".join(sorted(_factor_text(f, names) for f in factors))
+        text = "*".join(sorted(_factor_text(f, names, hide) for f in factors))
         if best is None or text < best[0]:
             best = (text, names)
     text, names = best if best else ("", {})
+    if hide:  # the order of the hidden text, the free indices shown
+        text = "*".join(x for _, x in sorted((_factor_text(f, names, hide), _factor_text(f, names)) for f in factors))
     rng = ",".join(f"{names[s]}<{sp.sstr(ranges[s])}" for s in sorted(syms, key=lambda s: names[s]))
     return f"{text} | {rng}", factors
 
@@ -478,6 +575,6 @@ def show_term(t: Term, form: IndexForm | None = None) -> str:
     parts = []
     for k, idx, e in t.factors:
         power = "" if e == 1 else f"^{e}"
-        parts.append(f"{label(k)}[{idx[0]},{idx[1]}]{power}")
+        parts.append(f"{label(k)}[{','.join(map(str, idx))}]{power}")
     sums = "".join(f"Σ_{s}<{sp.sstr(r)} " for s, r in t.dummies)
     return f"{sp.sstr(t.coef)}·{sums}{'·'.join(parts) or '1'}"

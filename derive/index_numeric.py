@@ -8,58 +8,31 @@ from the evaluator (whose gradients are central differences at 50 digits). A dis
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import sympy as sp
 
-from . import expr as ex
 from .evaluate import Evaluator
 from .index import DELTA, IndexForm, Term, eliminate_deltas
 
 
-def concrete(node: ex.Node, at: dict, memo: dict | None = None) -> ex.Node:
-    """``node`` with each symbolic index (a claim's ``j0``, ``i`` built for all sizes) replaced by its value in
-    ``at`` (symbol → int), so that the evaluator can give it a value."""
-    if not at:
-        return node
-    memo = {} if memo is None else memo
-    hit = memo.get(id(node))
-    if hit is not None:
-        return hit[1]
-    kids = tuple(concrete(c, at, memo) for c in node.children)
-    out = node.with_children(kids) if kids else node
-    if isinstance(node, ex.Row):
-        out = ex.Row(kids[0], at.get(node.j, node.j))
-    elif isinstance(node, ex.Col):
-        out = ex.Col(kids[0], at.get(node.i, node.i))
-    elif isinstance(node, ex.Entry):
-        out = ex.Entry(kids[0], at.get(node.i, node.i), at.get(node.j, node.j))
-    elif isinstance(node, ex.Basis):
-        out = ex.Basis(at.get(node.index, node.index), node.shape[0])
-    elif isinstance(node, ex.Deriv):
-        out = ex.Deriv(kids[0], node.var, at.get(node.index, node.index))
-    memo[id(node)] = (node, out)
-    return out
+def atom_values(form: IndexForm, ev: Evaluator, keys: set[str]) -> dict[str, np.ndarray]:
+    """Each input's entries as float64 (every other atom is summed out from its body, ``atom_array``)."""
+    return {k: np.asarray(ev(form.atoms[k].node), dtype=np.float64) for k in keys if form.atoms[k].kind == "input"}
 
 
-def atom_values(form: IndexForm, ev: Evaluator, keys: set[str], at: dict | None = None) -> dict[str, np.ndarray]:
-    """Each atom's entries as float64 (inputs as given, definitions by ``ev`` with the claim's indices ``at``,
-    exp/log of their argument)."""
-    out: dict[str, np.ndarray] = {}
-    memo: dict = {}
-
-    def value(key: str) -> np.ndarray:
-        if key not in out:
-            atom = form.atoms[key]
-            if atom.kind in ("exp", "log"):
-                arg = value(atom.arg)
-                out[key] = np.exp(arg) if atom.kind == "exp" else np.log(arg)
-            else:
-                out[key] = np.asarray(ev(concrete(atom.node, at or {}, memo)), dtype=np.float64)
-        return out[key]
-
-    for k in keys:
-        value(k)
-    return out
+def atoms_used(form: IndexForm, terms) -> set[str]:
+    """The atoms of ``terms``, and those inside the arguments of their exp atoms."""
+    keys: set[str] = set()
+    stack = list(terms)
+    while stack:
+        t = stack.pop()
+        for k, _, _ in t.factors:
+            if k != DELTA and k not in keys:
+                keys.add(k)
+                stack.extend(form.atoms[k].arg_terms)
+    return keys
 
 
 def bindings(form: IndexForm, ev: Evaluator, values: dict[str, int]) -> dict[str, int]:
@@ -72,7 +45,28 @@ def bindings(form: IndexForm, ev: Evaluator, values: dict[str, int]) -> dict[str
     return out
 
 
-def term_value(t: Term, values: dict[str, np.ndarray], ev: Evaluator, bound: dict[str, int]) -> float:
+def atom_array(form: IndexForm, key: str, idx: tuple, values: dict, ev: Evaluator, bound: dict, ranges: dict,
+               cache: dict) -> tuple[np.ndarray, list]:
+    """A definition's, exp's or log's entries over the unbound indices of ``idx`` (its body or argument summed out
+    at each), and those indices in order."""
+    atom = form.atoms[key]
+    free = [x for x in dict.fromkeys(idx) if not isinstance(bound.get(x, x), int)]
+    out = np.empty([ranges[x] for x in free])
+    for combo in itertools.product(*(range(ranges[x]) for x in free)):
+        at = {**bound, **dict(zip(free, combo))}
+        slots = tuple(at.get(x, x) for x in idx)
+        hit = cache.get((key, slots))
+        if hit is None:
+            inner = {f"#{s}": v for s, v in enumerate(slots)}
+            total = sum(term_value(form, a, values, ev, inner, cache) for a in atom.arg_terms)
+            hit = float({"exp": np.exp, "log": np.log}.get(atom.kind, float)(total))
+            cache[(key, slots)] = hit
+        out[combo] = hit
+    return out, free
+
+
+def term_value(form: IndexForm, t: Term, values: dict[str, np.ndarray], ev: Evaluator, bound: dict[str, int],
+               cache: dict) -> float:
     """One term with its free indices bound: an einsum over its dummies."""
     letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
     names = {s: next(letters) for s, _ in t.dummies}
@@ -95,6 +89,11 @@ def term_value(t: Term, values: dict[str, np.ndarray], ev: Evaluator, bound: dic
                 continue
             operands.append(np.eye(ranges[a], ranges[b]))
             subs.append(names[a] + names[b])
+            continue
+        if form.atoms[k].kind != "input":
+            arr, free = atom_array(form, k, idx, values, ev, bound, ranges, cache)
+            operands.append(arr ** float(e) if e != 1 else arr)
+            subs.append("".join(names[x] for x in free))
             continue
         arr = values[k] ** float(e) if e != 1 else values[k]
         sel, sub = [], ""
@@ -120,12 +119,12 @@ def evaluate_terms(terms: list[Term], form: IndexForm, ev: Evaluator, shape: tup
     """Σ terms at every entry of ``shape`` (free indices ``row``, ``col``; a claim's own indices at ``at``, symbol
     → int), at the sizes and inputs of ``ev``."""
     terms = [t for t in map(eliminate_deltas, terms) if t is not None]
-    keys = {k for t in terms for k, _, _ in t.factors if k != DELTA}
-    values = atom_values(form, ev, keys, at)
+    values = atom_values(form, ev, atoms_used(form, terms))
     fixed = {form.name_of(k): v for k, v in (at or {}).items()}
     out = np.zeros(shape)
+    cache: dict = {}
     for r in range(shape[0]):
         for c in range(shape[1]):
-            bound = bindings(form, ev, {**(fixed or {}), row: r, col: c})
-            out[r, c] = sum(term_value(t, values, ev, bound) for t in terms)
+            bound = bindings(form, ev, {**fixed, row: r, col: c})
+            out[r, c] = sum(term_value(form, t, values, ev, bound, cache) for t in terms)
     return out

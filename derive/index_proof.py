@@ -39,6 +39,7 @@ class Proof:
     lhs_terms: list[Term] = field(default_factory=list)  # the index form of lhs (derivatives taken), for the check
     rhs_terms: list[Term] = field(default_factory=list)
     form: IndexForm | None = None
+    vec: bool = False  # both sides were vec(·) of the same order: the terms are the matrices' entries
 
 
 class Prover:
@@ -51,7 +52,6 @@ class Prover:
         self._dmemo: dict[tuple[str, str], list[Term]] = {}
         self._patterns: dict[str, tuple | None] = {}
         self._depth: dict[str, int] = {}
-        self._body: dict[str, list[Term]] = {}
 
     # differentiation -----------------------------------------------------------------------------------------------
     def _grad_entry(self, form: IndexForm, a: ex.Node, var: ex.Matrix, i, j) -> list[Term]:
@@ -76,7 +76,7 @@ class Prover:
                 if e != 1:
                     self.rules["power rule"] += 1
                 rest = t.factors[:p] + t.factors[p + 1:] + (((k, idx, e - 1),) if e != 1 else ())
-                names = {A: idx[0], B: idx[1], I: i, J: j}
+                names = {I: i, J: j, **self.slots(k, idx)}
                 for dt in dterms:
                     dt = self.form.fresh(dt)
                     out.append(Term(t.coef * e * dt.coef, t.dummies + dt.dummies, rest + rename(dt.factors, names)))
@@ -84,8 +84,19 @@ class Prover:
                 self.rules["product rule"] += 1
         return out
 
+    def slots(self, key: str, idx: tuple) -> dict:
+        """The placeholders of an atom's entry (an input's ‹a›, ‹b›; another atom's slots #0, #1, …) → the indices
+        of one of its factors."""
+        if self.form.atoms[key].kind == "input":
+            return {A: idx[0], B: idx[1]}
+        return {f"#{s}": x for s, x in enumerate(idx)}
+
+    def own(self, key: str) -> tuple:
+        """The atom's factor at its own slots."""
+        return (key, tuple(f"#{s}" for s in range(self.form.slot_count(key))), 1)
+
     def d_atom(self, key: str, vkey: str) -> list[Term]:
-        """∂key[‹a›, ‹b›]/∂var[‹i›, ‹j›] (memoised; placeholders renamed by the caller)."""
+        """∂key[slots]/∂var[‹i›, ‹j›] (memoised; placeholders renamed by the caller)."""
         memo = self._dmemo.get((key, vkey))
         if memo is not None:
             return memo
@@ -97,10 +108,13 @@ class Prover:
             out = []
         elif atom.kind == "exp":
             self.rules["chain rule through exp"] += 1
-            out = [Term(t.coef, t.dummies, ((key, (A, B), 1),) + t.factors) for t in self._darg(atom.arg, vkey)]
+            darg = self.diff(self.body(key), vkey, I, J)
+            out = [Term(t.coef, t.dummies, (self.own(key),) + t.factors) for t in darg]
         elif atom.kind == "log":
             self.rules["chain rule through log"] += 1
-            out = [Term(t.coef, t.dummies, ((atom.arg, (A, B), -1),) + t.factors) for t in self._darg(atom.arg, vkey)]
+            arg = self.form.keyed("def", self.body(key), None, f"⟨arg of {atom.label}⟩")
+            darg = self.diff(self.body(key), vkey, I, J)
+            out = [Term(t.coef, t.dummies, ((arg[0], arg[1], -arg[2]),) + t.factors) for t in darg]
         else:
             self.rules[f"chain rule through the definition {atom.label}"] += 1
             out = self.fold(self.diff(self.body(key), vkey, I, J))
@@ -108,15 +122,9 @@ class Prover:
         self._dmemo[(key, vkey)] = out
         return out
 
-    def _darg(self, arg: str, vkey: str) -> list[Term]:
-        return self.d_atom(arg, vkey)  # the argument has the same shape, so the same entry (‹a›, ‹b›)
-
     def body(self, key: str) -> list[Term]:
-        """The entry (‹a›, ‹b›) of a definition's body, its own definitions kept as atoms."""
-        if key not in self._body:
-            atom = self.form.atoms[key]
-            self._body[key] = [t for t in map(eliminate_deltas, self.form.entry(atom.node, A, B)) if t is not None]
-        return self._body[key]
+        """A definition's body (an exp's or log's argument) at its slots, with fresh dummies."""
+        return [self.form.fresh(t) for t in self.form.atoms[key].arg_terms]
 
     # folding and unfolding -----------------------------------------------------------------------------------------
     def depth(self, key: str) -> int:
@@ -124,25 +132,22 @@ class Prover:
             atom = self.form.atoms[key]
             if atom.kind == "input":
                 self._depth[key] = 0
-            elif atom.kind in ("exp", "log"):
-                self._depth[key] = 1 + self.depth(atom.arg)
             else:
                 self._depth[key] = -1  # a guard while the body is visited
-                inner = [self.depth(k) for t in self.body(key) for k, _, _ in t.factors if k != DELTA]
+                inner = [self.depth(k) for t in atom.arg_terms for k, _, _ in t.factors if k != DELTA]
                 self._depth[key] = 1 + max(inner, default=0)
         return self._depth[key]
 
     def pattern(self, key: str) -> tuple | None:
-        """(coef, factors) when the definition's body entry is one product without sums (f = α⁻¹·u, u = exp⟨S⟩),
-        which folding recognises; None for others and for an alias (a body that is one input or definition)."""
+        """(coef, factors) when the definition's body is one product without sums (f = α⁻¹·exp{S}), which folding
+        recognises (its slots are the pattern's variables); None for others."""
         if key not in self._patterns:
             atom, pat = self.form.atoms[key], None
             if atom.kind == "def":
-                body = self.body(key)
+                body = atom.arg_terms
                 if len(body) == 1 and not body[0].dummies and body[0].factors:
                     factors = merge(body[0].factors)
-                    alias = len(factors) == 1 and factors[0][2] == 1 and self.form.atoms[factors[0][0]].kind != "exp"
-                    if factors and not alias and all(k != DELTA for k, _, _ in factors):
+                    if factors and all(k != DELTA for k, _, _ in factors):
                         pat = (body[0].coef, factors)
             self._patterns[key] = pat
         return self._patterns[key]
@@ -162,7 +167,8 @@ class Prover:
                     if hit is None:
                         break
                     factors, binding = hit
-                    factors = merge(factors + ((key, (binding.get(A, 0), binding.get(B, 0)), 1),))
+                    slots = tuple(binding.get(f"#{n}", 0) for n in range(self.form.slot_count(key)))
+                    factors = merge(factors + ((key, slots, 1),))
                     coef = coef / self.pattern(key)[0]
                     self.folds[self.form.atoms[key].label] += 1
             out.append(Term(coef, t.dummies, factors))
@@ -175,10 +181,10 @@ class Prover:
         for t in terms:
             parts = [Term(t.coef, t.dummies, ())]
             for k, idx, e in t.factors:
-                names = {A: idx[0], B: idx[1]}
+                names = self.slots(k, idx) if k in keys else {}
                 if k in keys and isinstance(e, int) and e > 0:
                     for _ in range(e):
-                        body = [self.form.fresh(b) for b in self.body(k)]
+                        body = self.body(k)
                         parts = [Term(p.coef * b.coef, p.dummies + b.dummies, p.factors + rename(b.factors, names))
                                  for p in parts for b in body]
                 elif k in keys and self.pattern(k):
@@ -192,26 +198,24 @@ class Prover:
                 raise NotIndexable(f"the normal form grew beyond {MAX_TERMS} terms")
         return out
 
-    def sums(self) -> list[tuple[str, str, int]]:
-        """(N, u, axis) for each definition N whose body is a sum of u along one axis (N = u1: axis 1; N = 1ᵀu: 0)."""
+    def sums(self) -> list[tuple[str, str, tuple]]:
+        """(N, u, pattern) for each definition N of one slot whose body is a sum of one factor u over one index:
+        the pattern is u's indices with N's slot as #0 and the summed one as § (N = u1: u[#0, §])."""
         out = []
         for key, atom in list(self.form.atoms.items()):
-            if atom.kind != "def":
-                continue
-            body = self.body(key)
-            if len(body) != 1 or len(body[0].dummies) != 1 or body[0].coef != 1 or len(body[0].factors) != 1:
+            body = atom.arg_terms
+            if atom.kind != "def" or len(body) != 1 or len(body[0].dummies) != 1 or body[0].coef != 1 \
+                    or len(body[0].factors) != 1:
                 continue
             (u, idx, e), (k, _) = body[0].factors[0], body[0].dummies[0]
-            if e == 1 and u != DELTA:
-                if idx == (A, k):
-                    out.append((key, u, 1))
-                elif idx == (k, B):
-                    out.append((key, u, 0))
+            if e == 1 and u != DELTA and idx.count(k) == 1 and "#0" in idx and set(idx) - {k, "#0"} <= {0}:
+                out.append((key, u, tuple("§" if x == k else x for x in idx)))
         return out
 
     def normalisers(self, terms: list[Term]) -> list[Term]:
-        """Σ_l u[a, l] = N[a] where N = u1 is a definition and the term divides by N[a] (so N·N⁻¹ cancels): the
-        row sums of a normaliser (f = diag(u1)⁻¹u gives Σ_l f[a, l] = 1 this way). A definition, not an assumption."""
+        """Σ_l u[…a…l…] = N[a] where N = u1 (or 1ᵀu) is a definition and the term divides by N[a] (so N·N⁻¹
+        cancels): the row sums of a normaliser (f = diag(u1)⁻¹u gives Σ_l f[a, l] = 1 this way). A definition,
+        not an assumption."""
         sums = self.sums()
         if not sums:
             return terms
@@ -224,17 +228,20 @@ class Prover:
             while changed:
                 changed = False
                 factors, dummies = merge(t.factors), dict(t.dummies)
-                for key, u, axis in sums:
+                for key, u, pattern in sums:
                     for n, (k, idx, e) in enumerate(factors):
-                        l = idx[axis]
-                        if k != u or e != 1 or l not in dummies or sum(l in f[1] for f in factors) != 1:
+                        if k != u or e != 1 or len(idx) != len(pattern):
                             continue
-                        fixed = idx[1 - axis]
-                        at = (fixed, 0) if axis == 1 else (0, fixed)
-                        if not any(f[0] == key and f[1] == at and f[2] < 0 for f in factors):
+                        lone = next(x for x, p in zip(idx, pattern) if p == "§")
+                        at = {x for x, p in zip(idx, pattern) if p == "#0"}
+                        if lone not in dummies or sum(lone in f[1] for f in factors) != 1 or len(at) != 1 \
+                                or any(p == 0 and x != 0 for x, p in zip(idx, pattern)):
                             continue
-                        dummies.pop(l)
-                        t = Term(t.coef, tuple(dummies.items()), merge(factors[:n] + factors[n + 1:] + ((key, at, 1),)))
+                        slot = (at.pop(),)
+                        if not any(f[0] == key and f[1] == slot and f[2] < 0 for f in factors):
+                            continue
+                        dummies.pop(lone)
+                        t = Term(t.coef, tuple(dummies.items()), merge(factors[:n] + factors[n + 1:] + ((key, slot, 1),)))
                         self.rules[f"Σ over a sum's index folded into its definition {self.form.atoms[key].label}"] += 1
                         changed = True
                         break
@@ -269,7 +276,7 @@ def _match(pattern: tuple, factors: tuple, binding: dict | None = None):
 
 
 def _unify(p, x, b: dict) -> bool:
-    if p in (A, B):
+    if isinstance(p, str) and p.startswith("#"):
         if p in b:
             return b[p] == x
         b[p] = x
@@ -277,7 +284,7 @@ def _unify(p, x, b: dict) -> bool:
     return p == x
 
 
-def _strip_vec(lhs: ex.Node, rhs: ex.Node) -> tuple[ex.Node, ex.Node, bool]:
+def strip_vec(lhs: ex.Node, rhs: ex.Node) -> tuple[ex.Node, ex.Node, bool]:
     """vec(X) = vec(Y) ⟺ X = Y for the same order and shape."""
     a, b = ex.bare(lhs), ex.bare(rhs)
     if isinstance(a, ex.Vec) and isinstance(b, ex.Vec) and a.order == b.order and _same_shape(a.a, b.a):
@@ -292,7 +299,7 @@ def _same_shape(a: ex.Node, b: ex.Node) -> bool:
 def prove(lhs: ex.Node, rhs: ex.Node, max_rounds: int = 12) -> Proof:
     """Whether lhs[i, j] − rhs[i, j] has a zero normal form for symbolic sizes (see the module docstring)."""
     t0 = time.perf_counter()
-    lhs, rhs, vec = _strip_vec(lhs, rhs)
+    lhs, rhs, vec = strip_vec(lhs, rhs)
     steps = ["vec(X) = vec(Y) ⟺ X = Y: compare the matrices"] if vec else []
     if not _same_shape(lhs, rhs):
         return Proof(False, steps, reason=f"the shapes differ for some sizes: {lhs.shape} vs {rhs.shape}")
@@ -325,7 +332,7 @@ def prove(lhs: ex.Node, rhs: ex.Node, max_rounds: int = 12) -> Proof:
         names = ", ".join(sorted(pr.form.atoms[k].label for k in chosen))
         steps.append(f"unfolded {names}: {len(nf)} terms")
     proof = Proof(not nf, steps, [show_term(t, pr.form) for t in list(nf.values())[:3]], seconds=0.0,
-                  lhs_terms=left, rhs_terms=right, form=pr.form)
+                  lhs_terms=left, rhs_terms=right, form=pr.form, vec=vec)
     used = {r: c for r, c in pr.rules.items() if r.startswith("Σ over")}
     if used:
         steps.append("used: " + ", ".join(f"{r} ×{c}" for r, c in sorted(used.items())))

@@ -116,6 +116,9 @@ class TextPrinter:
     def _print_Kernel(self, node):
         return f"{node.label}[{node.dtype}]"
 
+    def _print_SumOver(self, node):
+        return f"Σ_{{{node.index}<{node.size}}} {self._atom(node.body)}"
+
     def _print_Grad(self, node):
         return f"∇_{node.var.name} {self._atom(node.a)}"
 

@@ -49,8 +49,9 @@ def _power_of_two(step: float) -> float:
 
 
 def _derivative(phi: Callable[[float], float], x0: float, h: float, levels: int, f0: float,
-                eps: float = _EPS) -> tuple[float, float]:
-    """Ridders: derivative of phi at x0 from steps h, h/2, …, and its error estimate."""
+                eps: float = _EPS, fn_error: float = 0.0) -> tuple[float, float]:
+    """Ridders: derivative of phi at x0 from steps h, h/2, …, and its error estimate (fn_error: an absolute error of
+    each value of phi beyond its rounding, amplified like the rounding)."""
     prev: list[float] = []
     prev_bound: list[float] = []
     fmax = abs(f0)
@@ -69,7 +70,7 @@ def _derivative(phi: Callable[[float], float], x0: float, h: float, levels: int,
         if k:
             error = max(abs(row[k] - row[k - 1]), abs(row[k] - prev[k - 1]))
         prev, prev_bound = row, bound
-    return prev[-1], error + 2.0 * FN_ULPS * eps * fmax * prev_bound[-1]
+    return prev[-1], error + 2.0 * (FN_ULPS * eps * fmax + fn_error) * prev_bound[-1]
 
 
 def _checked_point(name: str, x: Any, dtype: Any = None) -> np.ndarray:
@@ -93,7 +94,7 @@ def base_step(fn_dtype: Any = np.float64) -> float:
 
 def fd_gradient(
     fn: Callable[[np.ndarray], Any], x: Any, *, h: float | None = None, levels: int = 3, name: str = "x",
-    fn_dtype: Any = np.float64,
+    fn_dtype: Any = np.float64, fn_error: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient of fn at x by Richardson-extrapolated central differences, with a per-entry error estimate.
 
@@ -101,10 +102,13 @@ def fd_gradient(
     values have (float32 for a function computed in float32). Entry i uses the steps h_i, h_i/2, …,
     h_i/2^(levels−1), where h_i = h, or by default base_step(fn_dtype)·max(1, |x_i|) rounded to a power of two.
     The estimate is Ridders' (the larger change between the last two extrapolation levels) plus the propagated
-    rounding error of fn, assumed to be FN_ULPS·eps·|fn| with the eps of fn_dtype. Costs 2·levels·x.size calls.
+    rounding error of fn, assumed to be FN_ULPS·eps·|fn| with the eps of fn_dtype, plus ``fn_error``: an absolute
+    error of every value of fn beyond rounding (e.g. fn is itself a finite difference, whose error estimate this is),
+    propagated the same way. Costs 2·levels·x.size calls.
     """
     function("fn", fn)
     _check_levels_and_step(levels, h)
+    fn_error = non_negative_number("fn_error", fn_error)
     eps = float(np.finfo(fn_dtype).eps)
     first = base_step(fn_dtype)
     x64 = _checked_point(name, x, np.float64)
@@ -119,7 +123,7 @@ def fd_gradient(
             moved[i] = t
             return _value(fn, moved, name)
 
-        grad[i], error[i] = _derivative(phi, float(x64[i]), step, levels, f0, eps)
+        grad[i], error[i] = _derivative(phi, float(x64[i]), step, levels, f0, eps, fn_error)
     return grad, error
 
 

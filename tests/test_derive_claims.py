@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from attngrad.derive import Claim, Grad, Kron, Matrix, Vec, check_claim, d, exp, half_sq_norm, n
+from attngrad.derive import Claim, Grad, Kron, Matrix, Vec, check_claim, d, exp, half_sq_norm, log, n
 from attngrad.derive.papers.alman_song import SCALES, alman_song, claims
 from attngrad.derive.check import EXACT_MAX, points, random_normal
 from attngrad.derive.claims import load_claims_file, select
@@ -127,19 +127,20 @@ def test_relation_finder_on_constructed_slips():
 
 
 def test_inconclusive_is_reported_not_hidden():
-    """A true claim that needs exp(a+b) = exp(a)exp(b) cannot be proved by cancel: the exact tier says so."""
+    """A true claim that no tier can prove — log(eᴬ + eᴮ) − A = log(1 + e^(B−A)) needs log(xy) = log x + log y of a
+    sum — is inconclusive: mpmath-50 holds, the exact and index tiers decide nothing, and the verdict says so."""
     A = Matrix("A", n, 1)
     B = Matrix("B", n, 1)
-    c = Claim("t/exp-sum", "exp(A+B) = exp(A)∘exp(B)", exp(A + B), exp(A) * exp(B), printed=True)
+    c = Claim("t/log-sum", "log(exp(A)+exp(B)) − A = log(1 + exp(B − A))", log(exp(A) + exp(B)) - A,
+              log(1 + exp(B - A)), printed=True)
     v = check_claim(c, **FAST)
-    mp = [t for t in v.tiers if t.tier == "mpmath-50"][0]
-    ex = [t for t in v.tiers if t.tier == "exact"][0]
-    assert mp.outcome == "holds" and ex.outcome == "undecided"
+    by = {t.tier: t.outcome for t in v.tiers}
+    assert by["mpmath-50"] == "holds" and by["exact"] == "undecided" and by["index"] == "not decided"
     assert v.verdict == "inconclusive"
     # and numerically the identity is true, independently
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(3), rng.standard_normal(3)
-    assert np.allclose(np.exp(a + b), np.exp(a) * np.exp(b))
+    assert np.allclose(np.log(np.exp(a) + np.exp(b)) - a, np.log(1 + np.exp(b - a)))
 
 
 def test_exact_tier_size_limit_is_a_clear_error():

@@ -115,13 +115,15 @@ def test_the_index_tier_proves_every_project_gradient_claim():
 
 
 def test_printed_per_row_claims_are_proved_for_every_row_and_the_printed_slips_are_not():
-    """Lemma B.1's parts (over j0, i0 and i = a flat index of vec(X), split as a pair) and Fact 3.8/3.9 row-major
-    hold for all sizes and every index; the column-major readings (false as printed) get no proof."""
+    """Lemma B.1's parts (over j0, i0 and i = a flat index of vec(X), split as a pair), Fact 3.8/3.9 row-major, and
+    Lemma C.7 and 3.10 with their sums over j0 (and i0) hold for all sizes and every index; the column-major
+    readings (false as printed) get no proof."""
     from attngrad.derive.papers.registry import builtin_claims
 
     claims = {c.id: c for c in builtin_claims() if c.id.startswith("alman-song-2024/")}
-    proved = [cid for cid in claims if "B.1" in cid or "row-major" in cid]
-    assert len(proved) == 11
+    proved = [cid for cid in claims if "B.1" in cid or "row-major" in cid
+              or cid.endswith(("lemma-C.7", "lemma-C.7-matrix-form", "lemma-3.10"))]
+    assert len(proved) == 14  # the nine parts of B.1, two facts, C.7 (Σ over j0) and its matrix form, Lemma 3.10
     for cid in proved:
         r = tier_index(claims[cid])
         assert r.outcome == "holds", (cid, r.note)
@@ -212,12 +214,12 @@ def test_bench_proofs_times_the_proofs_it_runs():
     from attngrad.cli.main import main
 
     res = CliRunner().invoke(main, ["bench", "proofs", "attngrad/r-from-c", "alman-song-2024/lemma-D.3",
-                                    "alman-song-2024/lemma-C.7", "--repeats", "1", "--json"])
+                                    "attngrad/lowrank/features", "--repeats", "1", "--json"])
     assert res.exit_code == 0, res.output
     rows = {r["id"]: r for r in json.loads(res.stdout)["rows"]}
     assert rows["attngrad/r-from-c"]["outcome"] == "holds" and rows["attngrad/r-from-c"]["proof_s"]["min"] > 0
     assert rows["alman-song-2024/lemma-D.3"]["outcome"] == "not decided"  # a printed slip: no proof
-    assert rows["alman-song-2024/lemma-C.7"]["outcome"] == "skipped"  # written per size
+    assert rows["attngrad/lowrank/features"]["outcome"] == "skipped"  # written per size
     bad = CliRunner().invoke(main, ["bench", "proofs", "--repeats", "0"])
     assert bad.exit_code == 2 and "--repeats must be at least 1." in bad.stderr
     bad = CliRunner().invoke(main, ["bench", "proofs", "attngrad/r-from-c", "--tensorgrad-python", "/no/such/python"])

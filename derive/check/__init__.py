@@ -2,23 +2,29 @@
 
 Tiers, in the order they run:
 
-1. ``mpmath-50``: both sides at 50 digits at random standard-normal inputs, sizes ascending; the
-   first size where they differ by far more than the tolerance is the smallest counterexample.
-2. ``index``: index notation with symbolic n, d (``derive.index``); a zero normal form is a proof
-   for all sizes, anything else decides nothing.
-3. ``exact``: one symbol per input entry, exp → positive symbols, ``cancel`` of the difference —
-   a proof for that size (docs/design.md, the exact tier). Skipped once a claim is refuted. For a numeric kernel:
-   the kernel at dyadic-rational inputs (exact in floating point) against SymPy's exact value.
-4. ``float64``: at real sizes, derivatives by Richardson finite differences with their error
-   estimate; a numeric kernel is compared in its own dtype.
+1. ``mpmath-50``: both sides at 50 digits at random standard-normal inputs, sizes ascending; the first size where
+   they differ by far more than the tolerance is the smallest counterexample. Nested derivatives work at more digits
+   (50 + 20 per level), and the finite-difference error estimate is added to the tolerance.
+2. ``index``: a proof for all sizes (``derive.index_proof``): both sides in index notation with symbolic sizes,
+   ``Grad``/``Deriv`` differentiated there, a zero normal form of lhs − rhs; checked by a second route (the derived
+   index form summed out against the 50-digit evaluator). A nonzero normal form decides nothing.
+3. ``exact``: one symbol per input entry, exp of a sum split into a product of positive symbols (so exp(a+b) =
+   eᵃeᵇ), logs and roots of positive quantities handled, ``cancel`` of the difference — a proof at that size; a
+   rational point of the inputs where the sides differ (exp and log evaluated there by interval arithmetic) is a
+   disproof. For a numeric kernel: the kernel at dyadic inputs against SymPy's exact value.
+4. ``float64``: at real sizes, derivatives by Richardson finite differences with their error estimate (nested
+   ones carry the inner estimate); a numeric kernel is compared in its own dtype.
 
-Verdicts: ``holds`` (no tier refutes, the high-precision tier passes), ``refuted`` (a counterexample
-with a margin of ≥ 10¹⁵ over the tolerance), ``inconclusive`` (tiers disagree, or the difference is
-between the tolerance and the refutation margin).
+Verdicts (``rule``): ``holds`` (mpmath-50 holds, no tier refutes and none is undecided), ``refuted`` (a tier's
+counterexample: mpmath-50 beyond its margin, the exact tier's rational point, float64 beyond 10³ times its
+tolerance; the first refuting tier's counterexample is reported), ``inconclusive`` (anything else — and a proof
+against a counterexample, which is an internal contradiction the tiers' notes name), ``error`` (the claim could
+not be built or evaluated: ``runner.check_one``).
 
-Modules: ``verdict`` (TierResult, Verdict), ``compare`` (differences, counterexamples), ``tiers`` (one module per tier), ``rule`` (``check_claim``: the verdict
-rule), ``bounds`` (measured bound claims), ``runner`` (claim sources, worker processes); the size points, inputs and a claim's pairs come from
-``derive.sampling``, which the relation finder shares.
+Modules: ``verdict`` (TierResult, Verdict), ``compare`` (differences, counterexamples), ``tiers`` (one module per
+tier), ``rule`` (``check_claim``: the verdict rule), ``bounds`` (measured bound claims), ``runner`` (claim sources,
+worker processes), ``bench_proofs`` (``attngrad bench proofs``); the size points, inputs and a claim's pairs come
+from ``derive.sampling``, which the relation finder shares.
 """
 
 from .bounds import check_bound

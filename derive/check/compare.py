@@ -68,3 +68,16 @@ def counterexample(point: Point, seed, diff: Diff, inputs: dict[str, np.ndarray]
     if all(v.size <= 4 for v in inputs.values()):
         ce["values"] = {k: [[round(float(x), 6) for x in row] for row in v] for k, v in inputs.items()}
     return ce
+
+
+def exact_counterexample(point: Point, seed, index: dict, entry: tuple, lhs: Any, rhs: Any,
+                         inputs: dict[str, np.ndarray]) -> dict:
+    """The exact tier's counterexample: the keys of ``counterexample``, at exact rational inputs (``values``, as
+    strings ``p/q``) where exp and log were evaluated in 60-digit interval arithmetic."""
+    ce: dict[str, Any] = {**point, "seed": seed, "inputs": "exact rationals (values); exp and log evaluated at 60 "
+                          "digits by interval arithmetic"}
+    if index:
+        ce["index"] = index
+    ce.update(entry=[int(e) for e in entry], lhs=_fmt(lhs), rhs=_fmt(rhs), max_abs_diff=float(abs(lhs - rhs)))
+    ce["values"] = {k: [[str(x) for x in row] for row in v] for k, v in inputs.items()}
+    return ce

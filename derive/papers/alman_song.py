@@ -17,7 +17,7 @@ import sympy as sp
 from attngrad import vocabulary
 from attngrad.derive import expr as ex
 from attngrad.derive.claims import Claim
-from attngrad.derive.expr import Col, Deriv, Diag, Grad, Kron, Row, RowSum, Vec, balanced_sum, d, exp, inner, n, ones
+from attngrad.derive.expr import Col, Deriv, Diag, Grad, Kron, Row, RowSum, Vec, d, exp, inner, n, ones, sum_over
 from attngrad.derive.model import Model
 from attngrad.errors import InputError
 
@@ -125,16 +125,6 @@ def _L(j0: int, i0: int) -> ex.Node:
     return ex.Scale(sp.Rational(1, 2), _c(j0, i0) * _c(j0, i0))  # Def 3.7
 
 
-def _stack_rows(rows: list[ex.Node]) -> ex.Node:
-    """The n-row matrix whose j-th row is rows[j]ᵀ: Σ_j e_j rows[j]ᵀ."""
-    return balanced_sum(ex.Basis(j, n) @ v.T for j, v in enumerate(rows))
-
-
-def _stack_cols(cols: list[ex.Node]) -> ex.Node:
-    """The n-column matrix whose j-th column is cols[j]: Σ_j cols[j] e_jᵀ."""
-    return balanced_sum(v @ ex.Basis(j, n).T for j, v in enumerate(cols))
-
-
 def _vec_grad(m: Model) -> ex.Node:
     return Vec(Grad(m.loss, X), "row")
 
@@ -158,7 +148,7 @@ def claims() -> list[Claim]:
         printed(f"fact-3.9/{order}-major", f"(A₁XA₂ᵀ)_{{j0,*}} = A_{{j0}}vec(X), A_{{j0}} = A₁[j0,:]⊗A₂, {order}-major vec",
                 lambda c: Row(A1 @ X @ A2.T, c.j0), lambda c, o=order: _A_block(c.j0) @ Vec(X, o), {"j0": n})
     printed("lemma-3.10", "L(x) = Σ_{j0,i0} L(x)_{j0,i0} = ½‖D⁻¹exp(A₁XA₂ᵀ)A₃Y − E‖² (Section 3: scale dropped)",
-            one.loss, lambda c: balanced_sum(_L(j0, i0) for j0 in range(c.n) for i0 in range(c.d)))
+            one.loss, sum_over("j0", n, lambda j0: sum_over("i0", d, lambda i0: _L(j0, i0))))
     # Lemma B.1
     printed("lemma-B.1-part-1", "dx/dx_i = e_i", lambda c: Deriv(_x(), X, c.i), lambda c: ex.Basis(c.i, d**2), {"i": d**2})
     printed("lemma-B.1-part-2", "d(A_{j0}x)/dx_i = A_{j0,i}", lambda c: Deriv(_A_block(c.j0) @ _x(), X, c.i),
@@ -186,24 +176,23 @@ def claims() -> list[Claim]:
             lambda c: _c(c.j0, c.i0) * (_A_col(c.j0, c.i).T @ (Diag(_f(c.j0)) - _f(c.j0) @ _f(c.j0).T) @ _h(c.i0)),
             idx_jii)
 
-    # Section C: q (Def C.3), p (Def C.5), Lemma C.7
-    def q_rows(c: SimpleNamespace) -> list[ex.Node]:
+    # Section C: q (Def C.3), p (Def C.5), Lemma C.7 — sums over j0 and i0 as the paper writes them
+    def q_row(j0) -> ex.Node:
         # Def C.3: q(x)_{j0} = Σ_{i0} c(x)_{j0,i0} h(y)_{i0}
-        return [balanced_sum(_h(i0) * _c(j0, i0) for i0 in range(c.d)) for j0 in range(c.n)]
+        return sum_over("i0", d, lambda i0: _h(i0) * _c(j0, i0))
 
-    def p_rows(c: SimpleNamespace) -> list[ex.Node]:
+    def p_row(j0) -> ex.Node:
         # Def C.5: p(x)_{j0} = (diag(f_{j0}) − f_{j0}f_{j0}ᵀ) q(x)_{j0}
-        q = q_rows(c)
-        return [(Diag(_f(j0)) - _f(j0) @ _f(j0).T) @ q[j0] for j0 in range(c.n)]
+        return (Diag(_f(j0)) - _f(j0) @ _f(j0).T) @ q_row(j0)
 
     printed("lemma-C.7", "dL(x)/dx = Σ_{j0} A_{j0}ᵀ p(x)_{j0}, with q (Def C.3) and p (Def C.5)",
-            _vec_grad(one), lambda c: balanced_sum(_A_block(j0).T @ pj for j0, pj in enumerate(p_rows(c))))
+            _vec_grad(one), sum_over("j0", n, lambda j0: _A_block(j0).T @ p_row(j0)))
     dflt = alman_song("1/d")
     printed("lemma-C.7@def-1.2", "Lemma C.7's dL/dx = vec(A₁ᵀpA₂) applied to the loss of Def 1.2, whose exponent carries 1/d",
             _vec_grad(dflt), Vec(A1.T @ dflt["p"] @ A2, "row"),
             note="Sections 3–C drop the 1/d of Def 1.2 'since it is only a rescaling'; this reads C.7 on Def 1.2 itself.")
     printed("lemma-C.7-matrix-form", "dL(x)/dx = vec(A₁ᵀ p(x) A₂), p(x) with rows p(x)_{j0}ᵀ",
-            _vec_grad(one), lambda c: Vec(A1.T @ _stack_rows(p_rows(c)) @ A2, "row"))
+            _vec_grad(one), Vec(A1.T @ sum_over("j0", n, lambda j0: ex.Basis(j0, n) @ p_row(j0).T) @ A2, "row"))
 
     # Section D
     f, c_, h, p1 = one["f"], one["c"], one["h"], one["p₁"]
@@ -212,12 +201,12 @@ def claims() -> list[Claim]:
     printed("lemma-D.3", "q(x) := h(y)c(x)ᵀ is the q of Lemma C.7: dL/dx = vec(A₁ᵀpA₂), p_{j0} = (diag f_{j0} − f_{j0}f_{j0}ᵀ)q_{j0}",
             _vec_grad(one), Vec(A1.T @ pD3 @ A2, "row"))
 
-    def p2_columns(c: SimpleNamespace) -> ex.Node:
-        # "j0-th column p₂(x)_{j0} = f(x)_{j0} f(x)_{j0}ᵀ q(x)_{j0}"
-        return ex.Named("p₂_D5", _stack_cols([Row(f, j0) @ (Row(f, j0).T @ Row(one["q"], j0)) for j0 in range(c.n)]))
+    # "j0-th column p₂(x)_{j0} = f(x)_{j0} f(x)_{j0}ᵀ q(x)_{j0}"
+    p2_columns = ex.Named("p₂_D5", sum_over("j0", n, lambda j0: (Row(f, j0) @ (Row(f, j0).T @ Row(one["q"], j0)))
+                                            @ ex.Basis(j0, n).T))
 
     printed("lemma-D.5-columns", "the j0-th column of p₂(x) is f(x)_{j0}f(x)_{j0}ᵀq(x)_{j0}, and dL/dx = vec(A₁ᵀ(p₁ − p₂)A₂)",
-            _vec_grad(one), lambda c: Vec(A1.T @ (p1 - p2_columns(c)) @ A2, "row"))
+            _vec_grad(one), Vec(A1.T @ (p1 - p2_columns) @ A2, "row"))
     rD5 = ex.Named("r̃", RowSum(f * one["q"]), "r̃_{j0} = ⟨f̃_{j0}, q̃_{j0}⟩")
     printed("lemma-D.5-factors", "p̃₂ = f̃ diag(r̃) (U₄ = U₁, V₄ = diag(r̃)V₁), and dL/dx = vec(A₁ᵀ(p₁ − p̃₂)A₂) for exact f̃",
             _vec_grad(one), Vec(A1.T @ (p1 - f @ Diag(rD5)) @ A2, "row"))
@@ -235,7 +224,7 @@ def claims() -> list[Claim]:
     own("r-from-c", "r = (f∘q)1_n = (c∘(c + E))1_n: r in O(nd) from c and E alone", m["r"],
         RowSum(m["c"] * (m["c"] + E)), m)
     own("lemma-D.5-corrected", "row j0 of p₂ = diag(r)f is (f_{j0}f_{j0}ᵀq_{j0})ᵀ (D.5 with rows, not columns)",
-        m["p₂"], lambda c: _stack_rows([Row(m["f"], j) @ (Row(m["f"], j).T @ Row(m["q"], j)) for j in range(c.n)]), m)
+        m["p₂"], sum_over("j0", n, lambda j: ex.Basis(j, n) @ (Row(m["f"], j) @ (Row(m["f"], j).T @ Row(m["q"], j))).T), m)
     out.extend(kernel_claims())
     return out
 

@@ -15,7 +15,6 @@ import time
 
 import mpmath
 import numpy as np
-import sympy as sp
 
 from attngrad.errors import InputError
 
@@ -24,7 +23,7 @@ from ...claims import Claim
 from ...evaluate import Evaluator, MpmathField
 from ...index import NotIndexable
 from ...index_numeric import evaluate_terms
-from ...index_proof import COL, ROW, Proof, prove
+from ...index_proof import COL, ROW, Proof, prove, strip_vec
 from ...sampling import MP_SIZES, Point, index_tuples, make_inputs, random_normal, show_point, size_substitution
 from ..verdict import TierResult
 
@@ -32,9 +31,9 @@ METHOD = "index notation with symbolic sizes: product and chain rules, deltas el
 SECOND_ROUTE_RTOL = 1e-9  # the derived index form summed out in float64 against the 50-digit evaluator
 
 
-def index_symbols(claim: Claim) -> dict[str, sp.Symbol]:
+def index_symbols(claim: Claim) -> dict:
     """The claim's own indices (``over``) as symbols: a per-row statement built for every row at once."""
-    return {k: sp.Symbol(k, integer=True, nonnegative=True) for k in claim.over}
+    return {k: ex.index_symbol(k) for k in claim.over}
 
 
 def symbolic_builds(claim: Claim) -> tuple[list[tuple[Point, ex.Node, ex.Node]], str]:
@@ -82,6 +81,8 @@ def second_route(claim: Claim, proof: Proof, lhs: ex.Node, rhs: ex.Node, fixed: 
         for idx in tuples:
             at = {symbols[k]: v for k, v in idx.items()}
             con_l, con_r = claim.sides(point, idx) if claim.over else (lhs, rhs)
+            if proof.vec:
+                con_l, con_r, _ = strip_vec(con_l, con_r)
             floats = make_inputs([(con_l, con_r)], sizes, random_normal(seed, point, claim.positive))
             ev = Evaluator(field, {k: field.array(v) for k, v in floats.items()}, sizes)
             with mpmath.workdps(field.dps):
@@ -125,4 +126,6 @@ def tier_index(claim: Claim, seed: int = 0) -> TierResult:
         if why:
             return result("error", f"internal error: the all-sizes proof's second route failed: {why}", steps)
     steps.append("second route: the derived index forms, summed out at two sizes, agree with the 50-digit evaluator")
-    return result("holds", f"a proof for {covers}", steps)
+    out = result("holds", f"a proof for {covers}", steps)
+    out.sizes = [fixed for fixed, *_ in proofs if fixed]  # a proof at each concrete count (else: every size)
+    return out

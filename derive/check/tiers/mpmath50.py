@@ -17,6 +17,7 @@ from ..verdict import TierResult
 
 MP_TOL = 1e-25  # relative, 50 digits with 1e-20 difference steps
 MP_REFUTE = 1e-10  # relative difference that is a refutation at 50 digits
+METHOD = "both sides at 50 digits, derivatives by central differences (h=1e-20)"
 
 
 def tier_mpmath(claim: Claim, seed: int, sizes_list, kdtype: str | None) -> tuple[TierResult, dict | None]:
@@ -40,11 +41,21 @@ def tier_mpmath(claim: Claim, seed: int, sizes_list, kdtype: str | None) -> tupl
             diff = compare(Evaluator(field_, values, sizes), pairs)
         done.append(point)
         worst_abs, worst_rel = max(worst_abs, diff.max_abs), max(worst_rel, diff.rel)
-        if diff.shape_mismatch or diff.rel > refute:
-            tr = TierResult("mpmath-50", "refuted", "both sides at 50 digits, derivatives by central differences (h=1e-20)",
-                            done, seed, diff.max_abs, diff.rel, f"rtol={refute:.0e}", time.perf_counter() - t0)
+        # the finite-difference error estimate (relative) widens both thresholds; ~1e-30 at any nesting depth
+        if diff.shape_mismatch or diff.rel > refute + 1e3 * field_.fd_error:
+            tr = TierResult("mpmath-50", "refuted", _method(field_), done, seed, diff.max_abs, diff.rel,
+                            f"rtol={refute:.0e}" + _fd(field_), time.perf_counter() - t0)
             return tr, counterexample(point, seed, diff, inputs)
-    outcome = "holds" if worst_rel <= rtol else "undecided"
+    outcome = "holds" if worst_rel <= rtol + field_.fd_error else "undecided"
     note = "indices sampled at the larger sizes" if sampled else ""
-    return TierResult("mpmath-50", outcome, "both sides at 50 digits, derivatives by central differences (h=1e-20)",
-                      done, seed, worst_abs, worst_rel, f"rtol={rtol:.0e}", time.perf_counter() - t0, note), None
+    return TierResult("mpmath-50", outcome, _method(field_), done, seed, worst_abs, worst_rel,
+                      f"rtol={rtol:.0e}" + _fd(field_), time.perf_counter() - t0, note), None
+
+
+def _method(field_: MpmathField) -> str:
+    return METHOD + ("; nested derivatives at more digits" if field_.nesting else "")
+
+
+def _fd(field_: MpmathField) -> str:
+    """The nested finite-difference error estimate, shown when there is a nested derivative (else it is ~1e-30)."""
+    return f" + fd error estimate {field_.fd_error:.0e}" if field_.nesting else ""
