@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Union
+from typing import Iterator, Union
 
 import sympy as sp
 
@@ -68,7 +69,8 @@ class Atom:
     node: ex.Node | None = None  # input: the Matrix; def: the body
     arg: str = ""  # exp / log: the argument's key
     leaves: frozenset = frozenset()  # names of the inputs the atom depends on
-    arg_terms: tuple = ()  # exp: its argument, definitions unfolded, free indices named #0, #1, … (its slots)
+    arg_terms: tuple = ()  # its body (exp, log: argument), free indices named #0, #1, … (its slots)
+    slot_ranges: tuple = ()  # the range of each slot (None: unknown)
 
 
 class IndexForm:
@@ -81,7 +83,22 @@ class IndexForm:
         self.partial = None  # set by derive.index_proof: (form, terms, var, i, j) → ∂terms/∂var[i, j]
         self.splits: dict[str, tuple] = {}  # index name → (K_major, K_minor): a flat index split as a pair
         self._templates: dict[int, tuple] = {}  # id(node) → (node, its factor at the placeholders ‹a›, ‹b›)
+        self.ranges: dict[str, sp.Expr] = {}  # free index name → its range (what a δ is eliminated against)
         self._by_text: dict[str, str] = {}  # an atom's canonical text → its key
+
+    @contextmanager
+    def ranged(self, ranges: dict) -> Iterator[None]:
+        """The ranges of some free indices, for the duration of a computation (restored after)."""
+        saved = {k: self.ranges.get(k) for k in ranges}
+        self.ranges.update(ranges)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    self.ranges.pop(k, None)
+                else:
+                    self.ranges[k] = v
 
     # dummies and atoms -----------------------------------------------------------------------------------------
     def dummy(self, size: sp.Expr) -> tuple[str, sp.Expr]:
@@ -100,7 +117,7 @@ class IndexForm:
 
     def atom_of(self, node: ex.Matrix) -> str:
         """The key of an input matrix (by name and shape)."""
-        key = node.name
+        key = f"in:{node.name}"
         have = self.atoms.get(key)
         if have is None:
             self.atoms[key] = Atom(key, "input", node.name, node, "", frozenset((node.name,)))
@@ -117,6 +134,17 @@ class IndexForm:
             return (self.atom_of(node), (i, j), 1)
         hit = self._templates.get(id(node))
         if hit is None:
+            with self.ranged({A_: node.shape[0], B_: node.shape[1]}):
+                template = self._template(node)
+            hit = self._templates[id(node)] = (node, template)
+        template = hit[1]
+        if template is None:
+            return None
+        key, idx, e = template
+        return (key, tuple({A_: i, B_: j}.get(x, x) for x in idx), e)
+
+    def _template(self, node: ex.Node) -> Factor | None:
+        if True:
             if isinstance(node, (ex.Exp, ex.Log)):
                 kind = "exp" if isinstance(node, ex.Exp) else "log"
                 template = self.keyed(kind, self.unfold_all(self.entry(node.a, A_, B_)), node, kind)
@@ -126,22 +154,18 @@ class IndexForm:
 
                 label = node.name if isinstance(node, ex.Named) else f"⟨{show(node)}⟩"
                 template = self.keyed("def", self.entry(body, A_, B_), node, label)
-            hit = self._templates[id(node)] = (node, template)
-        template = hit[1]
-        if template is None:
-            return None
-        key, idx, e = template
-        return (key, tuple({A_: i, B_: j}.get(x, x) for x in idx), e)
+        return template
 
     def keyed(self, kind: str, terms: list[Term], node: ex.Node | None, label: str) -> Factor | None:
         """(key, free indices, exponent) for an atom of ``kind`` whose body (def) or argument (exp, log) is
         ``terms``: keyed by their canonical text with the free indices as slots #0, #1, … in canonical order."""
-        nf = normal_form(terms)
+        nf = normal_form(terms, self.ranges)
         if kind == "def":
             if not nf:
                 return None
             only = next(iter(nf.values()))
-            if len(nf) == 1 and only.coef == 1 and not only.dummies and len(only.factors) == 1:
+            if len(nf) == 1 and only.coef == 1 and not only.dummies and len(only.factors) == 1 \
+                    and only.factors[0][2] == 1:
                 return only.factors[0]  # an alias of one factor: that factor
         free_names = frozenset(x for t in nf.values() for _, idx, _ in t.factors for x in idx
                                if isinstance(x, str) and x not in dict(t.dummies))
@@ -156,15 +180,15 @@ class IndexForm:
         text = kind + "{" + " + ".join(sp.sstr(t.coef) + "·" + _with_slots(k, slots) for k, t in keyed) + "}"
         key = self._by_text.get(text)
         if key is None:
-            key = label if kind == "def" and label not in self.atoms else f"{label}⟨{len(self._by_text)}⟩"
+            key, n = f"{kind}:{label}" if kind == "def" else f"{kind}:{len(self._by_text)}", 1
+            while key in self.atoms:  # a name is never enough to tell two bodies apart
+                key, n = f"{kind}:{label}#{n}", n + 1
             self._by_text[text] = key
             arg = tuple(Term(t.coef, t.dummies, rename(t.factors, slots)) for t in nf.values())
             leaves = frozenset(ex.leaves(node)) if node is not None else frozenset(
-                self.atoms[k].node.name for t in arg for k, _, _ in t.factors if k != DELTA and self.atoms[k].kind == "input")
-            if node is None:
-                leaves = leaves | frozenset(x for t in arg for k, _, _ in t.factors if k != DELTA
-                                            for x in self.atoms[k].leaves)
-            self.atoms[key] = Atom(key, kind, label if kind == "def" else f"{kind}{{{label}}}", node, "", leaves, arg)
+                x for t in arg for k, _, _ in t.factors if k != DELTA for x in self.atoms[k].leaves)
+            self.atoms[key] = Atom(key, kind, label if kind == "def" else f"{kind}{{{label}}}", node, "", leaves, arg,
+                                   tuple(self.ranges.get(x) for x in free))
         return (key, tuple(free), 1)
 
     def slot_count(self, key: str) -> int:
@@ -182,6 +206,8 @@ class IndexForm:
         have = self.splits.setdefault(idx, sizes)
         if not all(sp.simplify(a - b) == 0 for a, b in zip(have, sizes)):
             raise NotIndexable("an index split two different ways")
+        self.ranges.setdefault(f"{idx}⁰", sizes[0])
+        self.ranges.setdefault(f"{idx}¹", sizes[1])
         return (f"{idx}⁰", f"{idx}¹")
 
     def is_split(self, idx: Index) -> bool:
@@ -344,10 +370,13 @@ class IndexForm:
         """Σ_{j0 < K} body: the body's entry with its index a fresh dummy (split like the index, if it is)."""
         name = self.name_of(node.index)
         k = self.summed(node.size, None)
-        terms = self.entry(node.body, i, j)
+        with self.ranged({name: node.size}):
+            terms = self.entry(node.body, i, j)
         names = {name: k[0]}
         if name in self.splits:
             sizes = self.splits.pop(name)
+            if sp.simplify(sizes[0] * sizes[1] - node.size) != 0:
+                raise NotIndexable("a sum over a flat pair index whose range is not the pair's")
             self.split(k[0], sizes)
             names = {f"{name}⁰": f"{k[0]}⁰", f"{name}¹": f"{k[0]}¹"}
         terms = [Term(t.coef, t.dummies, rename(t.factors, names)) for t in terms]
@@ -430,10 +459,12 @@ def bind(k: tuple[str, sp.Expr], terms: list[Term]) -> list[Term]:
     return [Term(t.coef, t.dummies + (k,), t.factors) for t in terms]
 
 
-def eliminate_deltas(t: Term) -> Term | None:
-    """δ(a, x) with a dummy a substitutes a := x (the range is assumed to contain x); δ of two different constants
-    is a zero term (None)."""
+def eliminate_deltas(t: Term, ranges: dict | None = None) -> Term | None:
+    """δ(a, x) with a dummy a substitutes a := x when x runs over the same range as a (a dummy of the term, or a free
+    index whose range ``ranges`` gives, or the constant 0); otherwise the δ stays. δ of two different constants is a
+    zero term (None)."""
     dummies = dict(t.dummies)
+    known = {**(ranges or {}), **dummies}
     factors = list(t.factors)
     k = 0
     while k < len(factors):
@@ -441,20 +472,30 @@ def eliminate_deltas(t: Term) -> Term | None:
             k += 1
             continue
         a, b = factors[k][1]
-        var = a if a in dummies else (b if b in dummies else None)
+        if a == b:
+            factors.pop(k)
+            continue
+        if isinstance(a, int) and isinstance(b, int):
+            return None
+        var = next((v for v, o in ((a, b), (b, a)) if v in dummies and _within(o, dummies[v], known)), None)
         if var is None:
-            if a == b:
-                factors.pop(k)
-                continue
-            if isinstance(a, int) and isinstance(b, int):
-                return None
             k += 1
             continue
         other = b if var == a else a
         factors = list(rename(tuple(factors[:k] + factors[k + 1:]), {var: other}))
         dummies.pop(var)
+        known = {**(ranges or {}), **dummies}
         k = 0
     return Term(t.coef, tuple(dummies.items()), tuple(factors))
+
+
+def _within(x, size: sp.Expr, known: dict) -> bool:
+    """Whether the index x runs over exactly 0 ≤ x < size (so Σ over a dummy of that range, times δ, is the term
+    at x)."""
+    if isinstance(x, int):
+        return x == 0
+    r = known.get(x)
+    return r is not None and sp.simplify(sp.sympify(r) - size) == 0
 
 
 _INDEX = re.compile(r"\[([^\]]*)\]")
@@ -538,11 +579,12 @@ def _factorial(k: int) -> int:
     return out
 
 
-def normal_form(terms: list[Term], max_dummies: int = 10) -> dict[str, Term]:
-    """Canonical multi-sum normal form: key → term with the summed coefficient (zero coefficients dropped)."""
+def normal_form(terms: list[Term], ranges: dict | None = None, max_dummies: int = 10) -> dict[str, Term]:
+    """Canonical multi-sum normal form: key → term with the summed coefficient (zero coefficients dropped).
+    ``ranges``: the ranges of the free indices (what a δ may be eliminated against)."""
     out: dict[str, Term] = {}
     for t in terms:
-        t2 = eliminate_deltas(t)
+        t2 = eliminate_deltas(t, ranges)
         if t2 is None or t2.coef == 0:
             continue
         t2 = drop_trivial_sums(t2)

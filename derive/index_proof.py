@@ -101,6 +101,13 @@ class Prover:
         if memo is not None:
             return memo
         atom, var = self.form.atoms[key], self.form.atoms[vkey]
+        own = {f"#{s}": r for s, r in enumerate(atom.slot_ranges) if r is not None}
+        with self.form.ranged({I: var.node.shape[0], J: var.node.shape[1], **own}):
+            out = self._d_atom(key, atom, var, vkey)
+        self._dmemo[(key, vkey)] = out
+        return out
+
+    def _d_atom(self, key: str, atom, var, vkey: str) -> list[Term]:
         if atom.kind == "input":
             out = [Term(sp.Integer(1), (), ((DELTA, (A, I), 1), (DELTA, (B, J), 1)))] if key == vkey else []
             self.rules["∂x_ab/∂x_ij = δ_ai δ_bj"] += bool(out)
@@ -118,9 +125,7 @@ class Prover:
         else:
             self.rules[f"chain rule through the definition {atom.label}"] += 1
             out = self.fold(self.diff(self.body(key), vkey, I, J))
-        out = [t for t in (eliminate_deltas(t) for t in out) if t is not None]
-        self._dmemo[(key, vkey)] = out
-        return out
+        return [t for t in (eliminate_deltas(t, self.form.ranges) for t in out) if t is not None]
 
     def body(self, key: str) -> list[Term]:
         """A definition's body (an exp's or log's argument) at its slots, with fresh dummies."""
@@ -187,7 +192,7 @@ class Prover:
                         body = self.body(k)
                         parts = [Term(p.coef * b.coef, p.dummies + b.dummies, p.factors + rename(b.factors, names))
                                  for p in parts for b in body]
-                elif k in keys and self.pattern(k):
+                elif k in keys and self.pattern(k) and isinstance(e, int):  # (Πf^a)^e = Πf^(ae): integer e only
                     c, pf = self.pattern(k)
                     extra = tuple((fk, fi, fe * e) for fk, fi, fe in rename(pf, names))
                     parts = [Term(p.coef * c**e, p.dummies, p.factors + extra) for p in parts]
@@ -209,7 +214,7 @@ class Prover:
                 continue
             (u, idx, e), (k, _) = body[0].factors[0], body[0].dummies[0]
             if e == 1 and u != DELTA and idx.count(k) == 1 and "#0" in idx and set(idx) - {k, "#0"} <= {0}:
-                out.append((key, u, tuple("§" if x == k else x for x in idx)))
+                out.append((key, u, tuple("§" if x == k else x for x in idx), body[0].dummies[0][1]))
         return out
 
     def normalisers(self, terms: list[Term]) -> list[Term]:
@@ -221,20 +226,21 @@ class Prover:
             return terms
         out = []
         for t in terms:
-            t = eliminate_deltas(t)
+            t = eliminate_deltas(t, self.form.ranges)
             if t is None:
                 continue
             changed = True
             while changed:
                 changed = False
                 factors, dummies = merge(t.factors), dict(t.dummies)
-                for key, u, pattern in sums:
+                for key, u, pattern, size in sums:
                     for n, (k, idx, e) in enumerate(factors):
                         if k != u or e != 1 or len(idx) != len(pattern):
                             continue
                         lone = next(x for x, p in zip(idx, pattern) if p == "§")
                         at = {x for x, p in zip(idx, pattern) if p == "#0"}
-                        if lone not in dummies or sum(lone in f[1] for f in factors) != 1 or len(at) != 1 \
+                        if lone not in dummies or sp.simplify(dummies[lone] - size) != 0 \
+                                or sum(lone in f[1] for f in factors) != 1 or len(at) != 1 \
                                 or any(p == 0 and x != 0 for x, p in zip(idx, pattern)):
                             continue
                         slot = (at.pop(),)
@@ -252,7 +258,7 @@ class Prover:
 
     def unfoldable(self, key: str, e) -> bool:
         atom = self.form.atoms[key]
-        return atom.kind == "def" and ((isinstance(e, int) and e > 0) or self.pattern(key) is not None)
+        return atom.kind == "def" and isinstance(e, int) and (e > 0 or self.pattern(key) is not None)
 
 
 def _match(pattern: tuple, factors: tuple, binding: dict | None = None):
@@ -296,14 +302,17 @@ def _same_shape(a: ex.Node, b: ex.Node) -> bool:
     return all(sp.simplify(x - y) == 0 for x, y in zip(a.shape, b.shape))
 
 
-def prove(lhs: ex.Node, rhs: ex.Node, max_rounds: int = 12) -> Proof:
-    """Whether lhs[i, j] − rhs[i, j] has a zero normal form for symbolic sizes (see the module docstring)."""
+def prove(lhs: ex.Node, rhs: ex.Node, max_rounds: int = 12, index_ranges: dict | None = None) -> Proof:
+    """Whether lhs[i, j] − rhs[i, j] has a zero normal form for symbolic sizes (see the module docstring).
+    ``index_ranges``: the range of each of the claim's own indices (``{"j0": n}``) the sides use as symbols."""
     t0 = time.perf_counter()
     lhs, rhs, vec = strip_vec(lhs, rhs)
     steps = ["vec(X) = vec(Y) ⟺ X = Y: compare the matrices"] if vec else []
     if not _same_shape(lhs, rhs):
         return Proof(False, steps, reason=f"the shapes differ for some sizes: {lhs.shape} vs {rhs.shape}")
     pr = Prover()
+    pr.form.ranges.update({ROW: lhs.shape[0], COL: lhs.shape[1]})
+    pr.form.ranges.update({pr.form.name_of(ex.index_symbol(k)): v for k, v in (index_ranges or {}).items()})
     for name, axis in ((ROW, 0), (COL, 1)):  # a flat pair axis of either side splits the free index
         split = split_axis(lhs, axis) or split_axis(rhs, axis)
         if split:
@@ -318,7 +327,7 @@ def prove(lhs: ex.Node, rhs: ex.Node, max_rounds: int = 12) -> Proof:
         steps.append("differentiated: " + ", ".join(f"{r} ×{c}" for r, c in sorted(pr.rules.items())))
     if pr.folds:
         steps.append("folded back: " + ", ".join(f"{r} ×{c}" for r, c in sorted(pr.folds.items())))
-    nf = normal_form(pr.normalisers(left + negate(right)))
+    nf = normal_form(pr.normalisers(left + negate(right)), pr.form.ranges)
     steps.append(f"normal form of lhs − rhs (deltas eliminated, dummies named canonically): {len(nf)} terms")
     for _ in range(max_rounds):
         if not nf:
@@ -328,7 +337,7 @@ def prove(lhs: ex.Node, rhs: ex.Node, max_rounds: int = 12) -> Proof:
             break
         top = max(pr.depth(k) for k in candidates)
         chosen = {k for k in candidates if pr.depth(k) == top}
-        nf = normal_form(pr.normalisers(pr.unfold(list(nf.values()), chosen)))
+        nf = normal_form(pr.normalisers(pr.unfold(list(nf.values()), chosen)), pr.form.ranges)
         names = ", ".join(sorted(pr.form.atoms[k].label for k in chosen))
         steps.append(f"unfolded {names}: {len(nf)} terms")
     proof = Proof(not nf, steps, [show_term(t, pr.form) for t in list(nf.values())[:3]], seconds=0.0,

@@ -224,3 +224,38 @@ def test_bench_proofs_times_the_proofs_it_runs():
     assert bad.exit_code == 2 and "--repeats must be at least 1." in bad.stderr
     bad = CliRunner().invoke(main, ["bench", "proofs", "attngrad/r-from-c", "--tensorgrad-python", "/no/such/python"])
     assert bad.exit_code == 2 and bad.stderr == "Error: --tensorgrad-python /no/such/python is not a file.\n"
+
+
+def _false_claims():
+    """False claims a review found the prover proving once (each cause fixed at its root): a fractional power split
+    factor by factor, a normaliser rule or a δ over a range that is not the index's, a sum over a flat pair index
+    of another length, a definition named like the δ or an input, a generated key that a user's name takes."""
+    X2, Y2 = ex.Matrix("X", n, d), ex.Matrix("Y", n, d)
+    half = sp.Rational(1, 2)
+    S = ex.Matrix("S", n, d)
+    P = ex.Named("P", ex.softmax_rows(S))
+    Bm, Am = ex.Matrix("B", n, n), ex.Matrix("A", n, n)
+    u = ex.exp(S)
+    N = ex.Named("N", ex.sum_over("j", d - 1, lambda j: ex.Col(u, j)))
+    return {
+        "sqrt(4X∘X) = 2X": (ex.Pow(4 * (X2 * X2), half), 2 * X2, {}),
+        "sqrt(X∘X∘Y∘Y) = X∘Y": (ex.Pow(X2 * X2 * Y2 * Y2, half), X2 * Y2, {}),
+        "sqrt(X∘X) = X": (ex.Pow(X2 * X2, half), X2, {}),
+        "Σ_{j<d-1} softmax[:, j] = 1": (ex.sum_over("j", d - 1, lambda j: ex.Col(P, j)), ex.Fill(1, n, 1), {}),
+        "rows of diag(N)⁻¹u, N over d-1 columns, sum to 1": (ex.RowSum(ex.Diag(N ** -1) @ u), ex.Fill(1, n, 1), {}),
+        "Σ_{k<2} I[k, j] = 1": (ex.sum_over("k", 2, lambda k: ex.Entry(ex.Identity(d), k, ex.index_symbol("j"))),
+                                 ex.Fill(1, 1, 1), {"j": d}),
+        "Σ_{j<n-1} e_j = 1": (ex.sum_over("j", n - 1, lambda j: ex.Basis(j, n)), ex.Fill(1, n, 1), {}),
+        "Named δ = I": (ex.Named("δ", Am @ Bm), ex.Identity(n), {}),
+        "Named A = input A": (ex.Named("A", Bm @ Bm), Am, {}),
+        "a user's f⟨2⟩": (ex.Scale(0, ex.Named("f", Am @ Am)) + ex.Named("f#1", Am @ Bm), ex.Named("f", Am.T @ Am), {}),
+    }
+
+
+@pytest.mark.parametrize("name", list(_false_claims()))
+def test_false_claims_found_by_review_are_not_proved(name):
+    lhs, rhs, over = _false_claims()[name]
+    assert not prove(lhs, rhs, index_ranges=over).proved
+    if not over:  # and each is false at a concrete size
+        diffs = [np.abs(mp_value(lhs - rhs, {"n": 3, "d": 3})).max()]
+        assert max(diffs) > 1e-6

@@ -97,7 +97,7 @@ def _check(claim: Claim, seed: int, exact_sizes, mp_sizes, float_sizes, exact: b
         ce = next((c for _, c in refuting if c is not None), None)
         if ce is not None and refuting[0][0].tier in ("mpmath-50", "exact"):
             relation = explain(claim, ce, seed, mp_sizes)
-    elif mp.outcome == "holds" and all(t.outcome != "undecided" for t in tiers):
+    elif mp.outcome == "holds" and all(t.outcome not in ("undecided", "error") for t in tiers):  # an internal error of a tier never leaves "holds"
         verdict = "holds"
     else:
         verdict = "inconclusive"
