@@ -112,10 +112,23 @@ class _Interrupts:
                 click.echo("Interrupted.", err=True)
 
     def handled(self) -> None:
+        """The Ctrl-C reached the group: the line, and (run as the program) the end of the process at once, exit
+        code 130. Leaving Python the usual way would run finalizers that can print (an LLVM object's ``__del__``
+        interrupted mid-compile) and, when the interrupt landed in code run through ``PyRun_*`` from C, would end
+        the process by SIGINT (exit −2) in place of 130; everything the command leaves is settled by now (worker
+        processes ended, files written whole or not at all)."""
         if self.program:
+            import os
             import signal
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            self.say()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            os._exit(INTERRUPTED)
         self.say()
 
     def _watch(self) -> None:

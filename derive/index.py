@@ -14,16 +14,15 @@ raised to an exponent, ``(key, (row, col), e)``, or a Kronecker delta ``("δ", (
 An atom's indices are the free indices of its body or argument (its slots #0, #1, … in canonical order), so an
 atom of a per-row object (exp(A_{j0}x)) carries the row j0 as an index.
 
-Indices are ``str`` (a free index or a dummy) or ``int`` (0 for the one entry of a vector's size-1 axis). Products
-of sums become one multi-sum, deltas are eliminated against dummies, and ``normal_form`` names the dummies
-canonically and adds up the coefficients of equal terms: two sides whose difference has a zero normal form are
-equal for all sizes. The arithmetic is plain Python; only the coefficients (in the sizes and scales) are SymPy.
+Indices are ``str`` (a free index or a dummy) or ``int`` (0 for the one entry of a vector's size-1 axis); every
+free index carries its range (``IndexForm.ranges``). Products of sums become one multi-sum, and ``normal_form``
+(``derive.index_terms``) eliminates deltas, names the dummies canonically and adds up equal terms: two sides whose
+difference has a zero normal form are equal for all sizes. The arithmetic is plain Python; only the coefficients
+(in the sizes and scales) are SymPy.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Union
@@ -31,11 +30,13 @@ from typing import Iterator, Union
 import sympy as sp
 
 from . import expr as ex
+from .index_terms import (  # noqa: F401  (the terms' vocabulary, used by the prover through this module)
+    DELTA, Factor, NotIndexable, Term, bind, canonical, eliminate_deltas, merge, negate, normal_form, product, rename,
+    show_term,
+)
 
 Index = Union[str, int]
 A_, B_ = "‹a›", "‹b›"  # the placeholders of a definition's entry while its body is keyed
-Factor = tuple  # (key, (row, col), exponent)
-DELTA = "δ"
 
 
 WHY = {  # why a node is outside index notation with symbolic sizes (the index tier's note names it)
@@ -47,18 +48,6 @@ WHY = {  # why a node is outside index notation with symbolic sizes (the index t
     "Tril": "the causal mask (an entry that depends on the order of two indices)",
     "Deriv": "a derivative by one entry of vec(X) (a concrete index)",
 }
-
-
-class NotIndexable(Exception):
-    """A node that index notation with symbolic sizes does not cover (vec inside a tree, Kronecker, a per-size
-    index, a numeric kernel…)."""
-
-
-@dataclass(frozen=True)
-class Term:
-    coef: sp.Expr
-    dummies: tuple[tuple[str, sp.Expr], ...]  # (name, range length)
-    factors: tuple[Factor, ...]
 
 
 @dataclass
@@ -82,7 +71,7 @@ class IndexForm:
         self.derivative = None  # set by derive.index_proof: (form, node, var, i, j) → terms of a Grad entry
         self.partial = None  # set by derive.index_proof: (form, terms, var, i, j) → ∂terms/∂var[i, j]
         self.splits: dict[str, tuple] = {}  # index name → (K_major, K_minor): a flat index split as a pair
-        self._templates: dict[int, tuple] = {}  # id(node) → (node, its factor at the placeholders ‹a›, ‹b›)
+        self._templates: dict[tuple, tuple] = {}  # (id(node), its indices' ranges) → (node, its factor at ‹a›, ‹b›)
         self.ranges: dict[str, sp.Expr] = {}  # free index name → its range (what a δ is eliminated against)
         self._by_text: dict[str, str] = {}  # an atom's canonical text → its key
 
@@ -132,11 +121,14 @@ class IndexForm:
         that is one factor is that factor (u = exp(S) is exp{S}). None for a body that is 0."""
         if isinstance(node, ex.Matrix):
             return (self.atom_of(node), (i, j), 1)
-        hit = self._templates.get(id(node))
+        free = positions(node)  # the claim's or a sum's indices inside: the template holds for their ranges only
+        cache = (id(node), tuple((x, sp.sstr(self.ranges.get(self.name_of(x))), sp.sstr(self.splits.get(self.name_of(x))))
+                                 for x in free))
+        hit = self._templates.get(cache)
         if hit is None:
             with self.ranged({A_: node.shape[0], B_: node.shape[1]}):
                 template = self._template(node)
-            hit = self._templates[id(node)] = (node, template)
+            hit = self._templates[cache] = (node, template)
         template = hit[1]
         if template is None:
             return None
@@ -169,26 +161,26 @@ class IndexForm:
                 return only.factors[0]  # an alias of one factor: that factor
         free_names = frozenset(x for t in nf.values() for _, idx, _ in t.factors for x in idx
                                if isinstance(x, str) and x not in dict(t.dummies))
-        keyed = sorted(((canonical(t, free_names)[0], t) for t in nf.values()),
-                       key=lambda kt: _abstract(kt[0]) + "|" + sp.sstr(kt[1].coef))
+        ranked = sorted((canonical(t, free_names) + (t,) for t in nf.values()),
+                        key=lambda c: c[0] + "|" + sp.sstr(c[3].coef))
         free: list[str] = []
-        for text, _ in keyed:
-            for x in _indices_in(text):
-                if x in free_names and x not in free:
-                    free.append(x)
+        for _, _, order, _ in ranked:
+            free += [x for x in order if x not in free]
         slots = {x: f"#{n}" for n, x in enumerate(free)}
-        text = kind + "{" + " + ".join(sp.sstr(t.coef) + "·" + _with_slots(k, slots) for k, t in keyed) + "}"
+        arg = tuple(Term(t.coef, t.dummies, rename(t.factors, slots)) for t in nf.values())
+        texts = sorted(sp.sstr(t.coef) + "·" + canonical(t)[0] for t in arg)
+        ranges = tuple(self.ranges.get(x) for x in free)
+        text = kind + "{" + " + ".join(texts) + "} over " + ",".join(map(sp.sstr, ranges))
         key = self._by_text.get(text)
         if key is None:
             key, n = f"{kind}:{label}" if kind == "def" else f"{kind}:{len(self._by_text)}", 1
             while key in self.atoms:  # a name is never enough to tell two bodies apart
                 key, n = f"{kind}:{label}#{n}", n + 1
             self._by_text[text] = key
-            arg = tuple(Term(t.coef, t.dummies, rename(t.factors, slots)) for t in nf.values())
             leaves = frozenset(ex.leaves(node)) if node is not None else frozenset(
                 x for t in arg for k, _, _ in t.factors if k != DELTA for x in self.atoms[k].leaves)
             self.atoms[key] = Atom(key, kind, label if kind == "def" else f"{kind}{{{label}}}", node, "", leaves, arg,
-                                   tuple(self.ranges.get(x) for x in free))
+                                   ranges)
         return (key, tuple(free), 1)
 
     def slot_count(self, key: str) -> int:
@@ -291,7 +283,7 @@ class IndexForm:
         return self._atom_entry(node.a, i, j, int(k) if k.is_Integer else k)
 
     def _e_Fill(self, node, i, j):
-        return [Term(node.value, (), ())] if node.value != 0 else []
+        return [Term(no_index(node.value, "a constant"), (), ())] if node.value != 0 else []
 
     def _delta(self, i, j) -> list[Term]:
         """δ(i, j); of split indices, δ of both parts (the other index split the same way)."""
@@ -313,7 +305,8 @@ class IndexForm:
         return self.entry(node.a, j, i)
 
     def _e_Scale(self, node, i, j):
-        return [Term(node.k * t.coef, t.dummies, t.factors) for t in self.entry(node.a, i, j)]
+        k = no_index(node.k, "a coefficient")
+        return [Term(k * t.coef, t.dummies, t.factors) for t in self.entry(node.a, i, j)]
 
     def _e_Add(self, node, i, j):
         return self.entry(node.a, i, j) + self.entry(node.b, i, j)
@@ -355,7 +348,7 @@ class IndexForm:
 
     def name_of(self, x) -> Index:
         """A node's index as an index here: an int, or the name of a claim's symbolic index (``@j0``)."""
-        return f"@{x}" if isinstance(x, sp.Symbol) else int(x)
+        return f"@{str(x)!r}" if isinstance(x, sp.Symbol) else int(x)
 
     def _e_Row(self, node, i, j):
         return self.entry(node.a, self.name_of(node.j), i)
@@ -369,7 +362,7 @@ class IndexForm:
     def _e_SumOver(self, node, i, j):
         """Σ_{j0 < K} body: the body's entry with its index a fresh dummy (split like the index, if it is)."""
         name = self.name_of(node.index)
-        k = self.summed(node.size, None)
+        k = self.summed(no_index(node.size, "the range of a sum"), None)
         with self.ranged({name: node.size}):
             terms = self.entry(node.body, i, j)
         names = {name: k[0]}
@@ -408,6 +401,27 @@ class IndexForm:
         return self.partial(self, self.entry(node.a, i, j), node.var, at[0], at[1])
 
 
+def positions(node: ex.Node) -> list:
+    """The symbolic indices (rows, columns, entries, basis vectors, vec entries) a node uses and does not sum."""
+    found, bound = [], set()
+    for x in node.walk():
+        if isinstance(x, ex.SumOver):
+            bound.add(x.index)
+        for attr in ("i", "j", "index"):
+            v = getattr(x, attr, None)
+            if isinstance(v, sp.Symbol) and v not in found:
+                found.append(v)
+    return sorted((v for v in found if v not in bound), key=str)
+
+
+def no_index(value: sp.Expr, where: str) -> sp.Expr:
+    """``value`` when it holds no index symbol (an index in a coefficient or a range would be treated as a
+    constant outside the sum that binds it): else NotIndexable."""
+    if any(s.is_nonnegative and not s.is_positive for s in sp.sympify(value).free_symbols):
+        raise NotIndexable(f"an index in {where}")
+    return value
+
+
 def split_axis(node: ex.Node, axis: int) -> tuple | None:
     """(K_major, K_minor) when ``node``'s ``axis`` is a flat pair axis — of a Kronecker product (either axis), a
     face-splitting product (its columns: (k₂, k₁)) or a vec (its rows) — seen through definitions, transposes,
@@ -435,188 +449,3 @@ def split_axis(node: ex.Node, axis: int) -> tuple | None:
     if isinstance(node, ex.Row):
         return split_axis(node.a, 1) if axis == 0 else None
     return None
-
-
-# terms ---------------------------------------------------------------------------------------------------------
-def rename(factors: tuple, names: dict) -> tuple:
-    return tuple((k, tuple(names.get(x, x) for x in idx), e) for k, idx, e in factors)
-
-
-def merge(factors) -> tuple:
-    """Equal atom entries multiplied: exponents added, a zero exponent dropped (x·x⁻¹ = 1: the term divided by x
-    already, so x ≠ 0 wherever it is defined)."""
-    out: dict = {}
-    for k, idx, e in factors:
-        out[(k, idx)] = out.get((k, idx), 0) + e
-    return tuple((k, idx, e) for (k, idx), e in out.items() if e != 0)
-
-
-def product(a: list[Term], b: list[Term]) -> list[Term]:
-    return [Term(s.coef * t.coef, s.dummies + t.dummies, s.factors + t.factors) for s in a for t in b]
-
-
-def bind(k: tuple[str, sp.Expr], terms: list[Term]) -> list[Term]:
-    return [Term(t.coef, t.dummies + (k,), t.factors) for t in terms]
-
-
-def eliminate_deltas(t: Term, ranges: dict | None = None) -> Term | None:
-    """δ(a, x) with a dummy a substitutes a := x when x runs over the same range as a (a dummy of the term, or a free
-    index whose range ``ranges`` gives, or the constant 0); otherwise the δ stays. δ of two different constants is a
-    zero term (None)."""
-    dummies = dict(t.dummies)
-    known = {**(ranges or {}), **dummies}
-    factors = list(t.factors)
-    k = 0
-    while k < len(factors):
-        if factors[k][0] != DELTA:
-            k += 1
-            continue
-        a, b = factors[k][1]
-        if a == b:
-            factors.pop(k)
-            continue
-        if isinstance(a, int) and isinstance(b, int):
-            return None
-        var = next((v for v, o in ((a, b), (b, a)) if v in dummies and _within(o, dummies[v], known)), None)
-        if var is None:
-            k += 1
-            continue
-        other = b if var == a else a
-        factors = list(rename(tuple(factors[:k] + factors[k + 1:]), {var: other}))
-        dummies.pop(var)
-        known = {**(ranges or {}), **dummies}
-        k = 0
-    return Term(t.coef, tuple(dummies.items()), tuple(factors))
-
-
-def _within(x, size: sp.Expr, known: dict) -> bool:
-    """Whether the index x runs over exactly 0 ≤ x < size (so Σ over a dummy of that range, times δ, is the term
-    at x)."""
-    if isinstance(x, int):
-        return x == 0
-    r = known.get(x)
-    return r is not None and sp.simplify(sp.sympify(r) - size) == 0
-
-
-_INDEX = re.compile(r"\[([^\]]*)\]")
-
-
-def _indices_in(text: str) -> list[str]:
-    """The indices of a canonical term text, in order (``u[_0,«r»]^1*…`` → ``_0``, ``«r»``, …)."""
-    return [x for group in _INDEX.findall(text.split(" | ")[0]) for x in group.split(",")]
-
-
-def _abstract(text: str) -> str:
-    """A canonical term text with its free indices hidden (what orders the terms of an exp argument)."""
-    return _INDEX.sub(lambda m: "[" + ",".join(x if x.startswith("_") or x.lstrip("-").isdigit() else "#"
-                                                 for x in m.group(1).split(",")) + "]", text)
-
-
-def _with_slots(text: str, slots: dict[str, str]) -> str:
-    return _INDEX.sub(lambda m: "[" + ",".join(slots.get(x, x) for x in m.group(1).split(",")) + "]", text)
-
-
-def drop_trivial_sums(t: Term) -> Term:
-    """Σ_{k<K} of a term without k is K times it; a sum over a range of length 1 is the term at k = 0."""
-    used = {x for _, idx, _ in t.factors for x in idx}
-    coef, dummies, names = t.coef, [], {}
-    for s, r in t.dummies:
-        if r == 1:
-            names[s] = 0
-        elif s not in used:
-            coef = coef * r
-        else:
-            dummies.append((s, r))
-    return Term(coef, tuple(dummies), rename(t.factors, names) if names else t.factors)
-
-
-def _factor_text(f: Factor, names: dict, hide: frozenset = frozenset()) -> str:
-    k, idx, e = f
-    idx = tuple("#" if x in hide else names.get(x, x) for x in idx)
-    if k == DELTA:
-        idx = tuple(sorted(idx, key=str))
-    return f"{k}[{','.join(map(str, idx))}]^{e}"
-
-
-def canonical(t: Term, hide: frozenset = frozenset()) -> tuple[str, tuple]:
-    """(key, factors): the term's text with its dummies named canonically (the least text over the renamings that
-    respect each dummy's signature: its range and the slots it fills); equal terms get equal keys. With ``hide``,
-    those free indices are written ``#`` while the least text is sought (a key up to renaming them), and the key
-    shows them."""
-    factors = merge(t.factors)
-    syms = [s for s, _ in t.dummies]
-    ranges = dict(t.dummies)
-
-    def signature(s: str) -> str:
-        slots = sorted(f"{k}:{p}:{e}" for k, idx, e in factors for p, x in enumerate(idx) if x == s)
-        return sp.sstr(ranges[s]) + "|" + ",".join(slots)
-
-    groups: dict[str, list[str]] = {}
-    for s in syms:
-        groups.setdefault(signature(s), []).append(s)
-    ordered = [groups[g] for g in sorted(groups)]
-    options = 1
-    for g in ordered:
-        options *= _factorial(len(g))
-    best = None
-    perms = [itertools.permutations(g) for g in ordered] if options <= 720 else [[tuple(g)] for g in ordered]
-    for choice in itertools.product(*perms):
-        names = {s: f"_{n}" for n, s in enumerate(x for g in choice for x in g)}
-        text = "*".join(sorted(_factor_text(f, names, hide) for f in factors))
-        if best is None or text < best[0]:
-            best = (text, names)
-    text, names = best if best else ("", {})
-    if hide:  # the order of the hidden text, the free indices shown
-        text = "*".join(x for _, x in sorted((_factor_text(f, names, hide), _factor_text(f, names)) for f in factors))
-    rng = ",".join(f"{names[s]}<{sp.sstr(ranges[s])}" for s in sorted(syms, key=lambda s: names[s]))
-    return f"{text} | {rng}", factors
-
-
-def _factorial(k: int) -> int:
-    out = 1
-    for x in range(2, k + 1):
-        out *= x
-    return out
-
-
-def normal_form(terms: list[Term], ranges: dict | None = None, max_dummies: int = 10) -> dict[str, Term]:
-    """Canonical multi-sum normal form: key → term with the summed coefficient (zero coefficients dropped).
-    ``ranges``: the ranges of the free indices (what a δ may be eliminated against)."""
-    out: dict[str, Term] = {}
-    for t in terms:
-        t2 = eliminate_deltas(t, ranges)
-        if t2 is None or t2.coef == 0:
-            continue
-        t2 = drop_trivial_sums(t2)
-        if len(t2.dummies) > max_dummies:
-            raise NotIndexable(f"a term with more than {max_dummies} summation indices")
-        key, factors = canonical(t2)
-        old = out.get(key)
-        out[key] = Term(t2.coef if old is None else old.coef + t2.coef, t2.dummies, factors)
-    return {k: t for k, t in out.items() if not _zero(t.coef)}
-
-
-def _zero(c: sp.Expr) -> bool:
-    c = sp.expand(c)
-    return c == 0 or sp.simplify(c) == 0
-
-
-def terms_of(nf: dict[str, Term]) -> list[Term]:
-    return list(nf.values())
-
-
-def negate(terms: list[Term]) -> list[Term]:
-    return [Term(-t.coef, t.dummies, t.factors) for t in terms]
-
-
-def show_term(t: Term, form: IndexForm | None = None) -> str:
-    """A term as text: ``coef·Σ_{k<n} u[i,k]·f[k,j]⁻¹``."""
-    def label(k: str) -> str:
-        return form.atoms[k].label if form is not None and k in form.atoms else k
-
-    parts = []
-    for k, idx, e in t.factors:
-        power = "" if e == 1 else f"^{e}"
-        parts.append(f"{label(k)}[{','.join(map(str, idx))}]{power}")
-    sums = "".join(f"Σ_{s}<{sp.sstr(r)} " for s, r in t.dummies)
-    return f"{sp.sstr(t.coef)}·{sums}{'·'.join(parts) or '1'}"

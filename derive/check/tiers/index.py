@@ -79,8 +79,10 @@ def second_route(claim: Claim, proof: Proof, lhs: ex.Node, rhs: ex.Node, fixed: 
     points = [p for p in claim.sizes.get("mpmath", MP_SIZES) if all(p.get(k) == v for k, v in fixed.items())]
     points = sorted(points, key=lambda p: int(np.prod(list(p.values()))))
     big = [p for p in points if min(p.values()) >= 2] or points
-    three = [p for p in big if max(p.values()) >= 3]  # a size of 3: a range assumed equal to another shows there
-    chosen = big[:2] + [p for p in three[:1] if p not in big[:2]]
+    chosen = big[:2]
+    for key in (points[0] if points else {}):  # each size at 3 or more somewhere: a range assumed equal shows there
+        if not any(p[key] >= 3 for p in chosen):
+            chosen += [p for p in big if p[key] >= 3][:1]
     field = MpmathField(50)
     rng = random.Random(seed)
     symbols = index_symbols(claim)
