@@ -102,6 +102,9 @@ class _Interrupts:
         self.lock = threading.Lock()
         self.said = False
         if self.program:
+            import atexit
+
+            atexit.register(self._end)
             self._watch()
             quiet_unraisable_interrupts()
 
@@ -112,24 +115,27 @@ class _Interrupts:
                 click.echo("Interrupted.", err=True)
 
     def handled(self) -> None:
-        """The Ctrl-C reached the group: the line, and (run as the program) the end of the process at once, exit
-        code 130. Leaving Python the usual way would run finalizers that can print (an LLVM object's ``__del__``
-        interrupted mid-compile) and, when the interrupt landed in code run through ``PyRun_*`` from C, would end
-        the process by SIGINT (exit −2) in place of 130; everything the command leaves is settled by now (worker
-        processes ended, files written whole or not at all)."""
         if self.program:
-            import os
             import signal
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            self.say()
+        self.say()
+
+    def _end(self) -> None:
+        """The last exit handler (registered before any library's): after a handled Ctrl-C, end the process here
+        with exit code 130. The handlers registered later have run (multiprocessing's releases its semaphores);
+        what would run after — finalizers that can print, an LLVM object's ``__del__`` interrupted mid-compile — does
+        not, and an interrupt that landed in code run through ``PyRun_*`` from C cannot turn 130 into death by
+        SIGINT (exit −2)."""
+        if self.said:
+            import os
+
             for stream in (sys.stdout, sys.stderr):
                 try:
                     stream.flush()
                 except (OSError, ValueError):
                     pass
             os._exit(INTERRUPTED)
-        self.say()
 
     def _watch(self) -> None:
         import os
