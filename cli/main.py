@@ -128,14 +128,7 @@ class _Interrupts:
         not, and an interrupt that landed in code run through ``PyRun_*`` from C cannot turn 130 into death by
         SIGINT (exit −2)."""
         if self.said:
-            import os
-
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except (OSError, ValueError):
-                    pass
-            os._exit(INTERRUPTED)
+            _exit_now()
 
     def _watch(self) -> None:
         import os
@@ -153,14 +146,21 @@ class _Interrupts:
                 pass
             time.sleep(EXIT_GRACE)
             self.say()
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except (OSError, ValueError):
-                    pass
-            os._exit(INTERRUPTED)
+            _exit_now()
 
         threading.Thread(target=watch, name="attngrad-interrupts", daemon=True).start()
+
+
+def _exit_now() -> None:
+    """Flush what was printed and end the process with exit code 130, running nothing else."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(INTERRUPTED)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
