@@ -233,6 +233,12 @@ class IndexForm:
         if self.is_split(i) or self.is_split(j):
             raise NotIndexable(f"a Kronecker, face-splitting or vec index into {type(node).__name__}")
         f = self.factor_of(node, i, j)
+        if f is not None and f[0] == DELTA and k != 1:  # a power of a δ: δ for k > 0, 1 for k = 0, undefined below
+            if k == 0:
+                return [Term(sp.Integer(1), (), ())]
+            if k < 0 or not sp.sympify(k).is_integer:
+                raise NotIndexable("a negative or fractional power of an identity or basis entry")
+            k = 1
         if f is None:
             if k > 0:
                 return []
@@ -402,16 +408,17 @@ class IndexForm:
 
 
 def positions(node: ex.Node) -> list:
-    """The symbolic indices (rows, columns, entries, basis vectors, vec entries) a node uses and does not sum."""
-    found, bound = [], set()
-    for x in node.walk():
+    """The symbolic indices (rows, columns, entries, basis vectors, vec entries) a node uses outside every sum that
+    binds them (an index is bound only inside its own ``SumOver``)."""
+    def free(x: ex.Node) -> set:
         if isinstance(x, ex.SumOver):
-            bound.add(x.index)
-        for attr in ("i", "j", "index"):
-            v = getattr(x, attr, None)
-            if isinstance(v, sp.Symbol) and v not in found:
-                found.append(v)
-    return sorted((v for v in found if v not in bound), key=str)
+            return free(x.body) - {x.index}
+        here = {v for v in (getattr(x, a, None) for a in ("i", "j", "index")) if isinstance(v, sp.Symbol)}
+        for c in x.children:
+            here |= free(c)
+        return here
+
+    return sorted(free(node), key=str)
 
 
 def no_index(value: sp.Expr, where: str) -> sp.Expr:

@@ -256,12 +256,24 @@ def _false_claims():
         "Σ_{j<n-1} I[j, 0] = 1 (empty at n = 1)": (ex.sum_over("j", n - 1, lambda j: ex.Entry(ex.Identity(n), j, 0)),
                                                   ex.Fill(1, 1, 1), {}),
         "a name that imitates a product": (ex.Matrix("B[«r»,«c»]^1*in:C", n, n), Bm * ex.Matrix("C", n, n), {}),
+        "Σ_{j<3} g(j) + Σ_{j<d} g(j) = d + 3, g also sums over j": (
+            ex.SumOver(ex.index_symbol("j"), 3, _g3()) + ex.SumOver(ex.index_symbol("j"), d, _g3()),
+            ex.Fill(d + 3, 1, 1), {}),
+        "I⁰ X = X": (ex.Pow(ex.Identity(n), 0) @ X2, X2, {}),
+        "rows of I⁰ sum to 1": (ex.RowSum(ex.Pow(ex.Identity(n), 0)), ex.Fill(1, n, 1), {}),
         "Σ_i i² vs (Σ_i i)²/n": (ex.sum_over("i", n, lambda i: ex.Fill(i * i, 1, 1)),
                                  ex.Scale(1 / n, ex.sum_over("i", n, lambda i: ex.Fill(i, 1, 1)) ** 2), {}),
     }
 
 
 _G: list = []
+
+
+def _g3() -> ex.Node:
+    """g(j) = Σ_{k<3} I[k, j] (= [j < 3]) plus 0·Σ_{j<1} I[j, j]: j is both free and bound inside g."""
+    j, k = ex.index_symbol("j"), ex.index_symbol("k")
+    eye = ex.Identity(d + 3)
+    return ex.Named("g3", ex.SumOver(k, 3, ex.Entry(eye, k, j)) + ex.Scale(0, ex.SumOver(j, 1, ex.Entry(eye, j, j))))
 
 
 def _g() -> ex.Node:
@@ -279,5 +291,6 @@ def test_false_claims_found_by_review_are_not_proved(name):
     except NotIndexable:
         pass  # refused: no proof either
     if not over and "Σ_i i²" not in name:  # and each is false at a concrete size
-        diffs = [np.abs(mp_value(lhs - rhs, point)).max() for point in ({"n": 3, "d": 3}, {"n": 1, "d": 4})]
+        diffs = [np.abs(mp_value(lhs - rhs, point)).max() for point in ({"n": 3, "d": 3}, {"n": 1, "d": 4},
+                                                                          {"n": 2, "d": 5})]
         assert max(diffs) > 1e-6
