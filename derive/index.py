@@ -56,7 +56,6 @@ class Atom:
     kind: str  # input | def | exp | log
     label: str  # what a proof step prints
     node: ex.Node | None = None  # input: the Matrix; def: the body
-    arg: str = ""  # exp / log: the argument's key
     leaves: frozenset = frozenset()  # names of the inputs the atom depends on
     arg_terms: tuple = ()  # its body (exp, log: argument), free indices named #0, #1, … (its slots)
     slot_ranges: tuple = ()  # the range of each slot (None: unknown)
@@ -109,7 +108,7 @@ class IndexForm:
         key = f"in:{node.name}"
         have = self.atoms.get(key)
         if have is None:
-            self.atoms[key] = Atom(key, "input", node.name, node, "", frozenset((node.name,)))
+            self.atoms[key] = Atom(key, "input", node.name, node, frozenset((node.name,)))
         elif have.node.shape != node.shape:
             raise NotIndexable(f"two inputs named {node.name} with different shapes")
         return key
@@ -136,17 +135,13 @@ class IndexForm:
         return (key, tuple({A_: i, B_: j}.get(x, x) for x in idx), e)
 
     def _template(self, node: ex.Node) -> Factor | None:
-        if True:
-            if isinstance(node, (ex.Exp, ex.Log)):
-                kind = "exp" if isinstance(node, ex.Exp) else "log"
-                template = self.keyed(kind, self.unfold_all(self.entry(node.a, A_, B_)), node, kind)
-            else:
-                body = node.expr if isinstance(node, ex.Named) else node
-                from .printing import show
+        if isinstance(node, (ex.Exp, ex.Log)):
+            kind = "exp" if isinstance(node, ex.Exp) else "log"
+            return self.keyed(kind, self.unfold_all(self.entry(node.a, A_, B_)), node, kind)
+        from .printing import show
 
-                label = node.name if isinstance(node, ex.Named) else f"⟨{show(node)}⟩"
-                template = self.keyed("def", self.entry(body, A_, B_), node, label)
-        return template
+        label = node.name if isinstance(node, ex.Named) else f"⟨{show(node)}⟩"
+        return self.keyed("def", self.entry(node.expr if isinstance(node, ex.Named) else node, A_, B_), node, label)
 
     def keyed(self, kind: str, terms: list[Term], node: ex.Node | None, label: str) -> Factor | None:
         """(key, free indices, exponent) for an atom of ``kind`` whose body (def) or argument (exp, log) is
@@ -179,7 +174,7 @@ class IndexForm:
             self._by_text[text] = key
             leaves = frozenset(ex.leaves(node)) if node is not None else frozenset(
                 x for t in arg for k, _, _ in t.factors if k != DELTA for x in self.atoms[k].leaves)
-            self.atoms[key] = Atom(key, kind, label if kind == "def" else f"{kind}{{{label}}}", node, "", leaves, arg,
+            self.atoms[key] = Atom(key, kind, label if kind == "def" else f"{kind}{{{label}}}", node, leaves, arg,
                                    ranges)
         return (key, tuple(free), 1)
 

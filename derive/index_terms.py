@@ -177,10 +177,6 @@ def _zero(c: sp.Expr) -> bool:
     return c == 0 or sp.simplify(c) == 0
 
 
-def terms_of(nf: dict[str, Term]) -> list[Term]:
-    return list(nf.values())
-
-
 def negate(terms: list[Term]) -> list[Term]:
     return [Term(-t.coef, t.dummies, t.factors) for t in terms]
 

@@ -117,6 +117,15 @@ def bound_seconds(n: int, d: int, rates: dict[str, float]) -> float:
     return 8 * n * n * d / rates["gemm_flops"] + n * n / rates["exp_per_s"]
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux /proc/cpuinfo), else what ``platform`` says."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), platform.processor())
+    except OSError:
+        return platform.processor()
+
+
 def machine_info(threads: int) -> dict[str, Any]:
     import numba
 
@@ -126,13 +135,7 @@ def machine_info(threads: int) -> dict[str, Any]:
             versions[mod] = __import__(mod).__version__
         except ImportError:
             pass
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "versions": versions,
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": threads, "versions": versions,
             "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS", "default")}
 
 

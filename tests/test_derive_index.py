@@ -251,7 +251,7 @@ def _false_claims():
         "a user's f⟨2⟩": (ex.Scale(0, ex.Named("f", Am @ Am)) + ex.Named("f#1", Am @ Bm), ex.Named("f", Am.T @ Am), {}),
         # a second review: a definition cached under one range of its index, reused under another
         "Σ_{j<2} g(j) + Σ_{j<d} g(j) = d + 2, g(j) = [j < 2]": (
-            ex.SumOver(ex.index_symbol("j"), 2, _g()) + ex.SumOver(ex.index_symbol("j"), d, _g()),
+            ex.SumOver(ex.index_symbol("j"), 2, G2) + ex.SumOver(ex.index_symbol("j"), d, G2),
             ex.Fill(d + 2, 1, 1), {}),
         "Σ_{j<n-1} I[j, 0] = 1 (empty at n = 1)": (ex.sum_over("j", n - 1, lambda j: ex.Entry(ex.Identity(n), j, 0)),
                                                   ex.Fill(1, 1, 1), {}),
@@ -266,7 +266,6 @@ def _false_claims():
     }
 
 
-_G: list = []
 
 
 def _g3() -> ex.Node:
@@ -276,11 +275,8 @@ def _g3() -> ex.Node:
     return ex.Named("g3", ex.SumOver(k, 3, ex.Entry(eye, k, j)) + ex.Scale(0, ex.SumOver(j, 1, ex.Entry(eye, j, j))))
 
 
-def _g() -> ex.Node:
-    """g(j) = Σ_{k<2} I[k, j] = [j < 2], one node shared by two sums over j of different lengths."""
-    if not _G:
-        _G.append(ex.Named("g", ex.sum_over("k", 2, lambda k: ex.Entry(ex.Identity(d + 2), k, ex.index_symbol("j")))))
-    return _G[0]
+#: g(j) = Σ_{k<2} I[k, j] = [j < 2]: one node shared by two sums over j of different lengths
+G2 = ex.Named("g", ex.sum_over("k", 2, lambda k: ex.Entry(ex.Identity(d + 2), k, ex.index_symbol("j"))))
 
 
 @pytest.mark.parametrize("name", list(_false_claims()))

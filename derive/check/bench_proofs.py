@@ -21,6 +21,7 @@ from typing import Any, Callable
 import sympy as sp
 
 from attngrad.errors import InputError
+from attngrad.numeric.bench import cpu_name
 
 from ..claims import select
 from ..index import NotIndexable
@@ -110,13 +111,5 @@ def bench_proofs(source: str, ids: tuple[str, ...] = (), repeats: int = 3,
             peer["ratio_to_our_tier"] = peer["s"]["median"] / ours["tier_s"]["median"]
     else:
         notes.append(why)
-    return {"machine": {"python": platform.python_version(), "sympy": sp.__version__, "cpu": _cpu()},
+    return {"machine": {"python": platform.python_version(), "sympy": sp.__version__, "cpu": cpu_name()},
             "repeats": repeats, "target": TARGET, "rows": rows, "tensorgrad": peer, "notes": notes}
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), platform.processor())
-    except OSError:
-        return platform.processor()
