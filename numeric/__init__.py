@@ -1,4 +1,4 @@
-"""NumPy and Numba numerics: reference, fused kernels, finite differences.
+"""NumPy and Numba numerics: reference, generated kernels, finite differences.
 
 Names (scales, kernels, polynomials, weights, training modes, descent status, exact methods, generated modules)
 come from attngrad/vocabulary.py; numeric/ gives them their numeric meaning and never types them again. numeric/
@@ -7,9 +7,9 @@ never imports SymPy: the symbolic results it needs are printed into numeric/gene
 Threads. Three kinds run here, each with its own name in every signature:
 
 ``threads``
-    Numba threads of one kernel call: the parallel (``prange``) kernels — the fused kernel, the generated
+    Numba threads of one kernel call: the parallel (``prange``) kernels — the generated
     ``kernel`` of each module in numeric/generated — split their rows over this many threads
-    (``loss_and_grad``, ``fused_loss_and_grad``, ``generated.run``; set by ``kernel_support.using_threads``,
+    (``loss_and_grad``, ``generated.run``; set by ``kernel_support.using_threads``,
     which restores Numba's setting afterwards).
 ``workers``
     Python threads of ``kernel_support.thread_map``: coarse tasks that each run serially — a generated

@@ -1,4 +1,4 @@
-"""Public API: the attention loss of Alman–Song Def 1.2 and its gradient, by the fused kernel or the reference."""
+"""Public API: the attention loss of Alman–Song Def 1.2 and its gradient, by the generated kernel or the reference."""
 
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ def loss_and_grad(
 
     ∇_X L = s·A1ᵀpA2 with p = f∘q − diag((f∘q)1_n) f, q = c hᵀ (Lemma C.7; Defs C.3, C.5; D.4–D.5);
     ∇_Y L = A3ᵀfᵀc. method "generated" (the default) runs the kernel `attngrad codegen` printed from the
-    proven chain; "fused" the hand-written Numba kernel. Both stream rows, never form an n×n array (O(nd)
-    memory), compute in float64 (float32 results are rounded at the end) and run on ``threads`` Numba threads
-    (default: Numba's current setting, which is restored afterwards). "reference" is plain NumPy with every
-    n×n matrix of the chain (``threads`` is then only validated).
+    proven chain: it streams blocks of rows, never forms an n×n array (O(nd) memory), computes in the inputs'
+    dtype (float32 in float32, with row sums, the loss and the sums over rows in float64) and runs on
+    ``threads`` Numba threads (default: Numba's current setting, which is restored afterwards). "reference" is
+    plain NumPy with every n×n matrix of the chain (``threads`` is then only validated).
     Inputs are validated and converted by `as_attention_inputs`; the result has the dtype of the inputs
     (or `dtype`). Raises InputError for bad input, and if the loss or gradient overflows the dtype.
     """
@@ -50,21 +50,16 @@ def loss_and_grad(
 
     ks.check_threads(threads)
     dt = arrays[0].dtype
-    if method != "reference":
-        # The kernels compute in float64 whatever the input dtype (only the results are rounded to float32):
-        # widening the O(nd) inputs first costs little and needs one compiled kernel instead of two.
-        wide = tuple(a.astype(np.float64, copy=False) for a in arrays)
     if method == "generated":
         from attngrad.numeric.generated import run
 
-        ks.check_scores(s * ks.matmul(wide[0], wide[5]), wide[1])
+        bound = ks.check_scores(s * ks.matmul(arrays[0], arrays[5]), arrays[1])
+        # scores the dtype cannot hold (|s_jl| near float32's 3.4e38, where the shift by the row max would give
+        # inf − inf) are computed in float64 instead; the results are rounded to the dtype as always
+        narrow = bound >= float(np.finfo(dt).max) / 4
+        wide = tuple(a.astype(np.float64) for a in arrays) if narrow else arrays
         loss, grad_X, grad_Y = run(ALMAN_SONG_MODULE, wide, (s,), threads)
         loss, grad_X, grad_Y = dt.type(loss[0, 0]), grad_X.astype(dt), grad_Y.astype(dt)
-    elif method == "fused":
-        from attngrad.numeric.fused import fused_loss_and_grad
-
-        loss, grad_X, grad_Y = fused_loss_and_grad(*wide, s, threads=threads)
-        loss, grad_X, grad_Y = dt.type(loss), grad_X.astype(dt), grad_Y.astype(dt)
     else:
         with np.errstate(over="ignore", invalid="ignore"):
             loss, grad_X, grad_Y = reference_loss_and_grad(*arrays, s)

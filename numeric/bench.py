@@ -32,7 +32,7 @@ VERIFY_N = 1024
 VERIFY_RTOL = {"float64": 1e-9, "float32": 2e-3}
 # bytes of n×n temporaries per method and entry (reference: S, exp, f, q, p1, p2, p and products)
 NN_ARRAYS = {"reference": 9, "torch-autograd": 7, "torch-sdpa": 7, "jax-jit-grad": 7}
-# n×d float64 arrays a call holds at its peak: the inputs widened to float64 (4), the score check's A₁X and its
+# n×d float64 arrays a call holds at its peak: the copies of the inputs its BLAS calls read (3), the score check's A₁X and its
 # scaled copies (4), the kernels' n×d arrays (A₁X, A₃Y, −E) and outputs; rounded up
 ND_ARRAYS = 12
 DEFAULT_BUDGET_S = 3600.0  # seconds a grid may be predicted to take (at least) and still be started
@@ -161,17 +161,12 @@ def time_calls(call: Call, warmup: int, repeats: int) -> tuple[float, list[float
 
 def thread_bytes(method: str, n: int, d: int, threads: int) -> int:
     """Bytes of the buffers the threads of one call of ``method`` hold side by side: the generated kernel's row
-    buffers (``ROW_BUFFERS`` of its module, each columns × block per thread), the fused kernel's block of scores
-    and its partial fᵀc (n × (BLOCK + d) per thread); none for the others."""
+    buffers (``ROW_BUFFERS`` of its module, each columns × block per thread); none for the others."""
     chunks = max(1, min(int(threads), n))  # the kernels run on min(threads, n) chunks of rows
     if method == "generated":
         from attngrad.numeric.generated import row_buffer_bytes
 
         return row_buffer_bytes(ALMAN_SONG_MODULE, {"n": n, "d": d}, chunks)
-    if method == "fused":
-        from attngrad.numeric.fused import BLOCK
-
-        return 8 * chunks * n * (BLOCK + d)
     return 0
 
 

@@ -1,7 +1,8 @@
 """`attngrad bench lowrank` and `attngrad phase`: the polynomial-method gradient against the exact kernels.
 
-bench lowrank: over n × d × β × (ε or degree), the low-rank gradient and the exact kernels (generated, fused)
-are timed after a warm-up, each method in a process of its own (median, min–max, repeats, threads recorded; a
+bench lowrank: over n × d × β × (ε or degree), the low-rank gradient, the exact generated kernel and the exact
+peers that are installed (``numeric/peers.py``; a peer whose n×n temporaries would not fit is skipped at that
+point) are timed after a warm-up, each method in a process of its own (median, min–max, repeats, threads recorded; a
 call slower than the budget allows runs fewer repeats); the low-rank
 result is compared with the exact generated one (max relative ∞-error, relative Frobenius, and MultiLayer's
 ‖x̃−y‖_F/‖x̃+y‖_F); the scaling exponent α of time ∝ n^α is fitted per (d, β, ε/degree) by least squares on
@@ -28,8 +29,9 @@ import numpy as np
 from attngrad.errors import InputError
 from attngrad.numeric import lowrank as LR
 from attngrad.numeric.attention import loss_and_grad, random_inputs
-from attngrad.numeric.bench import (check_call_time, check_memory, machine_info, machine_rates, peak_growth_mb,
-                                    run_in_child, time_calls)
+from attngrad.numeric.bench import (builders, check_call_time, check_memory, machine_info, machine_rates,
+                                    peak_growth_mb, predicted_bytes, run_in_child, time_calls)
+from attngrad.numeric.resources import format_bytes, memory_limit
 from attngrad.numeric.inputs import integer, parse_scale, positive_number
 from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE, KERNEL_METHODS
 
@@ -88,7 +90,7 @@ def fit_alpha(ns: list[int], ts: list[float]) -> float | None:
 def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps: list[float] | None = None,
                 degrees: list[int] | None = None, poly: str = AUTO_POLYNOMIAL, scale: str = DEFAULT_SCALE,
                 inputs: str = "bounded",
-                exact: tuple[str, ...] = EXACT, exact_max_n: int = 16384, repeats: int = 5, warmup: int = 1,
+                exact: tuple[str, ...] | None = None, exact_max_n: int = 16384, repeats: int = 5, warmup: int = 1,
                 budget_s: float = 60.0, threads: int | None = None, seed: int = 0, memory: bool = True,
                 progress: Callable[[str], None] | None = None, points: list[dict] | None = None) -> dict[str, Any]:
     """The grid n × d × β × (eps or degree), or the given ``points`` ({"n", "d", "beta_target", "eps"|"degree"})."""
@@ -96,9 +98,9 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
 
     if inputs not in INPUTS:
         raise InputError(f"--inputs must be one of {', '.join(INPUTS)}, got {inputs!r}.")
-    for m in exact:
-        if m not in EXACT:
-            raise InputError(f"Unknown exact method '{m}'; choose from {', '.join(EXACT)}.")
+    if exact is None:  # ours and every installed peer
+        exact = EXACT + tuple(m for m in builders()[0] if m not in EXACT + ("reference",))
+    builders(tuple(exact))  # each one ours, the reference or an installed peer (InputError otherwise)
     integer("--repeats", repeats, 1)
     integer("--warmup", warmup, 1)
     positive_number("budget_s", budget_s)
@@ -126,11 +128,18 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
         row: dict[str, Any] = {**point, "threads": threads}
         for part in parts:
             row.update(part[i])
-        if "lowrank" in row and all(m in row for m in exact) and exact:
-            fastest = min(exact, key=lambda m: row[m]["median_s"])
+        timed = [m for m in exact if "median_s" in row.get(m, {})]
+        if "lowrank" in row and timed:
+            ours = [m for m in timed if m in EXACT] or timed
+            fastest = min(ours, key=lambda m: row[m]["median_s"])
             row["fastest_exact"] = fastest
             row["speedup"] = row[fastest]["median_s"] / row["lowrank"]["median_s"]
-            row["grad_bound_holds"] = row["errors"]["abs_inf"] <= row["grad_bound"]
+            peers = [m for m in timed if m not in EXACT + ("reference",)]
+            if peers:
+                row["fastest_peer"] = min(peers, key=lambda m: row[m]["median_s"])
+                row["speedup_vs_peer"] = row[row["fastest_peer"]]["median_s"] / row["lowrank"]["median_s"]
+            if "errors" in row:
+                row["grad_bound_holds"] = row["errors"]["abs_inf"] <= row["grad_bound"]
         elif "lowrank" in row:
             row["exact_skipped"] = f"n > --exact-max-n {exact_max_n}" if exact else "no exact kernel asked"
         out["rows"].append(row)
@@ -164,7 +173,9 @@ def _grid_child(method: str, points: list[dict], scale: str, poly: str, inputs: 
     if method == "lowrank":
         LR.lowrank_loss_and_grad(**small, scale=scale, degree=2, workers=threads)
     else:
-        loss_and_grad(**small, scale=scale, method=method, threads=threads)
+        build = builders((method,))[0][method]
+        build(small, scale, threads)()
+    limit = float(memory_limit() or 1e300)
     out = []
     for p in points:
         key = "eps" if "eps" in p else "degree"
@@ -180,12 +191,15 @@ def _grid_child(method: str, points: list[dict], scale: str, poly: str, inputs: 
                                                           repeats, budget_s)})
         elif p["n"] > exact_max_n:
             out.append({})
+        elif predicted_bytes(method, p["n"], p["d"], 8, threads) > limit:
+            need = format_bytes(predicted_bytes(method, p["n"], p["d"], 8, threads))
+            out.append({method: {"skipped": f"needs about {need} with its n×n temporaries, beyond the limit"}})
         else:
-            call = lambda: loss_and_grad(**arrays, scale=scale, method=method, threads=threads)  # noqa: E731
+            call = build(arrays, scale, threads)
             entry: dict[str, Any] = {method: _timed(call, warmup, repeats, budget_s)}
             if method == exact[0]:
-                ref = call()
-                entry.update(errors=LR.errors(res.grad_X, ref.grad_X), errors_Y=LR.errors(res.grad_Y, ref.grad_Y))
+                _, grad_X, grad_Y = call()
+                entry.update(errors=LR.errors(res.grad_X, grad_X), errors_Y=LR.errors(res.grad_Y, grad_Y))
             out.append(entry)
     return out
 

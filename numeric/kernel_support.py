@@ -15,35 +15,10 @@ from typing import Any, Callable, Iterator
 
 import numba
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401 - the BLAS Numba's np.dot calls: loaded now, so blas_threads sees it
 from numba import njit, prange
 
 from attngrad.errors import InputError
-
-# exp on (−∞, 0] (softmax arguments after the row max is subtracted), written so LLVM can vectorise it:
-# exp(x) = 2^k·exp(r) with k = round(x/ln 2), r = x − k·ln 2 (Cody–Waite split, |r| ≤ ln2/2), exp(r) by its
-# Taylor polynomial of degree 13 (remainder < 5e-18), 2^k from a table (0 below 2^−1074). Within 1 ulp of
-# np.exp and several times faster than the libm call, which is the largest single cost of the kernel otherwise
-# (see docs/benchmark-notes.md).
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # fdlibm: k·_LN2_HI is exact for |k| < 2^20
-_LN2_LO = 1.90821492927058770002e-10
-_EXP_FLOOR = -746.0  # exp(x) rounds to 0 below about −745.13
-_POW2_NEG = np.array([2.0**-k if k <= 1074 else 0.0 for k in range(1080)])
-_INV_FACT = tuple(1.0 / math.factorial(i) for i in range(14))
-
-
-@njit(inline="always", cache=True, fastmath=False)
-def exp_nonpos(x):
-    if not x >= _EXP_FLOOR:  # also maps NaN to the floor, so the table index stays in range
-        x = _EXP_FLOOR
-    x = min(x, 0.0)  # arguments are ≤ 0 by construction; this keeps the table index ≥ 0 regardless
-    k = math.floor(x * _LOG2E + 0.5)
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = _INV_FACT[13]
-    for i in range(12, -1, -1):
-        p = p * r + _INV_FACT[i]
-    return p * _POW2_NEG[int(-k)]
-
 
 @njit(inline="always", cache=True, fastmath=False)
 def _matmul_rows(A, B, out, i0, i1):  # pragma: no cover - compiled
@@ -224,9 +199,9 @@ def thread_map(fn: Callable[[Any], Any], items: list, workers: int | None) -> li
 
 @lru_cache(maxsize=1)
 def _blas_controller():
-    """threadpoolctl's controller of the BLAS libraries loaded in this process (NumPy's OpenBLAS), made once:
-    building a controller scans every loaded library, which costs far more than a limit (see
-    docs/benchmark-notes.md). NumPy, hence its BLAS, is loaded before the first call."""
+    """threadpoolctl's controller of the BLAS libraries loaded in this process (NumPy's OpenBLAS and SciPy's, which
+    Numba's np.dot calls), made once: building a controller scans every loaded library, which costs far more than
+    a limit (see docs/benchmark-notes.md). Both are loaded when this module is imported, before the first call."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController().select(user_api="blas")
@@ -301,8 +276,9 @@ def using_threads(threads: int | None) -> Iterator[int]:
         numba.set_num_threads(previous)
 
 
-def check_scores(T: np.ndarray, A2: np.ndarray) -> None:
+def check_scores(T: np.ndarray, A2: np.ndarray) -> float:
     """Reject inputs whose scores s_jl = T_j·A2_l (T = s·A1X) may overflow float64: kernels assume them finite.
+    Returns the bound on |s_jl| (0 when T or A2 is zero), which a caller compares with a narrower dtype's range.
 
     The bound |s_jl| ≤ max|T|·max|A2|·max_j Σ_k |T_jk|/max|T| is formed so that it overflows only when the
     scores can: the two largest entries are multiplied first (a huge T with a tiny A2 gives moderate scores),
@@ -311,8 +287,9 @@ def check_scores(T: np.ndarray, A2: np.ndarray) -> None:
     if t_max == 0.0 or a_max == 0.0:
         if not (math.isfinite(t_max) and math.isfinite(a_max)):
             raise InputError("The scores s·A1·X·A2ᵀ may overflow float64; scale the inputs down.")
-        return
+        return 0.0
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         bound = t_max * a_max * float((np.abs(T) / t_max).sum(axis=1).max())
     if not bound < 1e300:
         raise InputError("The scores s·A1·X·A2ᵀ may overflow float64; scale the inputs down.")
+    return bound

@@ -408,7 +408,7 @@ def test_predicted_seconds_sum_the_lower_bound_over_the_calls():
     from attngrad.numeric.bench import bound_seconds, predicted_seconds
 
     rates = {"float64": {"gemm_flops": 1e10, "exp_per_s": 1e8}, "float32": {"gemm_flops": 2e10, "exp_per_s": 2e8}}
-    got = predicted_seconds(["generated", "fused"], [100, 300], [4], ["float64", "float32"], 3, 2, rates, 2, True)
+    got = predicted_seconds(["generated", "reference"], [100, 300], [4], ["float64", "float32"], 3, 2, rates, 2, True)
     by_hand = sum(2 * ((3 + 2) * (8 * n * n * 4 / r["gemm_flops"] + n * n / r["exp_per_s"]))
                   for r in rates.values() for n in (100, 300))
     by_hand += sum(2 * bound_seconds(300, 4, r) for r in rates.values())

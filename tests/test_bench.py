@@ -16,7 +16,7 @@ def run(*args):
 
 def test_bench_exact_tiny_grid_json():
     res = run("bench", "exact", "--n", "48,96", "--d", "4", "--dtype", "float64,float32", "--repeats", "2",
-              "--methods", "generated,fused,reference", "--threads", "2", "--json")
+              "--methods", "generated,reference", "--threads", "2", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     m = out["machine"]
@@ -25,7 +25,7 @@ def test_bench_exact_tiny_grid_json():
         assert m["rates"][dt]["gemm_flops"] > 1e8 and m["rates"][dt]["exp_per_s"] > 1e6
     rows = out["timings"]
     assert {(r["method"], r["n"], r["dtype"]) for r in rows} == {
-        (meth, n, dt) for meth in ("generated", "fused", "reference") for n in (48, 96) for dt in ("float64", "float32")}
+        (meth, n, dt) for meth in ("generated", "reference") for n in (48, 96) for dt in ("float64", "float32")}
     for r in rows:
         assert r["skipped"] is None and r["repeats"] == 2 and r["threads"] == 2
         assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
@@ -34,7 +34,7 @@ def test_bench_exact_tiny_grid_json():
         assert r["verified_rel_err"] <= (1e-9 if r["dtype"] == "float64" else 2e-3)
         assert r["first_call_s"] > 0
     mem = {(x["method"], x["dtype"]): x for x in out["memory"]}
-    assert set(mem) == {(meth, dt) for meth in ("generated", "fused", "reference") for dt in ("float64", "float32")}
+    assert set(mem) == {(meth, dt) for meth in ("generated", "reference") for dt in ("float64", "float32")}
     assert all("peak_mb" in x and x["n"] == 96 for x in mem.values())
     assert all(x["peak_mb"] < 50 for (meth, _), x in mem.items() if meth != "reference")
 

@@ -314,8 +314,11 @@ def test_bench_lowrank_cli_rows_match_a_recomputation():
         approx = LR.lowrank_loss_and_grad(**a, degree=2, poly="taylor").grad_X
         exact = loss_and_grad(**a, method="reference").grad_X
         assert r["errors"]["rel_inf"] == pytest.approx(np.abs(approx - exact).max() / np.abs(exact).max(), rel=1e-6)
-        assert r["speedup"] == pytest.approx(min(r["generated"]["median_s"], r["fused"]["median_s"])
-                                             / r["lowrank"]["median_s"])
+        assert r["speedup"] == pytest.approx(r["generated"]["median_s"] / r["lowrank"]["median_s"])
+        peers = [m for m in ("torch-autograd", "torch-sdpa", "jax-jit-grad") if "median_s" in r.get(m, {})]
+        if peers:  # the peers extra installed: the speed-up against the fastest of them too
+            fastest = min(r[m]["median_s"] for m in peers)
+            assert r["speedup_vs_peer"] == pytest.approx(fastest / r["lowrank"]["median_s"])
         assert r["rank"] == math.comb(2 + 2, 2)
 
 

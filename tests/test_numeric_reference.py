@@ -59,7 +59,7 @@ def test_reference_matches_mpmath_40_digits(scale, seed):
     assert rel_err(gY, grad_Y) < 1e-12
 
 
-@pytest.mark.parametrize("method", ["reference", "fused"])
+@pytest.mark.parametrize("method", ["reference", "generated"])
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("variable", ["X", "Y"])
 def test_gradient_matches_finite_differences(method, scale, variable):

@@ -22,6 +22,7 @@ class BatchPrinter(KernelPrinter):
     (the caller falls back to a loop over ``kernel_serial``)."""
 
     target = "batch"
+    blas = False  # a batch's samples are small: its row products stay loops
 
     def __init__(self, model: Model, outputs: dict[str, str], inputs: tuple[str, ...]):
         super().__init__(model, outputs, inputs)
@@ -121,7 +122,7 @@ class BatchPrinter(KernelPrinter):
         for node in self.sched.glob + self.sched.post:
             self.form(node)
         first = self.model.batch_inputs[0]
-        body = [f"N = {first}.shape[0]"] + self._size_lines()
+        body = [f"N = {first}.shape[0]"] + self._size_lines() + [f"dt = {self.input_names[0]}.dtype"]
         for name in self.model.batch_inputs:
             m = self.inputs[name]
             body.append(f"{name}_s = {name}.reshape(N * {self.size(m.shape[0])}, {self.size(m.shape[1])})")

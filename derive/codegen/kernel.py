@@ -3,7 +3,12 @@
 Globals are whole arrays computed before the row loop; row nodes are computed for a block of rows at a time
 inside ``prange`` over per-thread chunks, each in a scratch buffer of shape (columns, block); each thread
 adds its reductions into its own partial, and the partials are summed after the loop; post nodes follow.
-Every row quantity is kept in float64, also for float32 inputs; the caller rounds the outputs.
+
+A row product with a global factor (the block's scores ``A₂·(A₁X)ᵀ``, ``f·h``, ``p·A₂``) is one BLAS call on the
+block (``np.dot`` into its buffer; Numba calls SciPy's BLAS), so its d- or n-long dot products run at the
+machine's GEMM rate. Row quantities are computed in the dtype of the inputs (``dt``: float32 in float32), the
+quantities that sum over a row or over the rows in float64: per-row scalars (row sums, their inverses, row
+maxima aside), every reduction's partials and the outputs; the caller rounds the outputs.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ class KernelPrinter(ArrayPrinter):
     """Turns a model's outputs into the source of a Numba kernel, one ``_<family>_<Node>`` method per decision."""
 
     target = "kernel"
+    blas = True  # row products as BLAS calls on the block (the batch printer keeps loops: its sizes are small)
 
     def __init__(self, model: Model, outputs: dict[str, str], inputs: tuple[str, ...]):
         super().__init__(model, outputs, inputs)
@@ -31,6 +37,7 @@ class KernelPrinter(ArrayPrinter):
         self.buf_cols: dict[str, str] = {}
         self.scratch: list[str] = []  # per-chunk buffers besides the row buffers
         self.scratch_cols: list[str] = []  # the columns of each (a 1-d scratch of ``block`` entries has 1)
+        self.casts: dict[str, str] = {}  # array → its copy in the dtype of the inputs, for BLAS calls
 
     def schedule(self) -> Schedule:
         """The phases (schedule.py), the shifted exps (softmax.py), the inlined nodes and the buffers (buffers.py)."""
@@ -90,12 +97,13 @@ class KernelPrinter(ArrayPrinter):
         L = ["@njit(cache=True, nogil=True, fastmath=False)" if serial else "@njit(parallel=True, cache=True, fastmath=False)",
              (f"def kernel{'_serial' if serial else ''}({', '.join(self.input_names + self.parameters())}, nchunks, block):"
               "  # pragma: no cover - compiled")]
-        body = sizes[:]
+        body = sizes + [f"dt = {self.input_names[0]}.dtype"]
         for g in self.sched.glob:
             body += self.dispatch("global", g)
+        blk = self._block_lines("stop")
+        body += self._cast_lines()
         body += self._parts_lines("nchunks")
         body.append(f"for t in {'range' if self.serial else 'prange'}(nchunks):")
-        blk = self._block_lines("stop")
         inner = self._buffer_lines()
         inner += ["start = t * n // nchunks", "stop = (t + 1) * n // nchunks", "for j0 in range(start, stop, block):"]
         inner += ["    " + x for x in blk]
@@ -130,8 +138,15 @@ class KernelPrinter(ArrayPrinter):
         return blk
 
     def _buffer_lines(self) -> list[str]:
-        """The row buffers and scratch arrays the block printed by _block_lines uses (print the block first)."""
-        return [f"{name} = np.empty(({cols}, block))" for name, cols in self.buf_cols.items()] + self.scratch
+        """The row buffers and scratch arrays the block printed by _block_lines uses (print the block first): in the
+        inputs' dtype, but per-row scalars (one column) in float64; zeroed, so that the columns past the last row of
+        a short block, which a BLAS call reads, hold finite numbers."""
+        return [f"{name} = np.zeros(({cols}, block){'' if cols == '1' else ', dt'})"
+                for name, cols in self.buf_cols.items()] + self.scratch
+
+    def _cast_lines(self) -> list[str]:
+        """The copies of the arrays the BLAS calls read, in the inputs' dtype (print the block first)."""
+        return [f"{cast} = {name}.astype(dt)" for name, cast in self.casts.items()]
 
     def row_buffers(self) -> tuple[str, ...]:
         """The columns of every buffer one thread of the kernel holds, each columns × block float64, as Python
@@ -213,7 +228,7 @@ class KernelPrinter(ArrayPrinter):
         self._count += 1
         m = f"rowmax{self._count}"
         keep = f" and {self.at(mask, 'l')} != 0.0" if mask is not None else ""
-        self.scratch.append(f"{m} = np.empty(block)")
+        self.scratch.append(f"{m} = np.empty(block, dt)")
         self.scratch_cols.append("1")
         return ["for b in range(nb):", f"    {m}[b] = -np.inf", f"for l in range({self.size(node.shape[1])}):",
                 "    for b in range(nb):", f"        x = {self.at(arg, 'l')}",
@@ -249,21 +264,39 @@ class KernelPrinter(ArrayPrinter):
             raise CodegenError(f"{show(node)} multiplies by a row quantity on the right; the kernel cannot stream it.")
         out = self.buf(node)
         K, C = self.size(node.a.shape[1]), self.size(node.b.shape[1])
-        head = [f"for c in range({C}):", "    for b in range(nb):", f"        {out}[c, b] = 0.0"]
-        left = self.at(node.a, "k")
+        left, load, lbuf = self.at(node.a, "k"), [], None
         if self.kind(node.a) != "row":  # a global's rows, loaded once per block as columns
             self._count += 1
-            tmp = f"left{self._count}"
-            self.scratch.append(f"{tmp} = np.empty(({K}, block))")
+            lbuf = f"left{self._count}"
+            self.scratch.append(f"{lbuf} = np.zeros(({K}, block), dt)")
             self.scratch_cols.append(str(K))
-            head += [f"for k in range({K}):", "    for b in range(nb):", f"        {tmp}[k, b] = {left}"]
-            left = f"{tmp}[k, b]"
+            load = [f"for k in range({K}):", "    for b in range(nb):", f"        {lbuf}[k, b] = {left}"]
+            left = f"{lbuf}[k, b]"
+        elif id(ex.bare(node.a)) not in self.inline:
+            lbuf = self.bufs.get(id(ex.bare(node.a)))
+        right = self._blas_factor(node.b) if self.blas and lbuf is not None and K != "1" else None
+        if right is not None:  # the whole block at once: out = (node.b)ᵀ·left, each of shape (·, block)
+            return load + [f"np.dot({right}, {lbuf}, {out})"]
+        head = [f"for c in range({C}):", "    for b in range(nb):", f"        {out}[c, b] = 0.0"] + load
         acc = f"{out}[c, b] += {left} * g"
         if isinstance(b, ex.Transpose):  # B = Gᵀ with G stored row-major: walk G by rows
             return head + [f"for c in range({C}):", f"    for k in range({K}):", f"        g = {self._index(b.a, 'c', 'k')}",
                            "        for b in range(nb):", f"            {acc}"]
         return head + [f"for k in range({K}):", f"    for c in range({C}):", f"        g = {self.cell(node.b, 'k', 'c')}",
                        "        for b in range(nb):", f"            {acc}"]
+
+    def _blas_factor(self, node: ex.Node) -> str | None:
+        """The array R with R·left = (node)ᵀ·left for a global or input factor stored as an array (``G.T`` for G,
+        ``G`` for Gᵀ), in the inputs' dtype; None for a factor that is not an array (a constant, a mask)."""
+        s = ex.bare(node)
+        transposed = isinstance(s, ex.Transpose)
+        g = ex.bare(s.a) if transposed else s
+        if self.kind(g) not in ("global", "input") or not (
+                isinstance(g, ex.Matrix) or any(g is x for x in self.sched.glob)) or isinstance(g, (ex.Fill, ex.Identity, ex.Tril)):
+            return None
+        name = self.arr(g)
+        cast = self.casts.setdefault(name, f"{name}_dt")
+        return cast if transposed else f"{cast}.T"
 
     # reductions, added into this thread's partials: _sum_<Node> ------------------------------------------
     def _sum_Total(self, node, ops):

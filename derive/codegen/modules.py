@@ -26,7 +26,8 @@ Chain ({provenance}):
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = {inputs!r}
 BATCH_INPUTS = {batch!r}
@@ -35,7 +36,7 @@ FROZEN_ARGS = {frozen_args!r}
 PARAMETERS = {params!r}
 OUTPUTS = {out_names!r}
 BLOCK = {block}
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = {row_buffers!r}
 
 

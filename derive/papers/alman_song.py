@@ -230,8 +230,8 @@ def claims() -> list[Claim]:
 
 
 def kernel_claims() -> list[Claim]:
-    """The Numba kernels against the chain's closed form: the generated one (printed from the chain) and the
-    hand-written fused one; ∇_X for every scale and dtype, L and ∇_Y at the default scale for each dtype."""
+    """The Numba kernel printed from the chain against the chain's closed form: ∇_X for every scale and dtype, L and
+    ∇_Y at the default scale for each dtype."""
     outputs = {"loss": "L", "grad_X": "∇X", "grad_Y": "∇Y"}
     out = []
     for method in vocabulary.KERNEL_METHODS:

@@ -22,7 +22,7 @@ def load(module: str) -> ModuleType:
 
 def row_buffer_bytes(module: str, sizes: dict[str, int], threads: int) -> int:
     """Bytes of the row buffers that ``threads`` threads of the module's ``kernel`` hold at once: each thread
-    holds one (columns × BLOCK) float64 buffer per entry of ``ROW_BUFFERS``, whose columns are expressions in the
+    holds one (columns × BLOCK) buffer of at most 8-byte entries per entry of ``ROW_BUFFERS``, whose columns are expressions in the
     sizes (``{"n": 10**7, "d": 16}``)."""
     mod = load(module)
     columns = sum(int(eval(c, {"__builtins__": {}}, dict(sizes))) for c in mod.ROW_BUFFERS)  # noqa: S307 - generated
@@ -31,10 +31,12 @@ def row_buffer_bytes(module: str, sizes: dict[str, int], threads: int) -> int:
 
 def run(module: str, arrays: tuple[np.ndarray, ...], parameters: tuple[float, ...] = (),
         threads: int | None = None) -> tuple[np.ndarray, ...]:
-    """Call a generated kernel on validated arrays on ``threads`` Numba threads (None: Numba's current setting);
-    outputs as float64 arrays."""
-    from attngrad.numeric.kernel_support import using_threads
+    """Call a generated kernel on validated arrays of one dtype on ``threads`` Numba threads (None: Numba's current
+    setting), each thread's BLAS calls on that thread alone; the parameters are passed in the arrays' dtype (the
+    kernel computes in it), the outputs come back as float64 arrays."""
+    from attngrad.numeric.kernel_support import blas_threads, using_threads
 
     mod = load(module)
-    with using_threads(threads) as nthreads:
-        return mod.kernel(*arrays, *map(float, parameters), min(nthreads, arrays[0].shape[0]), mod.BLOCK)
+    scalar = arrays[0].dtype.type
+    with using_threads(threads) as nthreads, blas_threads(1):
+        return mod.kernel(*arrays, *map(scalar, parameters), min(nthreads, arrays[0].shape[0]), mod.BLOCK)

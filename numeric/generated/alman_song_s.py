@@ -21,7 +21,8 @@ Chain (derive/, checked by `attngrad check`):
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('A1', 'A2', 'A3', 'E', 'Y', 'X')
 BATCH_INPUTS = ()
@@ -30,7 +31,7 @@ FROZEN_ARGS = ()
 PARAMETERS = ('s',)
 OUTPUTS = ('loss', 'grad_X', 'grad_Y')
 BLOCK = 32
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'd', 'n', 'd', 'd', 'd', '1')
 
 
@@ -38,51 +39,48 @@ ROW_BUFFERS = ('n', '1', 'd', 'n', 'd', 'd', 'd', '1')
 def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compiled
     d = A1.shape[1]
     n = A1.shape[0]
+    dt = A1.dtype
     g1 = matmul(A1, X)
     h_2 = matmul(A3, Y)
     g3 = (-1) * E
-    g4_parts = np.zeros((nchunks, 1, 1))
-    g5_parts = np.zeros((nchunks, d, d))
-    grad_Y_6_parts = np.zeros((nchunks, d, d))
+    A2_dt = A2.astype(dt)
+    h_2_dt = h_2.astype(dt)
+    A3_dt = A3.astype(dt)
+    g6_parts = np.zeros((nchunks, 1, 1))
+    g7_parts = np.zeros((nchunks, d, d))
+    grad_Y_8_parts = np.zeros((nchunks, d, d))
     for t in prange(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((d, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        buf5 = np.empty((d, block))
-        left7 = np.empty((d, block))
-        rowmax8 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((d, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        buf5 = np.zeros((d, block), dt)
+        left4 = np.zeros((d, block), dt)
+        rowmax5 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # (A1·X)·A2ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left7[k, b] = g1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = A2[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left7[k, b] * g
+                    left4[k, b] = g1[j0 + b, k]
+            np.dot(A2_dt, left4, buf0)
             # u = exp(S)
             for b in range(nb):
-                rowmax8[b] = -np.inf
+                rowmax5[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = ((s) * buf0[l, b])
-                    if x > rowmax8[b]:
-                        rowmax8[b] = x
+                    if x > rowmax5[b]:
+                        rowmax5[b] = x
             for b in range(nb):
-                if not rowmax8[b] > -np.inf:
-                    rowmax8[b] = 0.0
+                if not rowmax5[b] > -np.inf:
+                    rowmax5[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((s) * buf0[l, b]) - rowmax8[b])
+                    buf0[l, b] = exp_nonpos(((s) * buf0[l, b]) - rowmax5[b])
             # α = u·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -98,27 +96,13 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # f·h
-            for c in range(d):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = h_2[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(h_2_dt.T, buf0, buf2)
             # c = f·h − E
             for l in range(d):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g3[j0 + b, l]
             # q = c·hᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(d):
-                    g = h_2[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(h_2_dt, buf2, buf3)
             # p₁ = f∘q
             for l in range(n):
                 for b in range(nb):
@@ -134,101 +118,84 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
                 for b in range(nb):
                     buf3[l, b] = buf3[l, b] + (-(buf1[0, b] * buf0[l, b]))
             # p·A2
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = A2[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf3[k, b] * g
+            np.dot(A2_dt.T, buf3, buf4)
             # f·A3
-            for c in range(d):
-                for b in range(nb):
-                    buf5[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = A3[k, c]
-                    for b in range(nb):
-                        buf5[c, b] += buf0[k, b] * g
+            np.dot(A3_dt.T, buf0, buf5)
             # Σ(c∘c)
             acc = 0.0
             for l in range(d):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g4_parts[t, 0, 0] += acc
+            g6_parts[t, 0, 0] += acc
             # (A1ᵀ·p)·A2
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(d):
-                        g5_parts[t, q, p] += v * A1[j0 + b, p]
+                        g7_parts[t, q, p] += v * A1[j0 + b, p]
             # ∇Y = (A3ᵀ·fᵀ)·c
             for p in range(d):
                 for q in range(d):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf5[p, b] * buf2[q, b]
-                    grad_Y_6_parts[t, p, q] += acc
-    g4 = sum_parts(g4_parts)
-    g5 = sum_parts_t(g5_parts)
-    grad_Y_6 = sum_parts(grad_Y_6_parts)
-    L_9 = g4
+                    grad_Y_8_parts[t, p, q] += acc
+    g6 = sum_parts(g6_parts)
+    g7 = sum_parts_t(g7_parts)
+    grad_Y_8 = sum_parts(grad_Y_8_parts)
+    L_9 = g6
     L_9 *= 1/2
-    grad_X_10 = g5
+    grad_X_10 = g7
     grad_X_10 *= s
-    return L_9, grad_X_10, grad_Y_6
+    return L_9, grad_X_10, grad_Y_8
 
 
 @njit(cache=True, nogil=True, fastmath=False)
 def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compiled
     d = A1.shape[1]
     n = A1.shape[0]
+    dt = A1.dtype
     g1 = matmul_serial(A1, X)
     h_2 = matmul_serial(A3, Y)
     g3 = (-1) * E
-    g4_parts = np.zeros((nchunks, 1, 1))
-    g5_parts = np.zeros((nchunks, d, d))
-    grad_Y_6_parts = np.zeros((nchunks, d, d))
+    A2_dt = A2.astype(dt)
+    h_2_dt = h_2.astype(dt)
+    A3_dt = A3.astype(dt)
+    g6_parts = np.zeros((nchunks, 1, 1))
+    g7_parts = np.zeros((nchunks, d, d))
+    grad_Y_8_parts = np.zeros((nchunks, d, d))
     for t in range(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((d, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        buf5 = np.empty((d, block))
-        left7 = np.empty((d, block))
-        rowmax8 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((d, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        buf5 = np.zeros((d, block), dt)
+        left4 = np.zeros((d, block), dt)
+        rowmax5 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # (A1·X)·A2ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left7[k, b] = g1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = A2[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left7[k, b] * g
+                    left4[k, b] = g1[j0 + b, k]
+            np.dot(A2_dt, left4, buf0)
             # u = exp(S)
             for b in range(nb):
-                rowmax8[b] = -np.inf
+                rowmax5[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = ((s) * buf0[l, b])
-                    if x > rowmax8[b]:
-                        rowmax8[b] = x
+                    if x > rowmax5[b]:
+                        rowmax5[b] = x
             for b in range(nb):
-                if not rowmax8[b] > -np.inf:
-                    rowmax8[b] = 0.0
+                if not rowmax5[b] > -np.inf:
+                    rowmax5[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((s) * buf0[l, b]) - rowmax8[b])
+                    buf0[l, b] = exp_nonpos(((s) * buf0[l, b]) - rowmax5[b])
             # α = u·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -244,27 +211,13 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # f·h
-            for c in range(d):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = h_2[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(h_2_dt.T, buf0, buf2)
             # c = f·h − E
             for l in range(d):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g3[j0 + b, l]
             # q = c·hᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(d):
-                    g = h_2[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(h_2_dt, buf2, buf3)
             # p₁ = f∘q
             for l in range(n):
                 for b in range(nb):
@@ -280,47 +233,33 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
                 for b in range(nb):
                     buf3[l, b] = buf3[l, b] + (-(buf1[0, b] * buf0[l, b]))
             # p·A2
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = A2[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf3[k, b] * g
+            np.dot(A2_dt.T, buf3, buf4)
             # f·A3
-            for c in range(d):
-                for b in range(nb):
-                    buf5[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = A3[k, c]
-                    for b in range(nb):
-                        buf5[c, b] += buf0[k, b] * g
+            np.dot(A3_dt.T, buf0, buf5)
             # Σ(c∘c)
             acc = 0.0
             for l in range(d):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g4_parts[t, 0, 0] += acc
+            g6_parts[t, 0, 0] += acc
             # (A1ᵀ·p)·A2
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(d):
-                        g5_parts[t, q, p] += v * A1[j0 + b, p]
+                        g7_parts[t, q, p] += v * A1[j0 + b, p]
             # ∇Y = (A3ᵀ·fᵀ)·c
             for p in range(d):
                 for q in range(d):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf5[p, b] * buf2[q, b]
-                    grad_Y_6_parts[t, p, q] += acc
-    g4 = sum_parts(g4_parts)
-    g5 = sum_parts_t(g5_parts)
-    grad_Y_6 = sum_parts(grad_Y_6_parts)
-    L_9 = g4
+                    grad_Y_8_parts[t, p, q] += acc
+    g6 = sum_parts(g6_parts)
+    g7 = sum_parts_t(g7_parts)
+    grad_Y_8 = sum_parts(grad_Y_8_parts)
+    L_9 = g6
     L_9 *= 1/2
-    grad_X_10 = g5
+    grad_X_10 = g7
     grad_X_10 *= s
-    return L_9, grad_X_10, grad_Y_6
+    return L_9, grad_X_10, grad_Y_8

@@ -25,7 +25,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'W_K', 'W_V', 'W_O')
 BATCH_INPUTS = ('X_0', 'Y_0')
@@ -34,7 +35,7 @@ FROZEN_ARGS = ()
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q', 'grad_W_K', 'grad_W_V', 'grad_W_O')
 BLOCK = 32
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', 'dy', 'n', 'd', '1', 'd')
 
 
@@ -45,6 +46,7 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul(X_0, W_Q)
     g2 = Q_0_1 * Q_0_1
     g3 = g2.sum(axis=1).reshape(-1, 1)
@@ -54,73 +56,47 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     V_0_7 = matmul(X_0, W_V)
     VO_0_8 = matmul(V_0_7, W_O)
     g9 = (-1) * Y_0
-    g10_parts = np.zeros((nchunks, 1, 1))
-    g11_parts = np.zeros((nchunks, d, D))
-    M_Q_0_12_parts = np.zeros((nchunks, n, d))
-    g13_parts = np.zeros((nchunks, 1, n))
-    S_R_0_14_parts = np.zeros((nchunks, n, dy))
+    K_0_4_dt = K_0_4.astype(dt)
+    VO_0_8_dt = VO_0_8.astype(dt)
+    g11_parts = np.zeros((nchunks, 1, 1))
+    g12_parts = np.zeros((nchunks, d, D))
+    M_Q_0_13_parts = np.zeros((nchunks, n, d))
+    g14_parts = np.zeros((nchunks, 1, n))
+    S_R_0_15_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((dy, block))
-        buf2 = np.empty((n, block))
-        buf3 = np.empty((d, block))
-        buf4 = np.empty((1, block))
-        left15 = np.empty((d, block))
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((dy, block), dt)
+        buf2 = np.zeros((n, block), dt)
+        buf3 = np.zeros((d, block), dt)
+        buf4 = np.zeros((1, block))
+        left10 = np.zeros((d, block), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left15[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0_4[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left15[k, b] * g
+                    left10[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_4_dt, left10, buf0)
             # S_0 = exp((1/(2*sqrt(d)))·(−dist_0))
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf1[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_8[k, c]
-                    for b in range(nb):
-                        buf1[c, b] += buf0[k, b] * g
+            np.dot(VO_0_8_dt.T, buf0, buf1)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf1[l, b] = buf1[l, b] + g9[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0_8[c, k]
-                    for b in range(nb):
-                        buf2[c, b] += buf1[k, b] * g
+            np.dot(VO_0_8_dt, buf1, buf2)
             # M_0 = S_0∘G_0
             for l in range(n):
                 for b in range(nb):
                     buf2[l, b] = buf0[l, b] * buf2[l, b]
             # M_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0_4[k, c]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(K_0_4_dt.T, buf2, buf3)
             # M_0·1
             for b in range(nb):
                 buf4[0, b] = 0.0
@@ -136,50 +112,50 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g10_parts[t, 0, 0] += acc
+            g11_parts[t, 0, 0] += acc
             # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
             for b in range(nb):
                 for q in range(d):
                     v = buf3[q, b]
                     for p in range(D):
-                        g11_parts[t, q, p] += v * X_0[j0 + b, p]
+                        g12_parts[t, q, p] += v * X_0[j0 + b, p]
             # MᵀQ_0 = M_0ᵀ·Q_0
             for b in range(nb):
                 for p in range(n):
                     v = buf2[p, b]
                     for q in range(d):
-                        M_Q_0_12_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        M_Q_0_13_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # 1ᵀ·M_0
             for l in range(n):
                 acc = 0.0
                 for b in range(nb):
                     acc += buf2[l, b]
-                g13_parts[t, 0, l] += acc
+                g14_parts[t, 0, l] += acc
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf1[q, b]
-                    S_R_0_14_parts[t, p, q] += acc
-    g10 = sum_parts(g10_parts)
-    g11 = sum_parts_t(g11_parts)
-    M_Q_0_12 = sum_parts(M_Q_0_12_parts)
-    g13 = sum_parts(g13_parts)
-    S_R_0_14 = sum_parts(S_R_0_14_parts)
-    f_16 = g10
+                    S_R_0_15_parts[t, p, q] += acc
+    g11 = sum_parts(g11_parts)
+    g12 = sum_parts_t(g12_parts)
+    M_Q_0_13 = sum_parts(M_Q_0_13_parts)
+    g14 = sum_parts(g14_parts)
+    S_R_0_15 = sum_parts(S_R_0_15_parts)
+    f_16 = g11
     f_16 *= 1/2
-    grad_W_Q_17 = g11
+    grad_W_Q_17 = g12
     grad_W_Q_17 *= 1/math.sqrt(d)
-    g18 = broadcast(K_0_4, g13.T, True)
+    g18 = broadcast(K_0_4, g14.T, True)
     g19 = (-1) * g18
-    g20 = M_Q_0_12 + g19
+    g20 = M_Q_0_13 + g19
     g21 = matmul(X_0.T, g20)
     grad_W_K_22 = g21
     grad_W_K_22 *= 1/math.sqrt(d)
-    g23 = matmul(X_0.T, S_R_0_14)
+    g23 = matmul(X_0.T, S_R_0_15)
     grad_W_V_24 = matmul(g23, W_O.T)
-    grad_W_O_25 = matmul(V_0_7.T, S_R_0_14)
+    grad_W_O_25 = matmul(V_0_7.T, S_R_0_15)
     return f_16, grad_W_Q_17, grad_W_K_22, grad_W_V_24, grad_W_O_25
 
 
@@ -190,6 +166,7 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul_serial(X_0, W_Q)
     g2 = Q_0_1 * Q_0_1
     g3 = g2.sum(axis=1).reshape(-1, 1)
@@ -199,73 +176,47 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     V_0_7 = matmul_serial(X_0, W_V)
     VO_0_8 = matmul_serial(V_0_7, W_O)
     g9 = (-1) * Y_0
-    g10_parts = np.zeros((nchunks, 1, 1))
-    g11_parts = np.zeros((nchunks, d, D))
-    M_Q_0_12_parts = np.zeros((nchunks, n, d))
-    g13_parts = np.zeros((nchunks, 1, n))
-    S_R_0_14_parts = np.zeros((nchunks, n, dy))
+    K_0_4_dt = K_0_4.astype(dt)
+    VO_0_8_dt = VO_0_8.astype(dt)
+    g11_parts = np.zeros((nchunks, 1, 1))
+    g12_parts = np.zeros((nchunks, d, D))
+    M_Q_0_13_parts = np.zeros((nchunks, n, d))
+    g14_parts = np.zeros((nchunks, 1, n))
+    S_R_0_15_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((dy, block))
-        buf2 = np.empty((n, block))
-        buf3 = np.empty((d, block))
-        buf4 = np.empty((1, block))
-        left15 = np.empty((d, block))
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((dy, block), dt)
+        buf2 = np.zeros((n, block), dt)
+        buf3 = np.zeros((d, block), dt)
+        buf4 = np.zeros((1, block))
+        left10 = np.zeros((d, block), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left15[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0_4[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left15[k, b] * g
+                    left10[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_4_dt, left10, buf0)
             # S_0 = exp((1/(2*sqrt(d)))·(−dist_0))
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf1[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_8[k, c]
-                    for b in range(nb):
-                        buf1[c, b] += buf0[k, b] * g
+            np.dot(VO_0_8_dt.T, buf0, buf1)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf1[l, b] = buf1[l, b] + g9[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0_8[c, k]
-                    for b in range(nb):
-                        buf2[c, b] += buf1[k, b] * g
+            np.dot(VO_0_8_dt, buf1, buf2)
             # M_0 = S_0∘G_0
             for l in range(n):
                 for b in range(nb):
                     buf2[l, b] = buf0[l, b] * buf2[l, b]
             # M_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0_4[k, c]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(K_0_4_dt.T, buf2, buf3)
             # M_0·1
             for b in range(nb):
                 buf4[0, b] = 0.0
@@ -281,50 +232,50 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g10_parts[t, 0, 0] += acc
+            g11_parts[t, 0, 0] += acc
             # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
             for b in range(nb):
                 for q in range(d):
                     v = buf3[q, b]
                     for p in range(D):
-                        g11_parts[t, q, p] += v * X_0[j0 + b, p]
+                        g12_parts[t, q, p] += v * X_0[j0 + b, p]
             # MᵀQ_0 = M_0ᵀ·Q_0
             for b in range(nb):
                 for p in range(n):
                     v = buf2[p, b]
                     for q in range(d):
-                        M_Q_0_12_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        M_Q_0_13_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # 1ᵀ·M_0
             for l in range(n):
                 acc = 0.0
                 for b in range(nb):
                     acc += buf2[l, b]
-                g13_parts[t, 0, l] += acc
+                g14_parts[t, 0, l] += acc
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf1[q, b]
-                    S_R_0_14_parts[t, p, q] += acc
-    g10 = sum_parts(g10_parts)
-    g11 = sum_parts_t(g11_parts)
-    M_Q_0_12 = sum_parts(M_Q_0_12_parts)
-    g13 = sum_parts(g13_parts)
-    S_R_0_14 = sum_parts(S_R_0_14_parts)
-    f_16 = g10
+                    S_R_0_15_parts[t, p, q] += acc
+    g11 = sum_parts(g11_parts)
+    g12 = sum_parts_t(g12_parts)
+    M_Q_0_13 = sum_parts(M_Q_0_13_parts)
+    g14 = sum_parts(g14_parts)
+    S_R_0_15 = sum_parts(S_R_0_15_parts)
+    f_16 = g11
     f_16 *= 1/2
-    grad_W_Q_17 = g11
+    grad_W_Q_17 = g12
     grad_W_Q_17 *= 1/math.sqrt(d)
-    g18 = broadcast(K_0_4, g13.T, True)
+    g18 = broadcast(K_0_4, g14.T, True)
     g19 = (-1) * g18
-    g20 = M_Q_0_12 + g19
+    g20 = M_Q_0_13 + g19
     g21 = matmul_serial(X_0.T, g20)
     grad_W_K_22 = g21
     grad_W_K_22 *= 1/math.sqrt(d)
-    g23 = matmul_serial(X_0.T, S_R_0_14)
+    g23 = matmul_serial(X_0.T, S_R_0_15)
     grad_W_V_24 = matmul_serial(g23, W_O.T)
-    grad_W_O_25 = matmul_serial(V_0_7.T, S_R_0_14)
+    grad_W_O_25 = matmul_serial(V_0_7.T, S_R_0_15)
     return f_16, grad_W_Q_17, grad_W_K_22, grad_W_V_24, grad_W_O_25
 
 
@@ -337,6 +288,7 @@ def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - com
     dv = W_V.shape[1]
     dy = Y_0.shape[2]
     n = X_0.shape[1]
+    dt = X_0.dtype
     X_0_s = X_0.reshape(N * n, D)
     Y_0_s = Y_0.reshape(N * n, dy)
     Q_0_1 = matmul_serial(X_0_s, W_Q)
@@ -353,12 +305,12 @@ def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - com
     M_Q_0_12_parts = np.zeros((1, N * n, d))
     g13_parts = np.zeros((1, 1, N * n))
     S_R_0_14_parts = np.zeros((1, N * n, dy))
-    buf0 = np.empty((n, block))
-    buf1 = np.empty((dy, block))
-    buf2 = np.empty((n, block))
-    buf3 = np.empty((d, block))
-    buf4 = np.empty((1, block))
-    left15 = np.empty((d, block))
+    buf0 = np.zeros((n, block), dt)
+    buf1 = np.zeros((dy, block), dt)
+    buf2 = np.zeros((n, block), dt)
+    buf3 = np.zeros((d, block), dt)
+    buf4 = np.zeros((1, block))
+    left15 = np.zeros((d, block), dt)
     for i in range(N):
         for j0 in range(0, n, block):
             nb = min(block, n - j0)

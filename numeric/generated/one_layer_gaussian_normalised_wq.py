@@ -17,7 +17,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'K_0', 'VO_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'K_0', 'VO_0')
@@ -26,7 +27,7 @@ FROZEN_ARGS = ('X_0', 'W_K', 'W_O', 'W_V')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q')
 BLOCK = 32
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
 
 
@@ -36,52 +37,48 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
     d = W_Q.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul(X_0, W_Q)
     g2 = Q_0_1 * Q_0_1
     g3 = g2.sum(axis=1).reshape(-1, 1)
     g4 = K_0 * K_0
     g5 = g4.sum(axis=1).reshape(-1, 1)
     g6 = (-1) * Y_0
-    g7_parts = np.zeros((nchunks, 1, 1))
-    g8_parts = np.zeros((nchunks, d, D))
+    K_0_dt = K_0.astype(dt)
+    VO_0_dt = VO_0.astype(dt)
+    g9_parts = np.zeros((nchunks, 1, 1))
+    g10_parts = np.zeros((nchunks, d, D))
     for t in prange(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        left9 = np.empty((d, block))
-        rowmax10 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        left7 = np.zeros((d, block), dt)
+        rowmax8 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left9[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left9[k, b] * g
+                    left7[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_dt, left7, buf0)
             # exp((1/(2*sqrt(d)))·(−dist_0))
             for b in range(nb):
-                rowmax10[b] = -np.inf
+                rowmax8[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = (((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b])))))
-                    if x > rowmax10[b]:
-                        rowmax10[b] = x
+                    if x > rowmax8[b]:
+                        rowmax8[b] = x
             for b in range(nb):
-                if not rowmax10[b] > -np.inf:
-                    rowmax10[b] = 0.0
+                if not rowmax8[b] > -np.inf:
+                    rowmax8[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax10[b])
+                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax8[b])
             # exp((1/(2*sqrt(d)))·(−dist_0))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -97,27 +94,13 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g6[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(VO_0_dt, buf2, buf3)
             # (S_0∘G_0)·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -129,31 +112,24 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf0[k, b] * g
+            np.dot(K_0_dt.T, buf0, buf4)
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g7_parts[t, 0, 0] += acc
+            g9_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(D):
-                        g8_parts[t, q, p] += v * X_0[j0 + b, p]
-    g7 = sum_parts(g7_parts)
-    g8 = sum_parts_t(g8_parts)
-    f_11 = g7
+                        g10_parts[t, q, p] += v * X_0[j0 + b, p]
+    g9 = sum_parts(g9_parts)
+    g10 = sum_parts_t(g10_parts)
+    f_11 = g9
     f_11 *= 1/2
-    grad_W_Q_12 = g8
+    grad_W_Q_12 = g10
     grad_W_Q_12 *= 1/math.sqrt(d)
     return f_11, grad_W_Q_12
 
@@ -164,52 +140,48 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
     d = W_Q.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul_serial(X_0, W_Q)
     g2 = Q_0_1 * Q_0_1
     g3 = g2.sum(axis=1).reshape(-1, 1)
     g4 = K_0 * K_0
     g5 = g4.sum(axis=1).reshape(-1, 1)
     g6 = (-1) * Y_0
-    g7_parts = np.zeros((nchunks, 1, 1))
-    g8_parts = np.zeros((nchunks, d, D))
+    K_0_dt = K_0.astype(dt)
+    VO_0_dt = VO_0.astype(dt)
+    g9_parts = np.zeros((nchunks, 1, 1))
+    g10_parts = np.zeros((nchunks, d, D))
     for t in range(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        left9 = np.empty((d, block))
-        rowmax10 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        left7 = np.zeros((d, block), dt)
+        rowmax8 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left9[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left9[k, b] * g
+                    left7[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_dt, left7, buf0)
             # exp((1/(2*sqrt(d)))·(−dist_0))
             for b in range(nb):
-                rowmax10[b] = -np.inf
+                rowmax8[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = (((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b])))))
-                    if x > rowmax10[b]:
-                        rowmax10[b] = x
+                    if x > rowmax8[b]:
+                        rowmax8[b] = x
             for b in range(nb):
-                if not rowmax10[b] > -np.inf:
-                    rowmax10[b] = 0.0
+                if not rowmax8[b] > -np.inf:
+                    rowmax8[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax10[b])
+                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax8[b])
             # exp((1/(2*sqrt(d)))·(−dist_0))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -225,27 +197,13 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g6[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(VO_0_dt, buf2, buf3)
             # (S_0∘G_0)·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -257,31 +215,24 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf0[k, b] * g
+            np.dot(K_0_dt.T, buf0, buf4)
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g7_parts[t, 0, 0] += acc
+            g9_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(D):
-                        g8_parts[t, q, p] += v * X_0[j0 + b, p]
-    g7 = sum_parts(g7_parts)
-    g8 = sum_parts_t(g8_parts)
-    f_11 = g7
+                        g10_parts[t, q, p] += v * X_0[j0 + b, p]
+    g9 = sum_parts(g9_parts)
+    g10 = sum_parts_t(g10_parts)
+    f_11 = g9
     f_11 *= 1/2
-    grad_W_Q_12 = g8
+    grad_W_Q_12 = g10
     grad_W_Q_12 *= 1/math.sqrt(d)
     return f_11, grad_W_Q_12
 
@@ -294,6 +245,7 @@ def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compile
     d = W_Q.shape[1]
     dy = Y_0.shape[2]
     n = X_0.shape[1]
+    dt = X_0.dtype
     X_0_s = X_0.reshape(N * n, D)
     Y_0_s = Y_0.reshape(N * n, dy)
     K_0_s = K_0.reshape(N * n, d)
@@ -306,13 +258,13 @@ def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compile
     g6 = (-1) * Y_0_s
     g7_parts = np.zeros((1, 1, 1))
     g8_parts = np.zeros((1, d, D))
-    buf0 = np.empty((n, block))
-    buf1 = np.empty((1, block))
-    buf2 = np.empty((dy, block))
-    buf3 = np.empty((n, block))
-    buf4 = np.empty((d, block))
-    left9 = np.empty((d, block))
-    rowmax10 = np.empty(block)
+    buf0 = np.zeros((n, block), dt)
+    buf1 = np.zeros((1, block))
+    buf2 = np.zeros((dy, block), dt)
+    buf3 = np.zeros((n, block), dt)
+    buf4 = np.zeros((d, block), dt)
+    left9 = np.zeros((d, block), dt)
+    rowmax10 = np.empty(block, dt)
     for i in range(N):
         for j0 in range(0, n, block):
             nb = min(block, n - j0)

@@ -24,7 +24,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'W_K', 'W_V', 'W_O')
 BATCH_INPUTS = ('X_0', 'Y_0')
@@ -33,7 +34,7 @@ FROZEN_ARGS = ()
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q', 'grad_W_K', 'grad_W_V')
 BLOCK = 32
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
 
 
@@ -44,6 +45,7 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul(X_0, W_Q)
     g2 = Q_0_1 * Q_0_1
     g3 = g2.sum(axis=1).reshape(-1, 1)
@@ -53,49 +55,44 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     V_0_7 = matmul(X_0, W_V)
     VO_0_8 = matmul(V_0_7, W_O)
     g9 = (-1) * Y_0
-    g10_parts = np.zeros((nchunks, 1, 1))
-    g11_parts = np.zeros((nchunks, d, D))
-    P_Q_0_12_parts = np.zeros((nchunks, n, d))
-    g13_parts = np.zeros((nchunks, 1, n))
-    S_R_0_14_parts = np.zeros((nchunks, n, dy))
+    K_0_4_dt = K_0_4.astype(dt)
+    VO_0_8_dt = VO_0_8.astype(dt)
+    g12_parts = np.zeros((nchunks, 1, 1))
+    g13_parts = np.zeros((nchunks, d, D))
+    P_Q_0_14_parts = np.zeros((nchunks, n, d))
+    g15_parts = np.zeros((nchunks, 1, n))
+    S_R_0_16_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        left15 = np.empty((d, block))
-        rowmax16 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        left10 = np.zeros((d, block), dt)
+        rowmax11 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left15[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0_4[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left15[k, b] * g
+                    left10[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_4_dt, left10, buf0)
             # exp((1/(2*sqrt(d)))·(−dist_0))
             for b in range(nb):
-                rowmax16[b] = -np.inf
+                rowmax11[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = (((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b])))))
-                    if x > rowmax16[b]:
-                        rowmax16[b] = x
+                    if x > rowmax11[b]:
+                        rowmax11[b] = x
             for b in range(nb):
-                if not rowmax16[b] > -np.inf:
-                    rowmax16[b] = 0.0
+                if not rowmax11[b] > -np.inf:
+                    rowmax11[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax16[b])
+                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax11[b])
             # exp((1/(2*sqrt(d)))·(−dist_0))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -111,27 +108,13 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_8[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_8_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g9[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0_8[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(VO_0_8_dt, buf2, buf3)
             # (S_0∘G_0)·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -143,61 +126,54 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf3[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0_4[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf3[k, b] * g
+            np.dot(K_0_4_dt.T, buf3, buf4)
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g10_parts[t, 0, 0] += acc
+            g12_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(D):
-                        g11_parts[t, q, p] += v * X_0[j0 + b, p]
+                        g13_parts[t, q, p] += v * X_0[j0 + b, p]
             # PᵀQ_0 = P_0ᵀ·Q_0
             for b in range(nb):
                 for p in range(n):
                     v = buf3[p, b]
                     for q in range(d):
-                        P_Q_0_12_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        P_Q_0_14_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # 1ᵀ·P_0
             for l in range(n):
                 acc = 0.0
                 for b in range(nb):
                     acc += buf3[l, b]
-                g13_parts[t, 0, l] += acc
+                g15_parts[t, 0, l] += acc
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_14_parts[t, p, q] += acc
-    g10 = sum_parts(g10_parts)
-    g11 = sum_parts_t(g11_parts)
-    P_Q_0_12 = sum_parts(P_Q_0_12_parts)
-    g13 = sum_parts(g13_parts)
-    S_R_0_14 = sum_parts(S_R_0_14_parts)
-    f_17 = g10
+                    S_R_0_16_parts[t, p, q] += acc
+    g12 = sum_parts(g12_parts)
+    g13 = sum_parts_t(g13_parts)
+    P_Q_0_14 = sum_parts(P_Q_0_14_parts)
+    g15 = sum_parts(g15_parts)
+    S_R_0_16 = sum_parts(S_R_0_16_parts)
+    f_17 = g12
     f_17 *= 1/2
-    grad_W_Q_18 = g11
+    grad_W_Q_18 = g13
     grad_W_Q_18 *= 1/math.sqrt(d)
-    g19 = broadcast(K_0_4, g13.T, True)
+    g19 = broadcast(K_0_4, g15.T, True)
     g20 = (-1) * g19
-    g21 = P_Q_0_12 + g20
+    g21 = P_Q_0_14 + g20
     g22 = matmul(X_0.T, g21)
     grad_W_K_23 = g22
     grad_W_K_23 *= 1/math.sqrt(d)
-    g24 = matmul(X_0.T, S_R_0_14)
+    g24 = matmul(X_0.T, S_R_0_16)
     grad_W_V_25 = matmul(g24, W_O.T)
     return f_17, grad_W_Q_18, grad_W_K_23, grad_W_V_25
 
@@ -209,6 +185,7 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul_serial(X_0, W_Q)
     g2 = Q_0_1 * Q_0_1
     g3 = g2.sum(axis=1).reshape(-1, 1)
@@ -218,49 +195,44 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     V_0_7 = matmul_serial(X_0, W_V)
     VO_0_8 = matmul_serial(V_0_7, W_O)
     g9 = (-1) * Y_0
-    g10_parts = np.zeros((nchunks, 1, 1))
-    g11_parts = np.zeros((nchunks, d, D))
-    P_Q_0_12_parts = np.zeros((nchunks, n, d))
-    g13_parts = np.zeros((nchunks, 1, n))
-    S_R_0_14_parts = np.zeros((nchunks, n, dy))
+    K_0_4_dt = K_0_4.astype(dt)
+    VO_0_8_dt = VO_0_8.astype(dt)
+    g12_parts = np.zeros((nchunks, 1, 1))
+    g13_parts = np.zeros((nchunks, d, D))
+    P_Q_0_14_parts = np.zeros((nchunks, n, d))
+    g15_parts = np.zeros((nchunks, 1, n))
+    S_R_0_16_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        left15 = np.empty((d, block))
-        rowmax16 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        left10 = np.zeros((d, block), dt)
+        rowmax11 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left15[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0_4[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left15[k, b] * g
+                    left10[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_4_dt, left10, buf0)
             # exp((1/(2*sqrt(d)))·(−dist_0))
             for b in range(nb):
-                rowmax16[b] = -np.inf
+                rowmax11[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = (((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b])))))
-                    if x > rowmax16[b]:
-                        rowmax16[b] = x
+                    if x > rowmax11[b]:
+                        rowmax11[b] = x
             for b in range(nb):
-                if not rowmax16[b] > -np.inf:
-                    rowmax16[b] = 0.0
+                if not rowmax11[b] > -np.inf:
+                    rowmax11[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax16[b])
+                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax11[b])
             # exp((1/(2*sqrt(d)))·(−dist_0))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -276,27 +248,13 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_8[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_8_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g9[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0_8[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(VO_0_8_dt, buf2, buf3)
             # (S_0∘G_0)·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -308,61 +266,54 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf3[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0_4[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf3[k, b] * g
+            np.dot(K_0_4_dt.T, buf3, buf4)
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g10_parts[t, 0, 0] += acc
+            g12_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(D):
-                        g11_parts[t, q, p] += v * X_0[j0 + b, p]
+                        g13_parts[t, q, p] += v * X_0[j0 + b, p]
             # PᵀQ_0 = P_0ᵀ·Q_0
             for b in range(nb):
                 for p in range(n):
                     v = buf3[p, b]
                     for q in range(d):
-                        P_Q_0_12_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        P_Q_0_14_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # 1ᵀ·P_0
             for l in range(n):
                 acc = 0.0
                 for b in range(nb):
                     acc += buf3[l, b]
-                g13_parts[t, 0, l] += acc
+                g15_parts[t, 0, l] += acc
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_14_parts[t, p, q] += acc
-    g10 = sum_parts(g10_parts)
-    g11 = sum_parts_t(g11_parts)
-    P_Q_0_12 = sum_parts(P_Q_0_12_parts)
-    g13 = sum_parts(g13_parts)
-    S_R_0_14 = sum_parts(S_R_0_14_parts)
-    f_17 = g10
+                    S_R_0_16_parts[t, p, q] += acc
+    g12 = sum_parts(g12_parts)
+    g13 = sum_parts_t(g13_parts)
+    P_Q_0_14 = sum_parts(P_Q_0_14_parts)
+    g15 = sum_parts(g15_parts)
+    S_R_0_16 = sum_parts(S_R_0_16_parts)
+    f_17 = g12
     f_17 *= 1/2
-    grad_W_Q_18 = g11
+    grad_W_Q_18 = g13
     grad_W_Q_18 *= 1/math.sqrt(d)
-    g19 = broadcast(K_0_4, g13.T, True)
+    g19 = broadcast(K_0_4, g15.T, True)
     g20 = (-1) * g19
-    g21 = P_Q_0_12 + g20
+    g21 = P_Q_0_14 + g20
     g22 = matmul_serial(X_0.T, g21)
     grad_W_K_23 = g22
     grad_W_K_23 *= 1/math.sqrt(d)
-    g24 = matmul_serial(X_0.T, S_R_0_14)
+    g24 = matmul_serial(X_0.T, S_R_0_16)
     grad_W_V_25 = matmul_serial(g24, W_O.T)
     return f_17, grad_W_Q_18, grad_W_K_23, grad_W_V_25
 
@@ -376,6 +327,7 @@ def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - com
     dv = W_V.shape[1]
     dy = Y_0.shape[2]
     n = X_0.shape[1]
+    dt = X_0.dtype
     X_0_s = X_0.reshape(N * n, D)
     Y_0_s = Y_0.reshape(N * n, dy)
     Q_0_1 = matmul_serial(X_0_s, W_Q)
@@ -392,13 +344,13 @@ def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - com
     P_Q_0_12_parts = np.zeros((1, N * n, d))
     g13_parts = np.zeros((1, 1, N * n))
     S_R_0_14_parts = np.zeros((1, N * n, dy))
-    buf0 = np.empty((n, block))
-    buf1 = np.empty((1, block))
-    buf2 = np.empty((dy, block))
-    buf3 = np.empty((n, block))
-    buf4 = np.empty((d, block))
-    left15 = np.empty((d, block))
-    rowmax16 = np.empty(block)
+    buf0 = np.zeros((n, block), dt)
+    buf1 = np.zeros((1, block))
+    buf2 = np.zeros((dy, block), dt)
+    buf3 = np.zeros((n, block), dt)
+    buf4 = np.zeros((d, block), dt)
+    left15 = np.zeros((d, block), dt)
+    rowmax16 = np.empty(block, dt)
     for i in range(N):
         for j0 in range(0, n, block):
             nb = min(block, n - j0)

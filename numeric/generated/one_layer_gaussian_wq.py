@@ -17,7 +17,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'K_0', 'VO_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'K_0', 'VO_0')
@@ -26,7 +27,7 @@ FROZEN_ARGS = ('X_0', 'W_K', 'W_O', 'W_V')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q')
 BLOCK = 32
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', 'dy', 'n', 'd', '1', 'd')
 
 
@@ -36,76 +37,51 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
     d = W_Q.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul(X_0, W_Q)
     g2 = Q_0_1 * Q_0_1
     g3 = g2.sum(axis=1).reshape(-1, 1)
     g4 = K_0 * K_0
     g5 = g4.sum(axis=1).reshape(-1, 1)
     g6 = (-1) * Y_0
-    g7_parts = np.zeros((nchunks, 1, 1))
-    g8_parts = np.zeros((nchunks, d, D))
+    K_0_dt = K_0.astype(dt)
+    VO_0_dt = VO_0.astype(dt)
+    g8_parts = np.zeros((nchunks, 1, 1))
+    g9_parts = np.zeros((nchunks, d, D))
     for t in prange(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((dy, block))
-        buf2 = np.empty((n, block))
-        buf3 = np.empty((d, block))
-        buf4 = np.empty((1, block))
-        left9 = np.empty((d, block))
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((dy, block), dt)
+        buf2 = np.zeros((n, block), dt)
+        buf3 = np.zeros((d, block), dt)
+        buf4 = np.zeros((1, block))
+        left7 = np.zeros((d, block), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left9[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left9[k, b] * g
+                    left7[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_dt, left7, buf0)
             # S_0 = exp((1/(2*sqrt(d)))·(−dist_0))
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf1[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0[k, c]
-                    for b in range(nb):
-                        buf1[c, b] += buf0[k, b] * g
+            np.dot(VO_0_dt.T, buf0, buf1)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf1[l, b] = buf1[l, b] + g6[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0[c, k]
-                    for b in range(nb):
-                        buf2[c, b] += buf1[k, b] * g
+            np.dot(VO_0_dt, buf1, buf2)
             # M_0 = S_0∘G_0
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = buf0[l, b] * buf2[l, b]
             # M_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0[k, c]
-                    for b in range(nb):
-                        buf3[c, b] += buf0[k, b] * g
+            np.dot(K_0_dt.T, buf0, buf3)
             # M_0·1
             for b in range(nb):
                 buf4[0, b] = 0.0
@@ -121,18 +97,18 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g7_parts[t, 0, 0] += acc
+            g8_parts[t, 0, 0] += acc
             # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
             for b in range(nb):
                 for q in range(d):
                     v = buf3[q, b]
                     for p in range(D):
-                        g8_parts[t, q, p] += v * X_0[j0 + b, p]
-    g7 = sum_parts(g7_parts)
-    g8 = sum_parts_t(g8_parts)
-    f_10 = g7
+                        g9_parts[t, q, p] += v * X_0[j0 + b, p]
+    g8 = sum_parts(g8_parts)
+    g9 = sum_parts_t(g9_parts)
+    f_10 = g8
     f_10 *= 1/2
-    grad_W_Q_11 = g8
+    grad_W_Q_11 = g9
     grad_W_Q_11 *= 1/math.sqrt(d)
     return f_10, grad_W_Q_11
 
@@ -143,76 +119,51 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
     d = W_Q.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul_serial(X_0, W_Q)
     g2 = Q_0_1 * Q_0_1
     g3 = g2.sum(axis=1).reshape(-1, 1)
     g4 = K_0 * K_0
     g5 = g4.sum(axis=1).reshape(-1, 1)
     g6 = (-1) * Y_0
-    g7_parts = np.zeros((nchunks, 1, 1))
-    g8_parts = np.zeros((nchunks, d, D))
+    K_0_dt = K_0.astype(dt)
+    VO_0_dt = VO_0.astype(dt)
+    g8_parts = np.zeros((nchunks, 1, 1))
+    g9_parts = np.zeros((nchunks, d, D))
     for t in range(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((dy, block))
-        buf2 = np.empty((n, block))
-        buf3 = np.empty((d, block))
-        buf4 = np.empty((1, block))
-        left9 = np.empty((d, block))
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((dy, block), dt)
+        buf2 = np.zeros((n, block), dt)
+        buf3 = np.zeros((d, block), dt)
+        buf4 = np.zeros((1, block))
+        left7 = np.zeros((d, block), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left9[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left9[k, b] * g
+                    left7[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_dt, left7, buf0)
             # S_0 = exp((1/(2*sqrt(d)))·(−dist_0))
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf1[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0[k, c]
-                    for b in range(nb):
-                        buf1[c, b] += buf0[k, b] * g
+            np.dot(VO_0_dt.T, buf0, buf1)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf1[l, b] = buf1[l, b] + g6[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0[c, k]
-                    for b in range(nb):
-                        buf2[c, b] += buf1[k, b] * g
+            np.dot(VO_0_dt, buf1, buf2)
             # M_0 = S_0∘G_0
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = buf0[l, b] * buf2[l, b]
             # M_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0[k, c]
-                    for b in range(nb):
-                        buf3[c, b] += buf0[k, b] * g
+            np.dot(K_0_dt.T, buf0, buf3)
             # M_0·1
             for b in range(nb):
                 buf4[0, b] = 0.0
@@ -228,18 +179,18 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g7_parts[t, 0, 0] += acc
+            g8_parts[t, 0, 0] += acc
             # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
             for b in range(nb):
                 for q in range(d):
                     v = buf3[q, b]
                     for p in range(D):
-                        g8_parts[t, q, p] += v * X_0[j0 + b, p]
-    g7 = sum_parts(g7_parts)
-    g8 = sum_parts_t(g8_parts)
-    f_10 = g7
+                        g9_parts[t, q, p] += v * X_0[j0 + b, p]
+    g8 = sum_parts(g8_parts)
+    g9 = sum_parts_t(g9_parts)
+    f_10 = g8
     f_10 *= 1/2
-    grad_W_Q_11 = g8
+    grad_W_Q_11 = g9
     grad_W_Q_11 *= 1/math.sqrt(d)
     return f_10, grad_W_Q_11
 
@@ -252,6 +203,7 @@ def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compile
     d = W_Q.shape[1]
     dy = Y_0.shape[2]
     n = X_0.shape[1]
+    dt = X_0.dtype
     X_0_s = X_0.reshape(N * n, D)
     Y_0_s = Y_0.reshape(N * n, dy)
     K_0_s = K_0.reshape(N * n, d)
@@ -264,12 +216,12 @@ def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compile
     g6 = (-1) * Y_0_s
     g7_parts = np.zeros((1, 1, 1))
     g8_parts = np.zeros((1, d, D))
-    buf0 = np.empty((n, block))
-    buf1 = np.empty((dy, block))
-    buf2 = np.empty((n, block))
-    buf3 = np.empty((d, block))
-    buf4 = np.empty((1, block))
-    left9 = np.empty((d, block))
+    buf0 = np.zeros((n, block), dt)
+    buf1 = np.zeros((dy, block), dt)
+    buf2 = np.zeros((n, block), dt)
+    buf3 = np.zeros((d, block), dt)
+    buf4 = np.zeros((1, block))
+    left9 = np.zeros((d, block), dt)
     for i in range(N):
         for j0 in range(0, n, block):
             nb = min(block, n - j0)

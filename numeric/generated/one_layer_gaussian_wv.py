@@ -17,7 +17,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_V', 'W_O', 'Q_0', 'K_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'Q_0', 'K_0')
@@ -26,7 +27,7 @@ FROZEN_ARGS = ('X_0', 'W_K', 'W_Q')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_V')
 BLOCK = 32
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', 'dy', 'd')
 
 
@@ -37,6 +38,7 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     g1 = Q_0 * Q_0
     g2 = g1.sum(axis=1).reshape(-1, 1)
     g3 = K_0 * K_0
@@ -44,41 +46,29 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
     V_0_5 = matmul(X_0, W_V)
     VO_0_6 = matmul(V_0_5, W_O)
     g7 = (-1) * Y_0
-    g8_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_9_parts = np.zeros((nchunks, n, dy))
+    K_0_dt = K_0.astype(dt)
+    VO_0_6_dt = VO_0_6.astype(dt)
+    g9_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_10_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((dy, block))
-        left10 = np.empty((d, block))
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((dy, block), dt)
+        left8 = np.zeros((d, block), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left10[k, b] = Q_0[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left10[k, b] * g
+                    left8[k, b] = Q_0[j0 + b, k]
+            np.dot(K_0_dt, left8, buf0)
             # S_0 = exp((1/(2*sqrt(d)))·(−dist_0))
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g2[j0 + b, 0] + g4[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf1[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_6[k, c]
-                    for b in range(nb):
-                        buf1[c, b] += buf0[k, b] * g
+            np.dot(VO_0_6_dt.T, buf0, buf1)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -88,19 +78,19 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g8_parts[t, 0, 0] += acc
+            g9_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf1[q, b]
-                    S_R_0_9_parts[t, p, q] += acc
-    g8 = sum_parts(g8_parts)
-    S_R_0_9 = sum_parts(S_R_0_9_parts)
-    f_11 = g8
+                    S_R_0_10_parts[t, p, q] += acc
+    g9 = sum_parts(g9_parts)
+    S_R_0_10 = sum_parts(S_R_0_10_parts)
+    f_11 = g9
     f_11 *= 1/2
-    g12 = matmul(X_0.T, S_R_0_9)
+    g12 = matmul(X_0.T, S_R_0_10)
     grad_W_V_13 = matmul(g12, W_O.T)
     return f_11, grad_W_V_13
 
@@ -112,6 +102,7 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     g1 = Q_0 * Q_0
     g2 = g1.sum(axis=1).reshape(-1, 1)
     g3 = K_0 * K_0
@@ -119,41 +110,29 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
     V_0_5 = matmul_serial(X_0, W_V)
     VO_0_6 = matmul_serial(V_0_5, W_O)
     g7 = (-1) * Y_0
-    g8_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_9_parts = np.zeros((nchunks, n, dy))
+    K_0_dt = K_0.astype(dt)
+    VO_0_6_dt = VO_0_6.astype(dt)
+    g9_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_10_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((dy, block))
-        left10 = np.empty((d, block))
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((dy, block), dt)
+        left8 = np.zeros((d, block), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left10[k, b] = Q_0[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left10[k, b] * g
+                    left8[k, b] = Q_0[j0 + b, k]
+            np.dot(K_0_dt, left8, buf0)
             # S_0 = exp((1/(2*sqrt(d)))·(−dist_0))
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g2[j0 + b, 0] + g4[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf1[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_6[k, c]
-                    for b in range(nb):
-                        buf1[c, b] += buf0[k, b] * g
+            np.dot(VO_0_6_dt.T, buf0, buf1)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -163,19 +142,19 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g8_parts[t, 0, 0] += acc
+            g9_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf1[q, b]
-                    S_R_0_9_parts[t, p, q] += acc
-    g8 = sum_parts(g8_parts)
-    S_R_0_9 = sum_parts(S_R_0_9_parts)
-    f_11 = g8
+                    S_R_0_10_parts[t, p, q] += acc
+    g9 = sum_parts(g9_parts)
+    S_R_0_10 = sum_parts(S_R_0_10_parts)
+    f_11 = g9
     f_11 *= 1/2
-    g12 = matmul_serial(X_0.T, S_R_0_9)
+    g12 = matmul_serial(X_0.T, S_R_0_10)
     grad_W_V_13 = matmul_serial(g12, W_O.T)
     return f_11, grad_W_V_13
 
@@ -189,6 +168,7 @@ def batch_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, block):  # pragma: no cover - com
     dv = W_V.shape[1]
     dy = Y_0.shape[2]
     n = X_0.shape[1]
+    dt = X_0.dtype
     X_0_s = X_0.reshape(N * n, D)
     Y_0_s = Y_0.reshape(N * n, dy)
     Q_0_s = Q_0.reshape(N * n, d)
@@ -202,9 +182,9 @@ def batch_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, block):  # pragma: no cover - com
     g7 = (-1) * Y_0_s
     g8_parts = np.zeros((1, 1, 1))
     S_R_0_9_parts = np.zeros((1, N * n, dy))
-    buf0 = np.empty((n, block))
-    buf1 = np.empty((dy, block))
-    left10 = np.empty((d, block))
+    buf0 = np.zeros((n, block), dt)
+    buf1 = np.zeros((dy, block), dt)
+    left10 = np.zeros((d, block), dt)
     for i in range(N):
         for j0 in range(0, n, block):
             nb = min(block, n - j0)

@@ -16,7 +16,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'K_0', 'VO_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'K_0', 'VO_0')
@@ -25,7 +26,7 @@ FROZEN_ARGS = ('X_0', 'W_K', 'W_O', 'W_V')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q')
 BLOCK = 32
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
 
 
@@ -35,48 +36,44 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
     d = W_Q.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul(X_0, W_Q)
     g2 = (-1) * Y_0
-    g3_parts = np.zeros((nchunks, 1, 1))
-    g4_parts = np.zeros((nchunks, d, D))
+    K_0_dt = K_0.astype(dt)
+    VO_0_dt = VO_0.astype(dt)
+    g5_parts = np.zeros((nchunks, 1, 1))
+    g6_parts = np.zeros((nchunks, d, D))
     for t in prange(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        left5 = np.empty((d, block))
-        rowmax6 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        left3 = np.zeros((d, block), dt)
+        rowmax4 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left5[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left5[k, b] * g
+                    left3[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_dt, left3, buf0)
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))
             for b in range(nb):
-                rowmax6[b] = -np.inf
+                rowmax4[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = ((1/math.sqrt(d)) * buf0[l, b])
-                    if x > rowmax6[b]:
-                        rowmax6[b] = x
+                    if x > rowmax4[b]:
+                        rowmax4[b] = x
             for b in range(nb):
-                if not rowmax6[b] > -np.inf:
-                    rowmax6[b] = 0.0
+                if not rowmax4[b] > -np.inf:
+                    rowmax4[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax6[b])
+                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax4[b])
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -92,27 +89,13 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g2[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(VO_0_dt, buf2, buf3)
             # (S_0∘G_0)·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -124,31 +107,24 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf0[k, b] * g
+            np.dot(K_0_dt.T, buf0, buf4)
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g3_parts[t, 0, 0] += acc
+            g5_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(D):
-                        g4_parts[t, q, p] += v * X_0[j0 + b, p]
-    g3 = sum_parts(g3_parts)
-    g4 = sum_parts_t(g4_parts)
-    f_7 = g3
+                        g6_parts[t, q, p] += v * X_0[j0 + b, p]
+    g5 = sum_parts(g5_parts)
+    g6 = sum_parts_t(g6_parts)
+    f_7 = g5
     f_7 *= 1/2
-    grad_W_Q_8 = g4
+    grad_W_Q_8 = g6
     grad_W_Q_8 *= 1/math.sqrt(d)
     return f_7, grad_W_Q_8
 
@@ -159,48 +135,44 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
     d = W_Q.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul_serial(X_0, W_Q)
     g2 = (-1) * Y_0
-    g3_parts = np.zeros((nchunks, 1, 1))
-    g4_parts = np.zeros((nchunks, d, D))
+    K_0_dt = K_0.astype(dt)
+    VO_0_dt = VO_0.astype(dt)
+    g5_parts = np.zeros((nchunks, 1, 1))
+    g6_parts = np.zeros((nchunks, d, D))
     for t in range(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        left5 = np.empty((d, block))
-        rowmax6 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        left3 = np.zeros((d, block), dt)
+        rowmax4 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left5[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left5[k, b] * g
+                    left3[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_dt, left3, buf0)
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))
             for b in range(nb):
-                rowmax6[b] = -np.inf
+                rowmax4[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = ((1/math.sqrt(d)) * buf0[l, b])
-                    if x > rowmax6[b]:
-                        rowmax6[b] = x
+                    if x > rowmax4[b]:
+                        rowmax4[b] = x
             for b in range(nb):
-                if not rowmax6[b] > -np.inf:
-                    rowmax6[b] = 0.0
+                if not rowmax4[b] > -np.inf:
+                    rowmax4[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax6[b])
+                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax4[b])
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -216,27 +188,13 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g2[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(VO_0_dt, buf2, buf3)
             # (S_0∘G_0)·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -248,31 +206,24 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf0[k, b] * g
+            np.dot(K_0_dt.T, buf0, buf4)
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g3_parts[t, 0, 0] += acc
+            g5_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(D):
-                        g4_parts[t, q, p] += v * X_0[j0 + b, p]
-    g3 = sum_parts(g3_parts)
-    g4 = sum_parts_t(g4_parts)
-    f_7 = g3
+                        g6_parts[t, q, p] += v * X_0[j0 + b, p]
+    g5 = sum_parts(g5_parts)
+    g6 = sum_parts_t(g6_parts)
+    f_7 = g5
     f_7 *= 1/2
-    grad_W_Q_8 = g4
+    grad_W_Q_8 = g6
     grad_W_Q_8 *= 1/math.sqrt(d)
     return f_7, grad_W_Q_8
 
@@ -285,6 +236,7 @@ def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compile
     d = W_Q.shape[1]
     dy = Y_0.shape[2]
     n = X_0.shape[1]
+    dt = X_0.dtype
     X_0_s = X_0.reshape(N * n, D)
     Y_0_s = Y_0.reshape(N * n, dy)
     K_0_s = K_0.reshape(N * n, d)
@@ -293,13 +245,13 @@ def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compile
     g2 = (-1) * Y_0_s
     g3_parts = np.zeros((1, 1, 1))
     g4_parts = np.zeros((1, d, D))
-    buf0 = np.empty((n, block))
-    buf1 = np.empty((1, block))
-    buf2 = np.empty((dy, block))
-    buf3 = np.empty((n, block))
-    buf4 = np.empty((d, block))
-    left5 = np.empty((d, block))
-    rowmax6 = np.empty(block)
+    buf0 = np.zeros((n, block), dt)
+    buf1 = np.zeros((1, block))
+    buf2 = np.zeros((dy, block), dt)
+    buf3 = np.zeros((n, block), dt)
+    buf4 = np.zeros((d, block), dt)
+    left5 = np.zeros((d, block), dt)
+    rowmax6 = np.empty(block, dt)
     for i in range(N):
         for j0 in range(0, n, block):
             nb = min(block, n - j0)

@@ -23,7 +23,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'W_K', 'W_V', 'W_O')
 BATCH_INPUTS = ('X_0', 'Y_0')
@@ -32,7 +33,7 @@ FROZEN_ARGS = ()
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q', 'grad_W_K', 'grad_W_V')
 BLOCK = 32
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
 
 
@@ -43,53 +44,49 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul(X_0, W_Q)
     K_0_2 = matmul(X_0, W_K)
     V_0_3 = matmul(X_0, W_V)
     VO_0_4 = matmul(V_0_3, W_O)
     g5 = (-1) * Y_0
-    g6_parts = np.zeros((nchunks, 1, 1))
-    g7_parts = np.zeros((nchunks, d, D))
-    P_Q_0_8_parts = np.zeros((nchunks, n, d))
-    S_R_0_9_parts = np.zeros((nchunks, n, dy))
+    K_0_2_dt = K_0_2.astype(dt)
+    VO_0_4_dt = VO_0_4.astype(dt)
+    g8_parts = np.zeros((nchunks, 1, 1))
+    g9_parts = np.zeros((nchunks, d, D))
+    P_Q_0_10_parts = np.zeros((nchunks, n, d))
+    S_R_0_11_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        left10 = np.empty((d, block))
-        rowmax11 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        left6 = np.zeros((d, block), dt)
+        rowmax7 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left10[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0_2[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left10[k, b] * g
+                    left6[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_2_dt, left6, buf0)
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))
             for b in range(nb):
-                rowmax11[b] = -np.inf
+                rowmax7[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = ((1/math.sqrt(d)) * buf0[l, b])
-                    if x > rowmax11[b]:
-                        rowmax11[b] = x
+                    if x > rowmax7[b]:
+                        rowmax7[b] = x
             for b in range(nb):
-                if not rowmax11[b] > -np.inf:
-                    rowmax11[b] = 0.0
+                if not rowmax7[b] > -np.inf:
+                    rowmax7[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax11[b])
+                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax7[b])
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -105,27 +102,13 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_4[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_4_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g5[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0_4[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(VO_0_4_dt, buf2, buf3)
             # (S_0∘G_0)·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -137,51 +120,44 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf3[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0_2[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf3[k, b] * g
+            np.dot(K_0_2_dt.T, buf3, buf4)
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g6_parts[t, 0, 0] += acc
+            g8_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(D):
-                        g7_parts[t, q, p] += v * X_0[j0 + b, p]
+                        g9_parts[t, q, p] += v * X_0[j0 + b, p]
             # PᵀQ_0 = P_0ᵀ·Q_0
             for b in range(nb):
                 for p in range(n):
                     v = buf3[p, b]
                     for q in range(d):
-                        P_Q_0_8_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        P_Q_0_10_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_9_parts[t, p, q] += acc
-    g6 = sum_parts(g6_parts)
-    g7 = sum_parts_t(g7_parts)
-    P_Q_0_8 = sum_parts(P_Q_0_8_parts)
-    S_R_0_9 = sum_parts(S_R_0_9_parts)
-    f_12 = g6
+                    S_R_0_11_parts[t, p, q] += acc
+    g8 = sum_parts(g8_parts)
+    g9 = sum_parts_t(g9_parts)
+    P_Q_0_10 = sum_parts(P_Q_0_10_parts)
+    S_R_0_11 = sum_parts(S_R_0_11_parts)
+    f_12 = g8
     f_12 *= 1/2
-    grad_W_Q_13 = g7
+    grad_W_Q_13 = g9
     grad_W_Q_13 *= 1/math.sqrt(d)
-    g14 = matmul(X_0.T, P_Q_0_8)
+    g14 = matmul(X_0.T, P_Q_0_10)
     grad_W_K_15 = g14
     grad_W_K_15 *= 1/math.sqrt(d)
-    g16 = matmul(X_0.T, S_R_0_9)
+    g16 = matmul(X_0.T, S_R_0_11)
     grad_W_V_17 = matmul(g16, W_O.T)
     return f_12, grad_W_Q_13, grad_W_K_15, grad_W_V_17
 
@@ -193,53 +169,49 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     Q_0_1 = matmul_serial(X_0, W_Q)
     K_0_2 = matmul_serial(X_0, W_K)
     V_0_3 = matmul_serial(X_0, W_V)
     VO_0_4 = matmul_serial(V_0_3, W_O)
     g5 = (-1) * Y_0
-    g6_parts = np.zeros((nchunks, 1, 1))
-    g7_parts = np.zeros((nchunks, d, D))
-    P_Q_0_8_parts = np.zeros((nchunks, n, d))
-    S_R_0_9_parts = np.zeros((nchunks, n, dy))
+    K_0_2_dt = K_0_2.astype(dt)
+    VO_0_4_dt = VO_0_4.astype(dt)
+    g8_parts = np.zeros((nchunks, 1, 1))
+    g9_parts = np.zeros((nchunks, d, D))
+    P_Q_0_10_parts = np.zeros((nchunks, n, d))
+    S_R_0_11_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        buf3 = np.empty((n, block))
-        buf4 = np.empty((d, block))
-        left10 = np.empty((d, block))
-        rowmax11 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        buf3 = np.zeros((n, block), dt)
+        buf4 = np.zeros((d, block), dt)
+        left6 = np.zeros((d, block), dt)
+        rowmax7 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left10[k, b] = Q_0_1[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0_2[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left10[k, b] * g
+                    left6[k, b] = Q_0_1[j0 + b, k]
+            np.dot(K_0_2_dt, left6, buf0)
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))
             for b in range(nb):
-                rowmax11[b] = -np.inf
+                rowmax7[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = ((1/math.sqrt(d)) * buf0[l, b])
-                    if x > rowmax11[b]:
-                        rowmax11[b] = x
+                    if x > rowmax7[b]:
+                        rowmax7[b] = x
             for b in range(nb):
-                if not rowmax11[b] > -np.inf:
-                    rowmax11[b] = 0.0
+                if not rowmax7[b] > -np.inf:
+                    rowmax7[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax11[b])
+                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax7[b])
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -255,27 +227,13 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_4[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_4_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
                     buf2[l, b] = buf2[l, b] + g5[j0 + b, l]
             # G_0 = R_0·VO_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf3[c, b] = 0.0
-            for c in range(n):
-                for k in range(dy):
-                    g = VO_0_4[c, k]
-                    for b in range(nb):
-                        buf3[c, b] += buf2[k, b] * g
+            np.dot(VO_0_4_dt, buf2, buf3)
             # (S_0∘G_0)·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -287,51 +245,44 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf3[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            for c in range(d):
-                for b in range(nb):
-                    buf4[c, b] = 0.0
-            for k in range(n):
-                for c in range(d):
-                    g = K_0_2[k, c]
-                    for b in range(nb):
-                        buf4[c, b] += buf3[k, b] * g
+            np.dot(K_0_2_dt.T, buf3, buf4)
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g6_parts[t, 0, 0] += acc
+            g8_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
             for b in range(nb):
                 for q in range(d):
                     v = buf4[q, b]
                     for p in range(D):
-                        g7_parts[t, q, p] += v * X_0[j0 + b, p]
+                        g9_parts[t, q, p] += v * X_0[j0 + b, p]
             # PᵀQ_0 = P_0ᵀ·Q_0
             for b in range(nb):
                 for p in range(n):
                     v = buf3[p, b]
                     for q in range(d):
-                        P_Q_0_8_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        P_Q_0_10_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_9_parts[t, p, q] += acc
-    g6 = sum_parts(g6_parts)
-    g7 = sum_parts_t(g7_parts)
-    P_Q_0_8 = sum_parts(P_Q_0_8_parts)
-    S_R_0_9 = sum_parts(S_R_0_9_parts)
-    f_12 = g6
+                    S_R_0_11_parts[t, p, q] += acc
+    g8 = sum_parts(g8_parts)
+    g9 = sum_parts_t(g9_parts)
+    P_Q_0_10 = sum_parts(P_Q_0_10_parts)
+    S_R_0_11 = sum_parts(S_R_0_11_parts)
+    f_12 = g8
     f_12 *= 1/2
-    grad_W_Q_13 = g7
+    grad_W_Q_13 = g9
     grad_W_Q_13 *= 1/math.sqrt(d)
-    g14 = matmul_serial(X_0.T, P_Q_0_8)
+    g14 = matmul_serial(X_0.T, P_Q_0_10)
     grad_W_K_15 = g14
     grad_W_K_15 *= 1/math.sqrt(d)
-    g16 = matmul_serial(X_0.T, S_R_0_9)
+    g16 = matmul_serial(X_0.T, S_R_0_11)
     grad_W_V_17 = matmul_serial(g16, W_O.T)
     return f_12, grad_W_Q_13, grad_W_K_15, grad_W_V_17
 
@@ -345,6 +296,7 @@ def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - com
     dv = W_V.shape[1]
     dy = Y_0.shape[2]
     n = X_0.shape[1]
+    dt = X_0.dtype
     X_0_s = X_0.reshape(N * n, D)
     Y_0_s = Y_0.reshape(N * n, dy)
     Q_0_1 = matmul_serial(X_0_s, W_Q)
@@ -356,13 +308,13 @@ def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - com
     g7_parts = np.zeros((1, d, D))
     P_Q_0_8_parts = np.zeros((1, N * n, d))
     S_R_0_9_parts = np.zeros((1, N * n, dy))
-    buf0 = np.empty((n, block))
-    buf1 = np.empty((1, block))
-    buf2 = np.empty((dy, block))
-    buf3 = np.empty((n, block))
-    buf4 = np.empty((d, block))
-    left10 = np.empty((d, block))
-    rowmax11 = np.empty(block)
+    buf0 = np.zeros((n, block), dt)
+    buf1 = np.zeros((1, block))
+    buf2 = np.zeros((dy, block), dt)
+    buf3 = np.zeros((n, block), dt)
+    buf4 = np.zeros((d, block), dt)
+    left10 = np.zeros((d, block), dt)
+    rowmax11 = np.empty(block, dt)
     for i in range(N):
         for j0 in range(0, n, block):
             nb = min(block, n - j0)

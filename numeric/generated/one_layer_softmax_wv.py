@@ -16,7 +16,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, exp_nonpos, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_V', 'W_O', 'Q_0', 'K_0')
 BATCH_INPUTS = ('X_0', 'Y_0', 'Q_0', 'K_0')
@@ -25,7 +26,7 @@ FROZEN_ARGS = ('X_0', 'W_K', 'W_Q')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_V')
 BLOCK = 32
-# per thread of `kernel`: the columns of each of its (columns × block) float64 buffers, in the sizes above
+# per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'dy', 'd', '1')
 
 
@@ -36,47 +37,43 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     V_0_1 = matmul(X_0, W_V)
     VO_0_2 = matmul(V_0_1, W_O)
     g3 = (-1) * Y_0
-    g4_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_5_parts = np.zeros((nchunks, n, dy))
+    K_0_dt = K_0.astype(dt)
+    VO_0_2_dt = VO_0_2.astype(dt)
+    g6_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_7_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        left6 = np.empty((d, block))
-        rowmax7 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        left4 = np.zeros((d, block), dt)
+        rowmax5 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left6[k, b] = Q_0[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left6[k, b] * g
+                    left4[k, b] = Q_0[j0 + b, k]
+            np.dot(K_0_dt, left4, buf0)
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))
             for b in range(nb):
-                rowmax7[b] = -np.inf
+                rowmax5[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = ((1/math.sqrt(d)) * buf0[l, b])
-                    if x > rowmax7[b]:
-                        rowmax7[b] = x
+                    if x > rowmax5[b]:
+                        rowmax5[b] = x
             for b in range(nb):
-                if not rowmax7[b] > -np.inf:
-                    rowmax7[b] = 0.0
+                if not rowmax5[b] > -np.inf:
+                    rowmax5[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax7[b])
+                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax5[b])
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -92,14 +89,7 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_2[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_2_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -109,19 +99,19 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g4_parts[t, 0, 0] += acc
+            g6_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_5_parts[t, p, q] += acc
-    g4 = sum_parts(g4_parts)
-    S_R_0_5 = sum_parts(S_R_0_5_parts)
-    f_8 = g4
+                    S_R_0_7_parts[t, p, q] += acc
+    g6 = sum_parts(g6_parts)
+    S_R_0_7 = sum_parts(S_R_0_7_parts)
+    f_8 = g6
     f_8 *= 1/2
-    g9 = matmul(X_0.T, S_R_0_5)
+    g9 = matmul(X_0.T, S_R_0_7)
     grad_W_V_10 = matmul(g9, W_O.T)
     return f_8, grad_W_V_10
 
@@ -133,47 +123,43 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
     dv = W_V.shape[1]
     dy = Y_0.shape[1]
     n = X_0.shape[0]
+    dt = X_0.dtype
     V_0_1 = matmul_serial(X_0, W_V)
     VO_0_2 = matmul_serial(V_0_1, W_O)
     g3 = (-1) * Y_0
-    g4_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_5_parts = np.zeros((nchunks, n, dy))
+    K_0_dt = K_0.astype(dt)
+    VO_0_2_dt = VO_0_2.astype(dt)
+    g6_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_7_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
-        buf0 = np.empty((n, block))
-        buf1 = np.empty((1, block))
-        buf2 = np.empty((dy, block))
-        left6 = np.empty((d, block))
-        rowmax7 = np.empty(block)
+        buf0 = np.zeros((n, block), dt)
+        buf1 = np.zeros((1, block))
+        buf2 = np.zeros((dy, block), dt)
+        left4 = np.zeros((d, block), dt)
+        rowmax5 = np.empty(block, dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
             nb = min(block, stop - j0)
             # Q_0·K_0ᵀ
-            for c in range(n):
-                for b in range(nb):
-                    buf0[c, b] = 0.0
             for k in range(d):
                 for b in range(nb):
-                    left6[k, b] = Q_0[j0 + b, k]
-            for c in range(n):
-                for k in range(d):
-                    g = K_0[c, k]
-                    for b in range(nb):
-                        buf0[c, b] += left6[k, b] * g
+                    left4[k, b] = Q_0[j0 + b, k]
+            np.dot(K_0_dt, left4, buf0)
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))
             for b in range(nb):
-                rowmax7[b] = -np.inf
+                rowmax5[b] = -np.inf
             for l in range(n):
                 for b in range(nb):
                     x = ((1/math.sqrt(d)) * buf0[l, b])
-                    if x > rowmax7[b]:
-                        rowmax7[b] = x
+                    if x > rowmax5[b]:
+                        rowmax5[b] = x
             for b in range(nb):
-                if not rowmax7[b] > -np.inf:
-                    rowmax7[b] = 0.0
+                if not rowmax5[b] > -np.inf:
+                    rowmax5[b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax7[b])
+                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax5[b])
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
             for b in range(nb):
                 buf1[0, b] = 0.0
@@ -189,14 +175,7 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            for c in range(dy):
-                for b in range(nb):
-                    buf2[c, b] = 0.0
-            for k in range(n):
-                for c in range(dy):
-                    g = VO_0_2[k, c]
-                    for b in range(nb):
-                        buf2[c, b] += buf0[k, b] * g
+            np.dot(VO_0_2_dt.T, buf0, buf2)
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -206,19 +185,19 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g4_parts[t, 0, 0] += acc
+            g6_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
             for p in range(n):
                 for q in range(dy):
                     acc = 0.0
                     for b in range(nb):
                         acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_5_parts[t, p, q] += acc
-    g4 = sum_parts(g4_parts)
-    S_R_0_5 = sum_parts(S_R_0_5_parts)
-    f_8 = g4
+                    S_R_0_7_parts[t, p, q] += acc
+    g6 = sum_parts(g6_parts)
+    S_R_0_7 = sum_parts(S_R_0_7_parts)
+    f_8 = g6
     f_8 *= 1/2
-    g9 = matmul_serial(X_0.T, S_R_0_5)
+    g9 = matmul_serial(X_0.T, S_R_0_7)
     grad_W_V_10 = matmul_serial(g9, W_O.T)
     return f_8, grad_W_V_10
 
@@ -232,6 +211,7 @@ def batch_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, block):  # pragma: no cover - com
     dv = W_V.shape[1]
     dy = Y_0.shape[2]
     n = X_0.shape[1]
+    dt = X_0.dtype
     X_0_s = X_0.reshape(N * n, D)
     Y_0_s = Y_0.reshape(N * n, dy)
     Q_0_s = Q_0.reshape(N * n, d)
@@ -241,11 +221,11 @@ def batch_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, block):  # pragma: no cover - com
     g3 = (-1) * Y_0_s
     g4_parts = np.zeros((1, 1, 1))
     S_R_0_5_parts = np.zeros((1, N * n, dy))
-    buf0 = np.empty((n, block))
-    buf1 = np.empty((1, block))
-    buf2 = np.empty((dy, block))
-    left6 = np.empty((d, block))
-    rowmax7 = np.empty(block)
+    buf0 = np.zeros((n, block), dt)
+    buf1 = np.zeros((1, block))
+    buf2 = np.zeros((dy, block), dt)
+    left6 = np.zeros((d, block), dt)
+    rowmax7 = np.empty(block, dt)
     for i in range(N):
         for j0 in range(0, n, block):
             nb = min(block, n - j0)

@@ -1,0 +1,130 @@
+"""exp on (−∞, 0], written so that LLVM vectorises it inside a kernel's loops (float64 and float32).
+
+Softmax takes exp of scores after the row maximum is subtracted, so every argument is ≤ 0. ``math.exp`` in a
+Numba loop is a libm call per entry and never vectorises; this one is a few multiply-adds and integer ops:
+
+- range reduction: k = round(x/ln 2) by the shifter trick (t = x·log₂e + 1.5·2^p rounds to an integer in the
+  low bits of t, p = 52 or 23), r = (x − k·ln2_hi) − k·ln2_lo (Cody–Waite: k·ln2_hi is exact), |r| ≤ ln2/2;
+- exp(r) by its Taylor polynomial (degree 13 in float64, 7 in float32; truncation below 0.05 ulp), Horner;
+- the scaling by 2^k on the exponent bits, in two factors 2^⌊k/2⌋·2^(k−⌊k/2⌋), each a normal number, so that
+  a result in the subnormal range is rounded once, by the last multiplication.
+
+Arguments below the underflow threshold give 0, 0 gives 1, a positive argument is treated as 0 and NaN stays NaN.
+The claim ``attngrad/vexp-accuracy[...]`` (derive/papers/kernels.py) measures the largest error in ulps against
+exp at 50 digits over the whole range; tests/test_vexp.py sweeps every float32 argument.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
+
+# float64: shifter 1.5·2^52; fdlibm's ln 2 split (k·LN2_HI exact for |k| < 2^20); below −746 exp rounds to 0
+_SHIFT64 = 6755399441055744.0
+_LOG2E64 = 1.4426950408889634
+_LN2_HI64 = 6.93147180369123816490e-01
+_LN2_LO64 = 1.90821492927058770002e-10
+_FLOOR64 = -746.0
+_BIAS64 = 1023
+_COEF64 = tuple(1.0 / math.factorial(i) for i in range(14))  # Taylor coefficients of exp, degree 13
+
+# float32: shifter 1.5·2^23; Cephes' ln 2 split (ln2_hi has 9 bits, k has at most 8); below −104 exp rounds to 0
+_SHIFT32 = np.float32(12582912.0)
+_LOG2E32 = np.float32(1.44269504088896341)
+_LN2_HI32 = np.float32(0.693359375)
+_LN2_LO32 = np.float32(-2.12194440e-4)
+_FLOOR32 = np.float32(-104.0)
+_BIAS32 = 127
+_C32 = tuple(np.float32(1.0 / math.factorial(i)) for i in range(8))  # degree 7
+_ZERO32 = np.float32(0.0)
+
+DEGREES = {"float64": len(_COEF64) - 1, "float32": len(_C32) - 1}
+
+
+@intrinsic
+def _bits(typingctx, x):
+    """The IEEE bits of a float as a signed integer of the same width (a no-op for LLVM)."""
+    width = {types.float64: types.int64, types.float32: types.int32}.get(x)
+    if width is None:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(width.bitwidth))
+
+    return width(x), codegen
+
+
+@intrinsic
+def _float64_of(typingctx, bits):
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _float32_of(typingctx, bits):
+    if bits != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+@njit(inline="always", cache=True, fastmath=False)
+def exp_nonpos64(x):  # pragma: no cover - compiled
+    """exp(min(x, 0)) in float64 (see the module docstring)."""
+    x = _FLOOR64 if x < _FLOOR64 else x
+    x = 0.0 if x > 0.0 else x
+    t = x * _LOG2E64 + _SHIFT64
+    kf = t - _SHIFT64
+    r = (x - kf * _LN2_HI64) - kf * _LN2_LO64
+    p = _COEF64[13]
+    for i in range(12, -1, -1):
+        p = p * r + _COEF64[i]
+    k = _bits(t) - _bits(_SHIFT64)
+    k1 = k >> 1
+    return p * _float64_of((k1 + _BIAS64) << 52) * _float64_of((k - k1 + _BIAS64) << 52)
+
+
+@njit(inline="always", cache=True, fastmath=False)
+def exp_nonpos32(x):  # pragma: no cover - compiled
+    """exp(min(x, 0)) computed in float32 (see the module docstring)."""
+    x = _FLOOR32 if x < _FLOOR32 else x
+    x = _ZERO32 if x > _ZERO32 else x
+    t = x * _LOG2E32 + _SHIFT32
+    kf = t - _SHIFT32
+    r = (x - kf * _LN2_HI32) - kf * _LN2_LO32
+    p = _C32[7]
+    for i in range(6, -1, -1):
+        p = p * r + _C32[i]
+    k = np.int64(_bits(t)) - np.int64(_bits(_SHIFT32))
+    k1 = k >> 1
+    s1 = _float32_of(np.int32((k1 + _BIAS32) << 23))
+    s2 = _float32_of(np.int32((k - k1 + _BIAS32) << 23))
+    return p * s1 * s2
+
+
+@njit(inline="always", cache=True, fastmath=False)
+def exp_nonpos(x):  # pragma: no cover - compiled
+    """exp(min(x, 0)) in the precision of x: float32 in float32, anything else in float64."""
+    if isinstance(x, np.float32):  # resolved at compile time: each precision compiles its own branch only
+        return exp_nonpos32(x)
+    return exp_nonpos64(np.float64(x))
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def exp_nonpos_array(x, out):  # pragma: no cover - compiled
+    """out[i] = exp_nonpos(x[i]) for 1-D arrays, on the Numba threads in force (the benchmarks' rate of it)."""
+    for i in prange(x.shape[0]):
+        out[i] = exp_nonpos(x[i])
+    return out
