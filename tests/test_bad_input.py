@@ -439,12 +439,12 @@ def test_exact_call_time_and_memory_checks_of_bench_lowrank_and_phase(monkeypatc
 
 
 def _row_buffers_in_source(path: Path) -> list[str]:
-    """The columns of the np.empty((columns, block)) and np.empty(block) buffers inside `kernel`'s prange loop, read
-    off the generated source (the reference for ROW_BUFFERS)."""
+    """The columns of the np.zeros((columns, block)[, dt]) and np.empty(block[, dt]) buffers inside `kernel`'s prange
+    loop, read off the generated source (the reference for ROW_BUFFERS)."""
     text = path.read_text()
     body = text[text.index("def kernel("):text.index("def kernel_serial(")]
     loop = body[body.index("for t in prange(nchunks):"):body.index("start = t * n // nchunks")]
-    return [m.group(1) or "1" for m in re.finditer(r"np\.empty\((?:\((.+?), block\)|block)\)", loop)]
+    return [m.group(1) or "1" for m in re.finditer(r"np\.(?:empty|zeros)\((?:\((.+?), block\)|block)(?:, dt)?\)", loop)]
 
 
 def test_row_buffers_of_every_generated_module_match_its_kernel():
