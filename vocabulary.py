@@ -47,6 +47,8 @@ PAPER_MODES = ("wv", "wq", "wqkv")
 
 #: the generated module of Alman & Song's chain with its scale a kernel parameter s
 ALMAN_SONG_MODULE = "alman_song_s"
+#: the file beside the generated modules with the blocks measured by `attngrad bench blocks --write`
+BLOCKS_FILE = "blocks.json"
 
 
 def one_layer_module(kernel: str, mode: str) -> str:

@@ -1,5 +1,5 @@
-"""`attngrad bench exact | simulate | proofs`: time the exact gradient, the GD simulation and the all-sizes proofs
-(speed lives here, not in tests).
+"""`attngrad bench exact | blocks | simulate | proofs`: time the exact gradient, its blocks of rows, the GD simulation
+and the all-sizes proofs (speed lives here, not in tests).
 
 Click only: options are parsed here, the work is done by attngrad.numeric.bench and attngrad.numeric.bench_sim;
 their imports stay inside the commands so that ``attngrad --help`` loads neither NumPy nor Numba.
@@ -14,6 +14,7 @@ import click
 from attngrad.cli import parse
 from attngrad.cli.plot import check_plot_path
 from attngrad.cli.render import labelled, progressbar, table
+from attngrad.errors import InputError
 from attngrad.vocabulary import DEFAULT_SCALE, SCALES
 
 
@@ -64,7 +65,9 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
     m = out["machine"]
     click.echo(f"{m['cpu']}; {m['threads']} threads; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
     for dt, r in m["rates"].items():
-        click.echo(f"  {dt}: GEMM {r['gemm_flops'] / 1e9:.1f} Gflop/s, exp {r['exp_per_s'] / 1e6:.0f} M/s")
+        exps = ", ".join(f"{k} {v / 1e6:.0f}" for k, v in r["exp_rates"].items())
+        click.echo(f"  {dt}: GEMM {r['gemm_flops'] / 1e9:.1f} Gflop/s, exp {r['exp_per_s'] / 1e6:.0f} M/s ({r['exp']}; "
+                   f"measured M/s: {exps})")
     rows = []
     for t in out["timings"]:
         if t["skipped"]:
@@ -79,6 +82,58 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
         click.echo(f"peak memory {mem['method']} n={mem['n']} d={mem['d']} {mem['dtype']}: {value}")
     for note in out["notes"]:
         click.echo(f"note: {note}")
+
+
+@bench.command("blocks")
+@click.option("--n", "n_text", default="4096,16384", show_default=True, help="Sequence lengths the blocks are timed at.")
+@click.option("--d", "d_text", default="16,32,64,128", show_default=True, help="Head dimensions.")
+@click.option("--dtype", "dtypes", default="float64,float32", show_default=True, help="float64 and/or float32.")
+@click.option("--blocks", "blocks_text", default="16,32,64,128,256", show_default=True, help="Candidate blocks (rows).")
+@click.option("--repeats", default=3, show_default=True, type=int)
+@click.option("--warmup", default=1, show_default=True, type=int, help="Calls before timing (the first is reported).")
+@click.option("--threads", type=int, help="Numba threads (default: all).")
+@click.option("--write", "write", is_flag=True,
+              help="Record the chosen blocks (the smallest within 5% of the fastest) in numeric/generated/blocks.json and the module's header (a source checkout).")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def bench_blocks(n_text: str, d_text: str, dtypes: str, blocks_text: str, repeats: int, warmup: int, threads: int | None,
+                 write: bool, as_json: bool) -> None:
+    """Time the printed Alman–Song kernel for every candidate block of query rows, per d and dtype."""
+    from pathlib import Path
+
+    import attngrad.numeric.generated as gen
+    from attngrad.cli.codegen import source_checkout
+    from attngrad.cli.outputs import check_folder
+    from attngrad.numeric.bench_blocks import tune_blocks, write_blocks
+    from attngrad.numeric.kernel_support import check_threads
+
+    check_threads(threads)
+    folder = Path(gen.__file__).parent
+    if write:
+        if not source_checkout(folder):
+            raise InputError(f"{folder} is in an installed attngrad, not a source checkout: --write records the "
+                             "blocks only in a checkout (pip install -e .).")
+        check_folder(str(folder), "the measured blocks")
+    with progressbar(1, "bench") as bar:
+        out = tune_blocks(tuple(parse.ints(n_text, "--n")), tuple(parse.ints(d_text, "--d")), tuple(parse.names(dtypes)),
+                          tuple(parse.ints(blocks_text, "--blocks")), repeats, warmup, threads, progress=labelled(bar))
+    written = []
+    if write:
+        from attngrad.derive import codegen as cg
+        from attngrad.derive.papers.registry import codegen_targets
+
+        written = [write_blocks(out, folder), *cg.write(codegen_targets(), folder)]
+    if as_json:
+        click.echo(json.dumps({**out, "written": [str(p) for p in written]}, indent=1))
+        return
+    m = out["machine"]
+    click.echo(f"{m['cpu']}; {m['threads']} threads; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    rows = [[r["dtype"], str(r["d"]), str(r["n"]), str(r["block"]), f"{r['median_s'] * 1e3:.2f}",
+             f"{r['min_s'] * 1e3:.2f}–{r['max_s'] * 1e3:.2f}", f"{r['vs_fastest']:.2f}"] for r in out["rows"]]
+    click.echo(table(rows, ["dtype", "d", "n", "block", "median ms", "min–max ms", "× fastest"]))
+    click.echo("chosen (the smallest within 5% of the fastest): " + "; ".join(f"{dt} " + ", ".join(f"d ≤ {d}, n = {n:,}: {b}" for d, n, b in v)
+                                        for dt, v in out["blocks"].items()))
+    for p in written:
+        click.echo(f"wrote {p}")
 
 
 @bench.command("proofs")

@@ -2,8 +2,9 @@
 
 Every method is first checked against the NumPy reference (at n ≤ 1024, same d, dtype and seed), then called
 ``warmup`` times (the first call, JIT compilation included, is reported on its own) and ``repeats`` times;
-the median, min and max are reported with the thread count. The bound is measured in the same run:
-``8·n²·d / GEMM rate + n² / exp rate`` (a large NumPy matmul and a large ``np.exp`` in the same dtype).
+the median, min and max are reported with the thread count. The bound is measured in the same run, on the same
+threads: ``8·n²·d / GEMM rate + n² / exp rate`` (``bound_seconds``: a large NumPy matmul, and the fastest of np.exp,
+the kernels' own exp and torch.exp, all in the same dtype).
 """
 
 from __future__ import annotations
@@ -105,15 +106,58 @@ def _median_rate(fn: Callable[[], None], work: float, repeats: int = 5) -> float
     return work / float(np.median(times))
 
 
-def machine_rates(dtype: str) -> dict[str, float]:
-    """GEMM rate (flop/s, 1536³ matmul) and exp rate (values/s, np.exp of 4M values) in this dtype."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((1536, 1536)).astype(dtype)
-    x = -np.abs(rng.standard_normal(1 << 22)).astype(dtype)
-    return {"gemm_flops": _median_rate(lambda: a @ a, 2 * 1536**3), "exp_per_s": _median_rate(lambda: np.exp(x), x.size)}
+def _exp_rates(dtype: str, threads: int, peers: bool) -> dict[str, float]:
+    """Values per second of every exp this machine offers on ``threads`` threads, over 4M arguments ≤ 0: np.exp
+    (one share per Python thread, it releases the GIL), the kernels' own (numeric/vexp.py, on Numba threads) and,
+    with ``peers``, torch.exp when PyTorch is installed."""
+    from concurrent.futures import ThreadPoolExecutor
+    from importlib.util import find_spec
+
+    from attngrad.numeric.kernel_support import using_threads
+    from attngrad.numeric.vexp import exp_nonpos_array
+
+    x = -np.abs(np.random.default_rng(0).standard_normal(1 << 22)).astype(dtype)
+    out = np.empty_like(x)
+    shares = list(zip(np.array_split(x, threads), np.array_split(out, threads)))
+    rates: dict[str, float] = {}
+    with ThreadPoolExecutor(threads) as pool:
+        rates["np.exp"] = _median_rate(lambda: list(pool.map(lambda s: np.exp(s[0], out=s[1]), shares)), x.size)
+    with using_threads(threads):
+        rates["vexp"] = _median_rate(lambda: exp_nonpos_array(x, out), x.size)
+    if peers and find_spec("torch") is not None:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        tx, tout = torch.from_numpy(x), torch.from_numpy(out)
+        rates["torch.exp"] = _median_rate(lambda: torch.exp(tx, out=tout), x.size)
+        torch.set_num_threads(previous)
+    return rates
 
 
-def bound_seconds(n: int, d: int, rates: dict[str, float]) -> float:
+def machine_rates(dtype: str, threads: int = 1, peers: bool = False) -> dict[str, Any]:
+    """This machine's rates in ``dtype`` on ``threads`` threads: GEMM (flop/s, a 1536³ matmul) and the fastest exp
+    it offers (values/s; ``exp_rates`` has each one measured, ``exp`` names the fastest)."""
+    from attngrad.numeric.kernel_support import blas_threads
+
+    a = np.random.default_rng(0).standard_normal((1536, 1536)).astype(dtype)
+    with blas_threads(threads):
+        gemm = _median_rate(lambda: a @ a, 2 * 1536**3)
+    exps = _exp_rates(dtype, threads, peers)
+    fastest = max(exps, key=exps.__getitem__)
+    return {"gemm_flops": gemm, "exp_per_s": exps[fastest], "exp": fastest, "exp_rates": exps}
+
+
+def measured_rates(dtypes: list[str], threads: int) -> dict[str, dict[str, Any]]:
+    """``machine_rates`` per dtype, with the peers' exp, in a process of its own (no PyTorch or BLAS pool left
+    behind in this one while the methods are timed)."""
+    return {dt: run_in_child("machine_rates", [dt, threads, True]) for dt in dtypes}
+
+
+def bound_seconds(n: int, d: int, rates: dict[str, Any]) -> float:
+    """A lower bound on one call (L, ∇_X L, ∇_Y L) at n, d: four n×n×d products (the scores A₁X·A₂ᵀ, f·A₃, c·hᵀ
+    and p·A₂; f·h = (f·A₃)·Y and ∇_Y L = (f·A₃)ᵀc are then n×d×d) at the GEMM rate, and n² exps at the fastest
+    exp's rate, as if nothing else cost anything."""
     return 8 * n * n * d / rates["gemm_flops"] + n * n / rates["exp_per_s"]
 
 
@@ -159,14 +203,15 @@ def time_calls(call: Call, warmup: int, repeats: int) -> tuple[float, list[float
     return first, times
 
 
-def thread_bytes(method: str, n: int, d: int, threads: int) -> int:
+def thread_bytes(method: str, n: int, d: int, threads: int, dtype: str = "float64") -> int:
     """Bytes of the buffers the threads of one call of ``method`` hold side by side: the generated kernel's row
-    buffers (``ROW_BUFFERS`` of its module, each columns × block per thread); none for the others."""
+    buffers (``ROW_BUFFERS`` of its module, each columns × block per thread, the block of the dtype and d); none
+    for the others."""
     chunks = max(1, min(int(threads), n))  # the kernels run on min(threads, n) chunks of rows
     if method == "generated":
         from attngrad.numeric.generated import row_buffer_bytes
 
-        return row_buffer_bytes(ALMAN_SONG_MODULE, {"n": n, "d": d}, chunks)
+        return row_buffer_bytes(ALMAN_SONG_MODULE, {"n": n, "d": d}, chunks, dtype)
     return 0
 
 
@@ -174,7 +219,8 @@ def predicted_bytes(method: str, n: int, d: int, itemsize: int, threads: int = 1
     """The memory of one timed call at n × d: the inputs in their dtype, ND_ARRAYS n×d float64 arrays (the inputs
     widened, the kernels' n×d arrays and temporaries), the threads' buffers (``thread_bytes``) and, with
     ``square``, the n×n temporaries the method is known to form."""
-    out = 4 * n * d * itemsize + ND_ARRAYS * n * d * 8 + thread_bytes(method, n, d, threads)
+    buffers = max(thread_bytes(method, n, d, threads, dt) for dt in ("float64", "float32"))  # either dtype's blocks
+    out = 4 * n * d * itemsize + ND_ARRAYS * n * d * 8 + buffers
     return out + (NN_ARRAYS.get(method, 0) * n * n * itemsize if square else 0)
 
 
@@ -278,7 +324,7 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
                  max(np.dtype(dt).itemsize for dt in dtypes), threads)
     result = BenchResult(machine_info(threads), notes=notes)
     result.machine.update(repeats=repeats, warmup=warmup)
-    rates = {dt: machine_rates(dt) for dt in dtypes}
+    rates = measured_rates(dtypes, threads)
     result.machine["rates"] = rates
     check_time(predicted_seconds(list(build), ns, ds, dtypes, repeats, warmup, rates, threads, memory), budget_s)
     budget = float(memory_limit() or 1e300)

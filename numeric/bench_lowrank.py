@@ -29,10 +29,19 @@ import numpy as np
 from attngrad.errors import InputError
 from attngrad.numeric import lowrank as LR
 from attngrad.numeric.attention import loss_and_grad, random_inputs
-from attngrad.numeric.bench import (builders, check_call_time, check_memory, machine_info, machine_rates,
-                                    peak_growth_mb, predicted_bytes, run_in_child, time_calls)
-from attngrad.numeric.resources import format_bytes, memory_limit
+from attngrad.numeric.bench import (
+    builders,
+    check_call_time,
+    check_memory,
+    machine_info,
+    machine_rates,
+    peak_growth_mb,
+    predicted_bytes,
+    run_in_child,
+    time_calls,
+)
 from attngrad.numeric.inputs import integer, parse_scale, positive_number
+from attngrad.numeric.resources import format_bytes, memory_limit
 from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE, KERNEL_METHODS
 
 EXACT = KERNEL_METHODS
@@ -114,7 +123,7 @@ def run_lowrank(ns: list[int], ds: list[int], betas: list[float | None], *, eps:
     check_memory("bench lowrank", ["lowrank"], sizes, 8, threads)  # the inputs (the low-rank tables: LR.MEMORY_LIMIT)
     check_memory("bench lowrank", list(exact), exact_sizes, 8, threads)
     out: dict[str, Any] = {"machine": machine_info(threads), "rows": [], "fits": [], "memory": []}
-    out["machine"].update(repeats=repeats, warmup=warmup, rates={"float64": machine_rates("float64")})
+    out["machine"].update(repeats=repeats, warmup=warmup, rates={"float64": machine_rates("float64", threads)})
     check_call_time("bench lowrank", exact, exact_sizes, out["machine"]["rates"]["float64"], budget_s)
     # each method in a process of its own (as bench exact): no library's idle worker threads — Numba's OpenMP
     # pool after the exact kernels, OpenBLAS's after the low-rank products — spin on the cores another one is timed on
@@ -241,7 +250,7 @@ def run_phase(ns: list[int], cs: list[float], d: int = 8, *, eps: float = 1e-6, 
     exact_ns = [n for n in sorted(ns) if n <= exact_max_n]
     check_memory("phase", ["lowrank"], [(n, d) for n in ns], 8, threads)
     check_memory("phase", ["generated"], [(n, d) for n in exact_ns], 8, threads)
-    rates = machine_rates("float64")
+    rates = machine_rates("float64", threads)
     check_call_time("phase", ("generated",), [(n, d) for n in exact_ns], rates, budget_s)
     rate = rates["gemm_flops"]
     out: dict[str, Any] = {"machine": machine_info(threads), "d": d, "eps": eps, "rows": [], "crossover": {},

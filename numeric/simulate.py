@@ -18,12 +18,25 @@ from typing import Any, Callable
 
 import numpy as np
 
+from attngrad import vocabulary
 from attngrad.errors import InputError
 from attngrad.numeric.inputs import sequence
-from attngrad.numeric.one_layer import (Instance, Sizes, TrainingKernel, check_kernel, check_train, compiles_first,
-                                        instance_bytes, jacobian, jacobian_bytes, kernel_bytes, make_instance,
-                                        score_problem, training_kernel, with_data)
-from attngrad import vocabulary
+from attngrad.numeric.one_layer import (
+    Instance,
+    Sizes,
+    TrainingKernel,
+    check_kernel,
+    check_train,
+    compiles_first,
+    instance_bytes,
+    jacobian,
+    jacobian_bytes,
+    kernel_bytes,
+    make_instance,
+    score_problem,
+    training_kernel,
+    with_data,
+)
 from attngrad.vocabulary import DESCENT_STATUS, KERNELS, TRAINING_MODES, WEIGHTS
 
 #: a run's status at the end (``finished``: ran every step)
@@ -382,7 +395,11 @@ def _simulate(kernels, modes, seeds, settings: Settings, workers, progress, with
                 return
             run.last = int(last)
             run.status = DESCENT_STATUS[status] if status else ("running" if hi < settings.steps else "finished")
-            if run.status == "diverged":
+            if run.status == "diverged" and score_problem(run.kernel, job.inst.X, job.inst.weights):
+                # the weights of that step (not updated) put a row of scores beyond float64: its loss is no value
+                run.losses[run.last] = math.nan
+                _diverge(run, run.last, "the attention scores overflow float64")
+            elif run.status == "diverged":
                 run.notes.append(f"diverged at step {run.last} (f = {run.losses[run.last]:.3g})")
             elif run.status == "running":
                 why = _checkpoint(run, job.inst, hi)

@@ -383,9 +383,12 @@ def test_bench_exact_refuses_a_grid_beyond_memory_before_it_starts(monkeypatch):
     from attngrad.numeric.kernel_support import resolve_threads
 
     monkeypatch.setattr(resources, "physical_memory", lambda: 16 * 2**30)
-    monkeypatch.setattr(bench, "machine_rates", must_not_run)
+    monkeypatch.setattr(bench, "measured_rates", must_not_run)
+    from attngrad.numeric.generated import block_for, load
+
     threads = resolve_threads(None)
-    rows = 8 * threads * 32 * (2 * 10**7 + 4 * 16 + 2)  # ROW_BUFFERS of alman_song_s: n, 1, d, n, d, d, d, 1
+    block = max(block_for(load("alman_song_s"), dt, 16, 10**7) for dt in ("float64", "float32"))
+    rows = 8 * threads * block * (2 * 10**7 + 4 * 16 + 2)  # ROW_BUFFERS of alman_song_s: n, 1, d, n, d, d, d, 1
     need = 4 * 10**7 * 16 * 8 + bench.ND_ARRAYS * 10**7 * 16 * 8 + rows
     assert bench.predicted_bytes("generated", 10**7, 16, 8, threads, square=False) == need
     res = run("bench", "exact", "--n", "10000000", "--d", "16", "--methods", "generated")
@@ -462,7 +465,9 @@ def test_row_buffers_of_every_generated_module_match_its_kernel():
         checked += 1
     assert checked >= 13
     sizes = {"n": 1000, "d": 7}
-    assert gen.row_buffer_bytes("alman_song_s", sizes, 3) == 3 * 8 * 32 * (2 * 1000 + 4 * 7 + 2)
+    block = gen.block_for(gen.load("alman_song_s"), "float64", 7, 1000)
+    assert gen.row_buffer_bytes("alman_song_s", sizes, 3) == 3 * 8 * block * (2 * 1000 + 4 * 7 + 2)
+    assert gen.row_buffer_bytes("alman_song_s", sizes, 3, block=5) == 3 * 8 * 5 * (2 * 1000 + 4 * 7 + 2)
 
 
 def test_predicted_memory_covers_the_measured_peak_of_the_generated_kernel():

@@ -92,8 +92,13 @@ def test_example_file_from_readme_runs():
     assert "user/sigmoid-grad-X-slip" in res.output
 
 
+@pytest.mark.heavy
 def test_full_check_json_lists_every_claim_with_computed_evidence():
-    """The main job end to end: every built-in claim gets a verdict with evidence computed in this run."""
+    """The main job end to end: every built-in claim gets a verdict with evidence computed in this run; the
+    one-layer claims' exact tier ran at the sizes their module asks for (one full run serves both)."""
+    from attngrad.derive.papers.one_layer import SIZES
+    from attngrad.derive.papers.one_layer import claims as one_layer_claims
+
     res = run("check", "--json")
     out = json.loads(res.stdout)
     got = {c["id"]: c for c in out["claims"]}
@@ -107,6 +112,9 @@ def test_full_check_json_lists_every_claim_with_computed_evidence():
             assert v["counterexample"]["n"] >= 1 and v["counterexample"]["seed"] == 0
         if not c.printed:
             assert v["verdict"] == "holds", c.id
+    for c in one_layer_claims():
+        exact = [t for t in got[c.id]["tiers"] if t["tier"] == "exact"][0]
+        assert exact["sizes"] == [dict(s) for s in SIZES["exact"]], c.id
     assert res.exit_code == (0 if out["ok"] else 1) == 0
 
 

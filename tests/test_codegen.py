@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from attngrad.cli.main import main
 from attngrad.derive import codegen as cg
 from attngrad.derive import expr as ex
-from attngrad.derive.papers.alman_song import SCALES, alman_song
-from attngrad.derive.papers.registry import codegen_targets
 from attngrad.derive.claims import defined, import_user_file
 from attngrad.derive.evaluate import Evaluator, ExactField, FloatField
 from attngrad.derive.model import Model
+from attngrad.derive.papers.alman_song import SCALES, alman_song
+from attngrad.derive.papers.registry import codegen_targets
 from attngrad.errors import InputError
 from attngrad.numeric import check_grad, loss_and_grad, random_inputs
 from attngrad.numeric.generated import load
@@ -88,6 +88,7 @@ def test_generated_kernels_match_reference_and_finite_differences(dtype):
     assert res.ok, str(res)
 
 
+@pytest.mark.heavy
 def test_user_chains_generate_kernels_that_match_their_chains(tmp_path):
     """Causal-mask and sigmoid chains from a --file: kernel vs float evaluation of the chain vs FD."""
     res = run("codegen", "--file", str(EXAMPLE), "--out", str(tmp_path))

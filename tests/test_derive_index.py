@@ -10,11 +10,12 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from attngrad.derive import expr as ex
-from attngrad.derive.claims import Claim
 from attngrad.derive.check.tiers.index import tier_index
+from attngrad.derive.claims import Claim
 from attngrad.derive.evaluate import Evaluator, MpmathField
 from attngrad.derive.index import IndexForm, NotIndexable
 from attngrad.derive.index_numeric import evaluate_terms
@@ -99,6 +100,7 @@ def test_unsupported_nodes_say_what_is_not_covered():
 
 
 # the tier: second route and soundness --------------------------------------------------------------------------------
+@pytest.mark.heavy
 def test_the_index_tier_proves_every_project_gradient_claim():
     from attngrad.derive.papers.registry import builtin_claims
 

@@ -47,15 +47,6 @@ def test_closed_forms_match_numpy_finite_differences(kernel):
         assert res.ok, str(res)
 
 
-def test_every_one_layer_claim_holds():
-    from attngrad.derive.papers.one_layer import claims
-
-    for c in claims():
-        v = check_claim(c)
-        assert v.verdict == "holds", (c.id, [(t.tier, t.outcome, t.note) for t in v.tiers])
-        assert [t for t in v.tiers if t.tier == "exact"][0].sizes == list(SIZES["exact"])
-
-
 def test_slips_are_refuted():
     """Gaussian ∇W_Q without its diag(M1)Q term, and softmax ∇W_K with P in place of Pᵀ."""
     root = sp.sqrt(ex.d)

@@ -198,7 +198,7 @@ def line_matches(got: str, shown: str) -> bool:
         return False
     for a, b in zip(m.groups(), NUMBER.findall(shown)):
         if re.fullmatch(r"[-+]?\d+", b):
-            if int(a) != int(b):
+            if not re.fullmatch(r"[-+]?\d+", a) or int(a) != int(b):
                 return False
         elif not same_text(a, b):
             return False
@@ -229,6 +229,19 @@ def transcript_mismatch(got: list[str], shown: list[str]) -> str | None:
     if not open_end and pos != len(got):
         return "the output goes on after the README's last line:\n  " + "\n  ".join(got[pos:pos + 5])
     return None
+
+
+def test_the_simulate_mask_hides_only_where_a_stall_ends():
+    a = "gaussian  W_Q  0  plateau @222  8.74  1.29  —  0.0014 → 0.00044  0  71  1  0.9997  2/2  1/1 (at λ steps)"
+    b = "gaussian  W_Q  0  plateau @211  8.74  1.29  —  0.0014 → 0.00049  0  71  1  1  2/2  1/1 (at λ steps)"
+    assert _simulate_mask(a) == _simulate_mask(b)
+    assert _simulate_mask(a) != _simulate_mask(b.replace("8.74", "8.75"))  # f0 is compared
+    c = "softmax  W_V  0  converged @172  7.17  9.15e-13  100  0.064 → 0.0063  0.0063  9.68  0.9387  0.8795  2/2  172/172"
+    assert _simulate_mask(c) != _simulate_mask(c.replace("@172", "@173"))  # converged rows are compared whole
+    stalled = "W_Q  gaussian  8  0%  100%  0%  —  1  1  8/8  23/23"
+    assert _simulate_mask(stalled) == _simulate_mask(stalled.replace("—  1", "—  0.9999"))
+    assert _simulate_mask(stalled) != _simulate_mask(stalled.replace("23/23", "22/23"))
+    assert line_matches("a  0.9999", "a  0.9999") and not line_matches("a  0.9999", "a  1")
 
 
 def test_transcript_matching_rules():
@@ -289,10 +302,27 @@ def _phase_mask(line: str) -> str:
     return re.sub(r"^(c = \S+): .*", r"\1: <crossover>", line)
 
 
+def _simulate_mask(line: str) -> str:
+    """A run that stalls ends where rounding takes it: each machine's BLAS sums a block's products in its own order,
+    so the step of a plateau and the values at the end of a stalled run (final f, the PL ratio's end, μ_min, the
+    fitted rate, and in the summary the fitted rate of a group where no run converged) differ in their last digits
+    between machines. Those cells are masked on such rows; the status,
+    f0, the step size, the checks and every converged row are compared as printed."""
+    cells = re.split(r"\s{2,}", line.strip())
+    if len(cells) == 11 and cells[3] == "0%":  # a summary row where no run converged: its fitted rate is a stall's
+        cells[7] = "<end>"
+    if len(cells) == 14 and re.match(r"(plateau @\d+|finished)$", cells[3]):
+        cells[3] = re.sub(r"@\d+", "@<step>", cells[3])
+        cells[5] = "<f>"
+        cells[7] = cells[7].split(" → ")[0] + " → <end>"
+        cells[8] = cells[11] = "<end>"
+    return "  ".join(cells)
+
+
 #: README command → (a run in seconds instead of minutes, and what to compare; see each function), and a mask
 #: applied to both sides of each line before they are compared
 SMALLER = {"attngrad check": _check_sample, "attngrad phase": _phase_small}
-MASKS = {"attngrad phase": _phase_mask}
+MASKS = {"attngrad phase": _phase_mask, "attngrad simulate": _simulate_mask}
 TRANSCRIPTS = shell_transcripts()
 
 
@@ -302,6 +332,7 @@ def test_the_readme_has_transcripts_and_every_exclusion_is_one():
     assert not set(EXCLUDED) - keys, f"EXCLUDED names commands the README no longer shows: {set(EXCLUDED) - keys}"
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("line,command,shown", TRANSCRIPTS,
                          ids=[f"README line {t[0]}: {command_key(t[1])[:60]}" for t in TRANSCRIPTS])
 def test_readme_transcript_prints_what_the_readme_shows(line, command, shown, tmp_path, monkeypatch):

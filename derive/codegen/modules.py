@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
 from attngrad.errors import InputError
+from attngrad.vocabulary import BLOCKS_FILE
 
 from ..model import Model
 from .formulas import Formulas, render_formulas
@@ -35,7 +37,9 @@ FROZEN = {frozen!r}  # inputs that frozen_serial(*FROZEN_ARGS) computes
 FROZEN_ARGS = {frozen_args!r}
 PARAMETERS = {params!r}
 OUTPUTS = {out_names!r}
-BLOCK = {block}
+BLOCK = {block}  # rows of a block where BLOCKS has no measurement
+# {blocks_note}
+BLOCKS = {blocks!r}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = {row_buffers!r}
 
@@ -43,12 +47,20 @@ ROW_BUFFERS = {row_buffers!r}
 '''
 
 
-def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], command: str = "attngrad codegen") -> str:
+def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], command: str = "attngrad codegen",
+             blocks: dict | None = None) -> str:
     """The source of a Numba module whose ``kernel(*inputs, *parameters, nchunks, block)`` returns the outputs
     (and ``kernel_serial``, the same without threads, for callers that run in parallel themselves).
 
-    ``outputs`` maps chain names to Python names (``{"L": "loss", "∇X": "grad_X"}``).
+    ``outputs`` maps chain names to Python names (``{"L": "loss", "∇X": "grad_X"}``); ``blocks``: the module's
+    entry of ``BLOCKS_FILE`` (``{"measured": "how", "float64": [[largest d, n, block], …], …}``), recorded in the
+    header.
     """
+    blocks = blocks or {}
+    table = {dt: tuple((int(d), int(n), int(b)) for d, n, b in rows) for dt, rows in sorted(blocks.items())
+             if dt != "measured"}
+    note = (f"blocks measured by {blocks['measured']}: dtype → ((largest d, n, block), …)" if table else
+            "no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere")
     printer = KernelPrinter(model, outputs, inputs)
     body = printer.doprint() + "\n\n" + KernelPrinter(model, outputs, inputs).doprint(serial=True)
     if model.batch_inputs:
@@ -59,7 +71,8 @@ def generate(model: Model, outputs: dict[str, str], inputs: tuple[str, ...], com
                          provenance="derive/, checked by `attngrad check`" if command == "attngrad codegen" else
                          "from the file named in the command above", inputs=tuple(inputs), batch=tuple(model.batch_inputs),
                          frozen=tuple(model.frozen), frozen_args=frozen_args(model), params=printer.parameters(),
-                         out_names=tuple(outputs.values()), block=BLOCK, row_buffers=printer.row_buffers()) + body
+                         out_names=tuple(outputs.values()), block=BLOCK, blocks=table, blocks_note=note,
+                         row_buffers=printer.row_buffers()) + body
 
 
 def module_name(model: Model) -> str:
@@ -84,29 +97,43 @@ def targets_of(models: list[Model], where: str) -> dict[str, Model]:
     return out
 
 
-def render(model: Model | Formulas, command: str = "attngrad codegen") -> str:
-    """The source of the module of a model (its kernels) or of closed forms."""
+def measured_blocks(out_dir: Path) -> dict[str, dict]:
+    """The blocks measured for the modules of ``out_dir`` (its ``BLOCKS_FILE``; none when there is no such file)."""
+    path = Path(out_dir) / BLOCKS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["modules"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"Cannot read the measured blocks in {path}: {exc}; remove it or write it again with "
+                         "`attngrad bench blocks --write`.") from None
+
+
+def render(model: Model | Formulas, command: str = "attngrad codegen", blocks: dict | None = None) -> str:
+    """The source of the module of a model (its kernels, with its measured ``blocks``) or of closed forms."""
     if isinstance(model, Formulas):
         return render_formulas(model, command)
     outputs = model.kernel_outputs()
     if not outputs:
         raise CodegenError(f"Model {model.name} has no loss and no ∇ definitions to generate.")
-    return generate(model, outputs, model.kernel_inputs(), command)
+    return generate(model, outputs, model.kernel_inputs(), command, blocks)
 
 
 def stale(targets: dict[str, Model | Formulas], out_dir: Path, command: str = "attngrad codegen") -> list[Path]:
     """The files in ``out_dir`` that differ from what their chains print now (or are missing)."""
     out = []
+    blocks = measured_blocks(out_dir)
     for module, model in targets.items():
         path = out_dir / f"{module}.py"
-        if not path.is_file() or path.read_text(encoding="utf-8") != render(model, command):
+        if not path.is_file() or path.read_text(encoding="utf-8") != render(model, command, blocks.get(module)):
             out.append(path)
     return out
 
 
 def write(targets: dict[str, Model | Formulas], out_dir: Path, command: str = "attngrad codegen") -> list[Path]:
     """Print every target, then write each file atomically; nothing is written if one fails to print."""
-    texts = {out_dir / f"{module}.py": render(model, command) for module, model in targets.items()}
+    blocks = measured_blocks(out_dir)
+    texts = {out_dir / f"{module}.py": render(model, command, blocks.get(module)) for module, model in targets.items()}
     mask = os.umask(0)
     os.umask(mask)
     temps: dict[Path, str] = {}

@@ -26,7 +26,9 @@ FROZEN = ('Q_0', 'K_0')  # inputs that frozen_serial(*FROZEN_ARGS) computes
 FROZEN_ARGS = ('X_0', 'W_K', 'W_Q')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_V')
-BLOCK = 32
+BLOCK = 32  # rows of a block where BLOCKS has no measurement
+# no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
+BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', 'dy', 'd')
 

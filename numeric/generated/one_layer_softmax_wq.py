@@ -25,7 +25,9 @@ FROZEN = ('K_0', 'VO_0')  # inputs that frozen_serial(*FROZEN_ARGS) computes
 FROZEN_ARGS = ('X_0', 'W_K', 'W_O', 'W_V')
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q')
-BLOCK = 32
+BLOCK = 32  # rows of a block where BLOCKS has no measurement
+# no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
+BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
 

@@ -32,7 +32,9 @@ FROZEN = ()  # inputs that frozen_serial(*FROZEN_ARGS) computes
 FROZEN_ARGS = ()
 PARAMETERS = ()
 OUTPUTS = ('loss', 'grad_W_Q', 'grad_W_K', 'grad_W_V')
-BLOCK = 32
+BLOCK = 32  # rows of a block where BLOCKS has no measurement
+# no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
+BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
 
