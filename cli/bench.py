@@ -41,7 +41,7 @@ def bench() -> None:
 def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scale: str, repeats: int, warmup: int,
                 threads: int | None, seed: int, memory: bool, budget: float, as_json: bool,
                 plot_path: str | None) -> None:
-    """Time L + ∇_X L + ∇_Y L: generated and hand-written kernels, the NumPy reference and installed peers."""
+    """Time L + ∇_X L + ∇_Y L: the generated kernel, the NumPy reference and installed peers."""
     from attngrad.numeric.bench import run_exact
     from attngrad.numeric.kernel_support import check_threads
 

@@ -44,7 +44,7 @@ def floats(text: str, label: str, allow_none: bool = False) -> list[Any]:
 
 
 def names(text: str | None, skip_empty: bool = False) -> tuple[str, ...] | None:
-    """'generated, fused' → ('generated', 'fused'), empty items kept (for the callee to reject) unless
+    """'generated, reference' → ('generated', 'reference'), empty items kept (for the callee to reject) unless
     ``skip_empty``; None stays None (the command's default)."""
     if text is None:
         return None

@@ -84,7 +84,7 @@ class Quiet:
 
 class Lines:
     """Stands in for a progress bar when stderr is not a terminal (CI, a pipe, nohup): plain lines on stderr
-    such as ``checking: 37/134 claims, 41 s`` (or ``bench: timing fused, 41 s`` once a text was set as the
+    such as ``checking: 37/134 claims, 41 s`` (or ``bench: timing generated, 41 s`` once a text was set as the
     label, see ``labelled``), from a background thread, at most one every ``progress_interval()`` seconds: when
     the progress changed since the last line, or REPEAT seconds after it. Nothing for a run shorter than one
     interval; ``note`` prints its line at once. Never on stdout, so ``--json`` output stays pure JSON."""

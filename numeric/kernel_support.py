@@ -1,4 +1,4 @@
-"""Numba helpers shared by the hand-written and the generated kernels (``numeric/generated``), and the three
+"""Numba helpers shared by the generated kernels (``numeric/generated``), and the three
 kinds of threads of numeric/ (see the package docstring): ``threads`` (Numba threads of one kernel call,
 ``using_threads``), ``workers`` (Python threads of ``thread_map``) and BLAS threads (``blas_threads``)."""
 
