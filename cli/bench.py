@@ -68,15 +68,20 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
         exps = ", ".join(f"{k} {v / 1e6:.0f}" for k, v in r["exp_rates"].items())
         click.echo(f"  {dt}: GEMM {r['gemm_flops'] / 1e9:.1f} Gflop/s, exp {r['exp_per_s'] / 1e6:.0f} M/s ({r['exp']}; "
                    f"measured M/s: {exps})")
-    rows = []
+    rows, skipped = [], []
     for t in out["timings"]:
+        point = [str(t["n"]), str(t["d"]), t["dtype"], t["method"]]
         if t["skipped"]:
-            rows.append([str(t["n"]), str(t["d"]), t["dtype"], t["method"], "skipped: " + t["skipped"], "", "", ""])
+            skipped.append(f"skipped: {t['method']} at n = {t['n']:,}, d = {t['d']}, {t['dtype']}: {t['skipped']}")
+            rows.append([*point, f"skipped ({len(skipped)})", "", "", "", ""])
             continue
-        rows.append([str(t["n"]), str(t["d"]), t["dtype"], t["method"], f"{t['median_s'] * 1e3:.2f}",
-                     f"{t['min_s'] * 1e3:.2f}–{t['max_s'] * 1e3:.2f}", f"{t['ratio_to_bound']:.2f}",
-                     f"{t['first_call_s']:.2f}s"])
-    click.echo(table(rows, ["n", "d", "dtype", "method", "median ms", "min–max ms", "× bound", "first call"]))
+        peer = f"{t['vs_fastest_peer']:.2f}× {t['fastest_peer']}" if t.get("vs_fastest_peer") else ""
+        rows.append([*point, f"{t['median_s'] * 1e3:.2f}", f"{t['min_s'] * 1e3:.2f}–{t['max_s'] * 1e3:.2f}",
+                     f"{t['ratio_to_bound']:.2f}", peer, f"{t['first_call_s']:.2f}s"])
+    click.echo(table(rows, ["n", "d", "dtype", "method", "median ms", "min–max ms", "× bound", "vs fastest peer",
+                            "first call"]))
+    for k, line in enumerate(skipped, 1):
+        click.echo(f"({k}) {line}")
     for mem in out["memory"]:
         value = f"{mem['peak_mb']:.1f} MB" if "peak_mb" in mem else "skipped: " + mem["skipped"]
         click.echo(f"peak memory {mem['method']} n={mem['n']} d={mem['d']} {mem['dtype']}: {value}")

@@ -56,6 +56,8 @@ class Timing:
     ratio_to_bound: float | None = None
     verified_rel_err: float | None = None  # max rel error against the reference at n = min(n, 1024)
     skipped: str | None = None
+    fastest_peer: str | None = None  # ours only: the fastest peer timed at this point (not the NumPy reference)
+    vs_fastest_peer: float | None = None  # ours only: that peer's median / ours (> 1: ours is faster)
 
 
 @dataclass
@@ -338,6 +340,7 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
             t.ratio_to_bound = None if t.median_s is None else t.median_s / t.bound_s
             result.timings.append(t)
     result.timings.sort(key=lambda t: (dtypes.index(t.dtype), t.d, t.n, list(build).index(t.method)))
+    compare_with_peers(result.timings)
     if memory:
         n_max = max(ns)
         for name in build:
@@ -346,6 +349,19 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
                     progress(f"peak memory {name} n={n_max} {dt}")
                 result.memory.append(peak_memory(name, n_max, max(ds), dt, scale, threads, seed, budget))
     return result
+
+
+def compare_with_peers(timings: list[Timing]) -> None:
+    """Set each of our timings' ``fastest_peer`` and ``vs_fastest_peer`` from the peers timed at the same point
+    (the NumPy reference is not a peer); left None where no peer ran there."""
+    timed = [t for t in timings if t.median_s is not None]
+    for t in timed:
+        if t.method not in OURS:
+            continue
+        peers = [p for p in timed if p.method not in (*OURS, "reference") and (p.n, p.d, p.dtype) == (t.n, t.d, t.dtype)]
+        if peers:
+            fastest = min(peers, key=lambda p: p.median_s)
+            t.fastest_peer, t.vs_fastest_peer = fastest.method, fastest.median_s / t.median_s
 
 
 def run_in_child(func: str, args: list, module: str = "attngrad.numeric.bench") -> Any:

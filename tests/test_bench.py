@@ -147,3 +147,18 @@ def test_bench_sim_as_json_names_each_torch_timing_by_its_threads():
         assert {torch_key(x["threads"]): x["step_s"] for x in rec["torch"]} == {
             k: v for k, v in row.items() if k.startswith("torch_") and k.endswith("_threads_s")}
     assert torch_key(8) == "torch_8_threads_s"
+
+
+def test_ours_is_compared_with_the_fastest_peer_at_the_same_point_and_never_with_the_reference():
+    from attngrad.numeric.bench import Timing, compare_with_peers
+
+    def timing(method, n, median):
+        return Timing(method, n, 16, "float64", 2, median_s=median)
+
+    rows = [timing("generated", 8, 2.0), timing("reference", 8, 1.0), timing("torch-sdpa", 8, 5.0),
+            timing("jax-jit-grad", 8, 3.0), timing("generated", 16, 4.0), timing("torch-sdpa", 32, 1.0),
+            Timing("jax-jit-grad", 16, 16, "float64", 2, skipped="too large")]
+    compare_with_peers(rows)
+    assert (rows[0].fastest_peer, rows[0].vs_fastest_peer) == ("jax-jit-grad", 3.0 / 2.0)
+    assert (rows[4].fastest_peer, rows[4].vs_fastest_peer) == (None, None)  # no peer ran at n = 16
+    assert all(r.vs_fastest_peer is None for r in rows if r.method != "generated")

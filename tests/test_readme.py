@@ -112,10 +112,11 @@ def test_readme_layout_names_every_folder_and_shared_module():
 # (integers exactly), runs of spaces and of "-" (table rules) match any width, and times (`0.1s`) are not
 # compared. A new transcript runs by default: leave it out only here, with the reason.
 EXCLUDED = {
-    "attngrad bench exact --n 1024,2048,4096,8192 --d 16,32 --dtype float64 --plot bench.png":
+    ("attngrad bench exact --n 4096,8192,16384 --d 16,32,64,128 --dtype float64,float32 --repeats 3 "
+     "--plot docs/bench-exact.png"):
         "a benchmark: its rows are timings of one run on another machine, with the peers extra (PyTorch, JAX)",
     ("attngrad bench lowrank --n 4096,8192,16384,32768,65536,131072,262144 --d 8 --beta 0.25 --degree 3 --poly taylor "
-     "--repeats 7"): "a benchmark: timings of one run (minutes of exact kernels up to n = 65,536)",
+     "--repeats 3 --plot docs/lowrank.png"): "a benchmark: timings of one run (minutes of exact kernels up to n = 65,536)",
     "attngrad bench lowrank --multilayer --repeats 10": "a benchmark: timings of one run against MultiLayer's table",
     "attngrad bench simulate": "a benchmark: timings of one run against PyTorch (the peers extra)",
     ("attngrad bench proofs attngrad/grad-X[1/d] attngrad/grad-X[1] --repeats 5 --tensorgrad-python "
