@@ -33,6 +33,7 @@ from attngrad.errors import InputError
 from attngrad.numeric.generated import lowrank_bounds as LB
 from attngrad.numeric.inputs import as_attention_inputs, as_float_array, parse_scale
 from attngrad.numeric.kernel_support import blas_threads, resolve_workers, split_range, thread_map
+from attngrad.numeric.monomials import multi_indices
 from attngrad.vocabulary import AUTO_POLYNOMIAL, DEFAULT_SCALE, POLYNOMIALS
 
 MAX_DEGREE = 60
@@ -168,27 +169,6 @@ def _coefficients(kind: str, degree: int, beta: float | None) -> np.ndarray:
 
 
 # the features ------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=64)
-def multi_indices(d: int, degree: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The exponents α ∈ ℕ^d with |α| ≤ degree (by degree, then lexicographically descending), and for each
-    α ≠ 0 its parent (α minus one in its first nonzero variable) and that variable: x^α = x^parent · x_var."""
-    exps: list[tuple[int, ...]] = []
-
-    def comps(total: int, parts: int) -> list[tuple[int, ...]]:
-        if parts == 1:
-            return [(total,)]
-        return [(a,) + rest for a in range(total, -1, -1) for rest in comps(total - a, parts - 1)]
-
-    for total in range(degree + 1):
-        exps.extend(comps(total, d))
-    where = {e: i for i, e in enumerate(exps)}
-    parent, var = np.zeros(len(exps), np.int64), np.zeros(len(exps), np.int64)
-    for i, e in enumerate(exps[1:], 1):
-        v = next(j for j, a in enumerate(e) if a)
-        parent[i], var[i] = where[e[:v] + (e[v] - 1,) + e[v + 1:]], v
-    return np.array(exps, dtype=np.int64).reshape(len(exps), d), parent, var
-
-
 @njit(cache=True, nogil=True)
 def _feature_rows(x, mult, r0, r1, parent, var, coef, out):  # pragma: no cover - compiled
     """out[i − r0, m] = coef[m]·(mult·x_i)^{α_m} for rows r0 ≤ i < r1, each monomial as its parent's value times

@@ -120,8 +120,9 @@ def chebyshev_bound() -> Bound:
 
 
 def _multi_indices(dim: int, degree: int) -> list[tuple[int, ...]]:
-    """The exponents of the numeric feature map (numeric/lowrank.py), so the proofs below are about its features."""
-    from attngrad.numeric.lowrank import multi_indices
+    """The exponents of the numeric feature map (numeric/monomials.py, which numeric/lowrank.py uses), so the proofs
+    below are about its features."""
+    from attngrad.numeric.monomials import multi_indices
 
     return [tuple(int(v) for v in row) for row in multi_indices(dim, degree)[0]]
 
