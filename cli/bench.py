@@ -106,7 +106,6 @@ def bench_blocks(n_text: str, d_text: str, dtypes: str, blocks_text: str, repeat
     from pathlib import Path
 
     import attngrad.numeric.generated as gen
-    from attngrad.cli.codegen import source_checkout
     from attngrad.cli.outputs import check_folder
     from attngrad.numeric.bench_blocks import tune_blocks, write_blocks
     from attngrad.numeric.kernel_support import check_threads
@@ -114,6 +113,8 @@ def bench_blocks(n_text: str, d_text: str, dtypes: str, blocks_text: str, repeat
     check_threads(threads)
     folder = Path(gen.__file__).parent
     if write:
+        from attngrad.derive.codegen import source_checkout
+
         if not source_checkout(folder):
             raise InputError(f"{folder} is in an installed attngrad, not a source checkout: --write records the "
                              "blocks only in a checkout (pip install -e .).")

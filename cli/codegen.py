@@ -7,7 +7,6 @@ Click only: the printing is done by attngrad.derive.codegen; its imports stay in
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -15,17 +14,6 @@ import click
 
 from attngrad.cli.outputs import check_folder
 from attngrad.errors import InputError
-
-
-def source_checkout(generated: Path) -> bool:
-    """Whether ``numeric/generated/`` lies in a source checkout: the package root (the repository root, two folders
-    up) holds the pyproject.toml that names attngrad. An installed copy (site-packages) has none, and plain
-    ``attngrad codegen`` writes only into a checkout, where the kernels are checked in."""
-    try:
-        text = (generated.parent.parent / "pyproject.toml").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return re.search(r'^name\s*=\s*"attngrad"\s*$', text, re.MULTILINE) is not None
 
 
 @click.command()
@@ -57,12 +45,11 @@ def codegen(check_only: bool, file_: str | None, out: str | None, as_json: bool)
         if out:
             raise InputError("--out is for --file; the built-in kernels live in numeric/generated/.")
         import attngrad.numeric.generated as gen
-
         from attngrad.derive.papers.registry import codegen_targets
 
         targets, out_dir, command = codegen_targets(), Path(gen.__file__).parent, "attngrad codegen"
         if not check_only:
-            if not source_checkout(out_dir):
+            if not cg.source_checkout(out_dir):
                 raise InputError(f"{out_dir} is in an installed attngrad, not a source checkout, and plain "
                                  "`attngrad codegen` rewrites only a checkout's kernels: run it from an editable "
                                  "install of the source tree (pip install -e .), or give --file FILE --out DIR for "

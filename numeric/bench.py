@@ -131,9 +131,11 @@ def _exp_rates(dtype: str, threads: int, peers: bool) -> dict[str, float]:
 
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)
-        tx, tout = torch.from_numpy(x), torch.from_numpy(out)
-        rates["torch.exp"] = _median_rate(lambda: torch.exp(tx, out=tout), x.size)
-        torch.set_num_threads(previous)
+        try:
+            tx, tout = torch.from_numpy(x), torch.from_numpy(out)
+            rates["torch.exp"] = _median_rate(lambda: torch.exp(tx, out=tout), x.size)
+        finally:
+            torch.set_num_threads(previous)
     return rates
 
 
@@ -157,9 +159,10 @@ def measured_rates(dtypes: list[str], threads: int) -> dict[str, dict[str, Any]]
 
 
 def bound_seconds(n: int, d: int, rates: dict[str, Any]) -> float:
-    """A lower bound on one call (L, ∇_X L, ∇_Y L) at n, d: four n×n×d products (the scores A₁X·A₂ᵀ, f·A₃, c·hᵀ
-    and p·A₂; f·h = (f·A₃)·Y and ∇_Y L = (f·A₃)ᵀc are then n×d×d) at the GEMM rate, and n² exps at the fastest
-    exp's rate, as if nothing else cost anything."""
+    """A lower bound on one call (L, ∇_X L, ∇_Y L) at n, d: the four n×n×d products a call cannot do without (the
+    scores A₁X·A₂ᵀ, f·A₃, c·hᵀ and p·A₂; f·h = (f·A₃)·Y and ∇_Y L = (f·A₃)ᵀc are then n×d×d — the printed kernel
+    still forms f·h as a fifth) at the GEMM rate, and n² exps at the fastest exp's rate, as if nothing else cost
+    anything."""
     return 8 * n * n * d / rates["gemm_flops"] + n * n / rates["exp_per_s"]
 
 

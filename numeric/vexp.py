@@ -25,6 +25,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from attngrad.errors import InputError
+
 # float64: shifter 1.5·2^52; fdlibm's ln 2 split (k·LN2_HI exact for |k| < 2^20); below −746 exp rounds to 0
 _SHIFT64 = 6755399441055744.0
 _LOG2E64 = 1.4426950408889634
@@ -170,7 +172,7 @@ def float32_worst_ulps(lo: float = -104.0, hi: float = -0.0) -> tuple[float, flo
     pattern (every one of the ~1.1·10⁹ in [−104, −0] by default: below −104 exp rounds to 0 in float32). The
     reference is exp_nonpos64, within two float64 ulps of exp (the float64 claim): 2⁻²⁸ of a float32 ulp."""
     if not (lo <= hi <= 0.0):
-        raise ValueError(f"the sweep needs lo ≤ hi ≤ 0, got [{lo}, {hi}]")
+        raise InputError(f"The sweep needs lo ≤ hi ≤ 0, got [{lo}, {hi}].")
     # negative floats: the bit pattern grows as the value falls, from −0 (0x80000000)
     first = int(np.array(hi if hi != 0.0 else -0.0, np.float32).view(np.uint32))
     last = int(np.array(lo, np.float32).view(np.uint32))

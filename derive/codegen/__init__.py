@@ -13,7 +13,7 @@ from .arrays import ArrayPrinter
 from .batch import BatchPrinter
 from .formulas import Formulas, render_formulas
 from .kernel import KernelPrinter, size_lines
-from .modules import BLOCK, HEADER, generate, module_name, render, stale, targets_of, write
+from .modules import BLOCK, HEADER, generate, module_name, render, source_checkout, stale, targets_of, write
 from .printer import CodegenError, Printer, identifier
 from .schedule import Schedule, Scheduler
 from .templates import FrozenPrinter, frozen_args, print_batch
@@ -21,5 +21,5 @@ from .templates import FrozenPrinter, frozen_args, print_batch
 __all__ = [
     "BLOCK", "HEADER", "ArrayPrinter", "BatchPrinter", "CodegenError", "Formulas", "FrozenPrinter", "KernelPrinter",
     "Printer", "Schedule", "Scheduler", "frozen_args", "generate", "identifier", "module_name", "print_batch",
-    "render", "render_formulas", "size_lines", "stale", "targets_of", "write",
+    "render", "render_formulas", "size_lines", "source_checkout", "stale", "targets_of", "write",
 ]

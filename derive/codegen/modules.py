@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -153,3 +154,14 @@ def write(targets: dict[str, Model | Formulas], out_dir: Path, command: str = "a
             if os.path.exists(tmp):
                 os.unlink(tmp)
     return list(texts)
+
+
+def source_checkout(generated: Path) -> bool:
+    """Whether ``numeric/generated/`` lies in a source checkout: the package root (the repository root, two folders
+    up) holds the pyproject.toml that names attngrad. An installed copy (site-packages) has none, and plain
+    ``attngrad codegen`` writes only into a checkout, where the kernels are checked in."""
+    try:
+        text = (generated.parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r'^name\s*=\s*"attngrad"\s*$', text, re.MULTILINE) is not None

@@ -18,11 +18,21 @@ from attngrad.derive.claims import BoundClaim, Claim, Measurement, Probe
 
 SOURCE = "attngrad, numeric/vexp.py"
 DPS = 50
-#: (significand bits after the point, smallest exponent of the subnormal spacing, underflow floor of the argument)
-FORMATS = {"float64": (52, -1074, -746.0), "float32": (23, -149, -104.0)}
+LN2 = math.log(2)
+
+
+def _format(dtype: str) -> tuple[int, int, float]:
+    """(significand bits after the point, exponent of the smallest subnormal, the argument below which exp rounds
+    to 0: ln of half the smallest subnormal, rounded down), read off NumPy's finfo."""
+    info = np.finfo(dtype)
+    sub = int(np.log2(info.smallest_subnormal))
+    return int(info.nmant), sub, float(math.floor((sub - 1) * LN2))
+
+
+#: per precision: (significand bits after the point, smallest subnormal's exponent, underflow floor of the argument)
+FORMATS = {dt: _format(dt) for dt in ("float64", "float32")}
 #: the bound each precision's exp states (module docstring of numeric/vexp.py)
 ULP_BOUND = {"float64": 2.0, "float32": 2.0}
-LN2 = math.log(2)
 
 
 def _edges(dtype: str) -> np.ndarray:
@@ -95,8 +105,9 @@ def claims() -> list[Claim]:
         probes = [Probe("mpmath-50", f"{method}, at the rounding edges and at random arguments of every binade "
                         f"(drawn afresh each run)", _mp_instances(1200), _mp_measure(dtype))]
         if dtype == "float32":
-            probes.append(Probe("float64", "every float32 in [−104, −0] by bit pattern (~1.1·10⁹), against the float64 "
-                                "exp (within 2⁻²⁸ of a float32 ulp)", ({"lo": -104.0},), _every_float32))
+            floor = FORMATS[dtype][2]
+            probes.append(Probe("float64", f"every float32 in [{floor:g}, −0] by bit pattern (~1.1·10⁹), against the "
+                                "float64 exp (within 2⁻²⁸ of a float32 ulp)", ({"lo": floor},), _every_float32))
         out.append(BoundClaim(
             f"attngrad/vexp-accuracy[{dtype}]",
             f"the kernels' exp on (−∞, 0] (numeric/vexp.py, {dtype}: range reduction by ln 2, a Taylor polynomial, "
