@@ -160,9 +160,8 @@ def measured_rates(dtypes: list[str], threads: int) -> dict[str, dict[str, Any]]
 
 def bound_seconds(n: int, d: int, rates: dict[str, Any]) -> float:
     """A lower bound on one call (L, ∇_X L, ∇_Y L) at n, d: the four n×n×d products a call cannot do without (the
-    scores A₁X·A₂ᵀ, f·A₃, c·hᵀ and p·A₂; f·h = (f·A₃)·Y and ∇_Y L = (f·A₃)ᵀc are then n×d×d — the printed kernel
-    still forms f·h as a fifth) at the GEMM rate, and n² exps at the fastest exp's rate, as if nothing else cost
-    anything."""
+    scores A₁X·A₂ᵀ, f·A₃, c·hᵀ and p·A₂; f·h = (f·A₃)·Y and ∇_Y L = (f·A₃)ᵀc are then n×d×d, and the printed kernel
+    forms them so) at the GEMM rate, and n² exps at the fastest exp's rate, as if nothing else cost anything."""
     return 8 * n * n * d / rates["gemm_flops"] + n * n / rates["exp_per_s"]
 
 

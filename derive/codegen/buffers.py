@@ -16,7 +16,7 @@ def reads(plan: Scheduler, node: ex.Node, planned: set[int]) -> dict[int, None]:
     """Buffers (by node id) read when ``node`` is printed, looking through inlined nodes and diag(·) that is not
     one of the ``planned`` row nodes."""
     out: dict[int, None] = {}  # an ordered set
-    kids = list(node.children)
+    kids = list(plan.operands(node))
     if id(node) in plan.shift and plan.shift[id(node)][1] is not None:
         kids.append(plan.shift[id(node)][1])
     for c in kids:

@@ -38,15 +38,39 @@ class KernelPrinter(ArrayPrinter):
         self.scratch: list[str] = []  # per-chunk buffers besides the row buffers
         self.scratch_cols: list[str] = []  # the columns of each (a 1-d scratch of ``block`` entries has 1)
         self.casts: dict[str, str] = {}  # array → its copy in the dtype of the inputs, for BLAS calls
+        self.via: dict[int, tuple[ex.Node, ex.Node]] = {}  # row product R·(P·Q) → (R·P, Q): _share_products
 
     def schedule(self) -> Schedule:
         """The phases (schedule.py), the shifted exps (softmax.py), the inlined nodes and the buffers (buffers.py)."""
         super().schedule()
+        if self.blas:
+            self._share_products()
         self.shift = find_shifts(self)
         self.inline = {id(r) for r in self.sched.rows if self.inlinable(r)}
         self.sched.rows = [r for r in self.sched.rows if id(r) not in self.inline]
         self.bufs, self.buf_cols = allocate(self)
         return self.sched
+
+    def _share_products(self) -> None:
+        """A row product R·G, G = P·Q a global product, is printed as (R·P)·Q when the kernel forms the row
+        product R·P anyway and it has as many columns as R·G (``f·h = (f·A₃)·Y`` where ``∇_Y`` needs ``f·A₃``):
+        a columns × columns product per row instead of an n-long one. R·P is moved up to just before R·G."""
+        rows = self.sched.rows
+        for m in list(rows):
+            g = ex.bare(m.b) if isinstance(m, ex.MatMul) else None
+            if g is None or self.kind(m.a) != "row" or not isinstance(g, ex.MatMul) or self.kind(g) != "global":
+                continue
+            for k in rows:
+                if (k is not m and isinstance(k, ex.MatMul) and ex.bare(k.a) is ex.bare(m.a)
+                        and ex.bare(k.b) is ex.bare(g.a) and k.shape[1] == m.shape[1] and not is_n(k.shape[1])):
+                    self.via[id(m)] = (k, g.b)
+                    rows.remove(k)
+                    rows.insert(rows.index(m), k)
+                    self.sched.users.setdefault(id(k), []).append(m)
+                    break
+
+    def operands(self, node: ex.Node) -> tuple[ex.Node, ...]:
+        return self.via.get(id(node), node.children)
 
     # entries inside the block loops: _at_<Node> -------------------------------------------------------------
     def at(self, node: ex.Node, col: str) -> str:
@@ -132,7 +156,8 @@ class KernelPrinter(ArrayPrinter):
         """One block of rows j0 … j0 + nb − 1 (nb ≤ block, up to ``stop``): the row nodes, then the reductions."""
         blk = [f"nb = min(block, {stop} - j0)"]
         for r in self.sched.rows:
-            blk += [f"# {self._label(r)}"] + self.dispatch("print", r)
+            via = f" as ({show(self.via[id(r)][0])})·{show(self.via[id(r)][1])}" if id(r) in self.via else ""
+            blk += [f"# {self._label(r)}{via}"] + self.dispatch("print", r)
         for node, ops in self.sched.reduces:
             blk += [f"# {self._label(node)}"] + self.dispatch("sum", node, ops)
         return blk
@@ -253,28 +278,29 @@ class KernelPrinter(ArrayPrinter):
     _print_Identity = _print_Fill = _print_Tril
 
     def _print_MatMul(self, node):
-        b = ex.bare(node.b)
+        fa, fb = self.operands(node)  # the factors; (R·P, Q) for a shared product
+        b = ex.bare(fb)
         if self.entrywise(node):  # diag(v)·M
             return self._loop(node, self.entry(node, "l"))
         if isinstance(b, ex.Diag):  # M·diag(v) scales column l by v_l: v must be known for every l
             if self.kind(b.a) == "row":
                 raise CodegenError(f"{show(node)} scales columns by a row quantity; a row-streaming kernel cannot form it.")
-            return self._loop(node, f"{self.at(node.a, 'l')} * {self._index(b.a, 'l', '0')}")
-        if self.kind(node.b) == "row":
+            return self._loop(node, f"{self.at(fa, 'l')} * {self._index(b.a, 'l', '0')}")
+        if self.kind(fb) == "row":
             raise CodegenError(f"{show(node)} multiplies by a row quantity on the right; the kernel cannot stream it.")
         out = self.buf(node)
-        K, C = self.size(node.a.shape[1]), self.size(node.b.shape[1])
-        left, load, lbuf = self.at(node.a, "k"), [], None
-        if self.kind(node.a) != "row":  # a global's rows, loaded once per block as columns
+        K, C = self.size(fa.shape[1]), self.size(fb.shape[1])
+        left, load, lbuf = self.at(fa, "k"), [], None
+        if self.kind(fa) != "row":  # a global's rows, loaded once per block as columns
             self._count += 1
             lbuf = f"left{self._count}"
             self.scratch.append(f"{lbuf} = np.zeros(({K}, block), dt)")
             self.scratch_cols.append(str(K))
             load = [f"for k in range({K}):", "    for b in range(nb):", f"        {lbuf}[k, b] = {left}"]
             left = f"{lbuf}[k, b]"
-        elif id(ex.bare(node.a)) not in self.inline:
-            lbuf = self.bufs.get(id(ex.bare(node.a)))
-        right = self._blas_factor(node.b) if self.blas and lbuf is not None and K != "1" else None
+        elif id(ex.bare(fa)) not in self.inline:
+            lbuf = self.bufs.get(id(ex.bare(fa)))
+        right = self._blas_factor(fb) if self.blas and lbuf is not None and K != "1" else None
         if right is not None:  # the whole block at once: out = (node.b)ᵀ·left, each of shape (·, block)
             return load + [f"np.dot({right}, {lbuf}, {out})"]
         head = [f"for c in range({C}):", "    for b in range(nb):", f"        {out}[c, b] = 0.0"] + load
@@ -282,7 +308,7 @@ class KernelPrinter(ArrayPrinter):
         if isinstance(b, ex.Transpose):  # B = Gᵀ with G stored row-major: walk G by rows
             return head + [f"for c in range({C}):", f"    for k in range({K}):", f"        g = {self._index(b.a, 'c', 'k')}",
                            "        for b in range(nb):", f"            {acc}"]
-        return head + [f"for k in range({K}):", f"    for c in range({C}):", f"        g = {self.cell(node.b, 'k', 'c')}",
+        return head + [f"for k in range({K}):", f"    for c in range({C}):", f"        g = {self.cell(fb, 'k', 'c')}",
                        "        for b in range(nb):", f"            {acc}"]
 
     def _blas_factor(self, node: ex.Node) -> str | None:

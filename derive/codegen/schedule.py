@@ -170,6 +170,10 @@ class Scheduler(Printer):
             return False
 
     # who reads what ----------------------------------------------------------------------------------
+    def operands(self, node: ex.Node) -> tuple[ex.Node, ...]:
+        """The nodes read when ``node`` is printed: its children (a kernel printer may print a product another way)."""
+        return node.children
+
     def consumers(self, node: ex.Node) -> list[ex.Node] | None:
         """The nodes that read ``node`` (through definitions); None if a definition is an output."""
         out, stack = [], list(self.sched.users.get(id(node), []))

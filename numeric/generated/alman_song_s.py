@@ -34,7 +34,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # blocks measured by `attngrad bench blocks` at n = 4,096 and 16,384 on AMD EPYC, 2 threads, 2026-12-02: dtype → ((largest d, n, block), …)
 BLOCKS = {'float32': ((16, 4096, 64), (16, 16384, 64), (32, 4096, 128), (32, 16384, 64), (64, 4096, 64), (64, 16384, 128), (128, 4096, 128), (128, 16384, 128)), 'float64': ((16, 4096, 32), (16, 16384, 32), (32, 4096, 32), (32, 16384, 32), (64, 4096, 128), (64, 16384, 64), (128, 4096, 256), (128, 16384, 256))}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', '1', 'd', 'n', 'd', 'd', 'd', '1')
+ROW_BUFFERS = ('n', '1', 'd', 'd', 'n', 'd', 'd', '1')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -46,8 +46,9 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
     h_2 = matmul(A3, Y)
     g3 = (-1) * E
     A2_dt = A2.astype(dt)
-    h_2_dt = h_2.astype(dt)
     A3_dt = A3.astype(dt)
+    Y_dt = Y.astype(dt)
+    h_2_dt = h_2.astype(dt)
     g6_parts = np.zeros((nchunks, 1, 1))
     g7_parts = np.zeros((nchunks, d, d))
     grad_Y_8_parts = np.zeros((nchunks, d, d))
@@ -55,8 +56,8 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
         buf2 = np.zeros((d, block), dt)
-        buf3 = np.zeros((n, block), dt)
-        buf4 = np.zeros((d, block), dt)
+        buf3 = np.zeros((d, block), dt)
+        buf4 = np.zeros((n, block), dt)
         buf5 = np.zeros((d, block), dt)
         left4 = np.zeros((d, block), dt)
         rowmax5 = np.empty(block, dt)
@@ -97,42 +98,42 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
-            # f·h
-            np.dot(h_2_dt.T, buf0, buf2)
+            # f·A3
+            np.dot(A3_dt.T, buf0, buf2)
+            # f·h as (f·A3)·Y
+            np.dot(Y_dt.T, buf2, buf3)
             # c = f·h − E
             for l in range(d):
                 for b in range(nb):
-                    buf2[l, b] = buf2[l, b] + g3[j0 + b, l]
+                    buf3[l, b] = buf3[l, b] + g3[j0 + b, l]
             # q = c·hᵀ
-            np.dot(h_2_dt, buf2, buf3)
+            np.dot(h_2_dt, buf3, buf4)
             # p₁ = f∘q
             for l in range(n):
                 for b in range(nb):
-                    buf3[l, b] = buf0[l, b] * buf3[l, b]
+                    buf4[l, b] = buf0[l, b] * buf4[l, b]
             # r = p₁·1
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf3[l, b]
+                    buf1[0, b] += buf4[l, b]
             # p = p₁ − p₂
             for l in range(n):
                 for b in range(nb):
-                    buf3[l, b] = buf3[l, b] + (-(buf1[0, b] * buf0[l, b]))
+                    buf4[l, b] = buf4[l, b] + (-(buf1[0, b] * buf0[l, b]))
             # p·A2
-            np.dot(A2_dt.T, buf3, buf4)
-            # f·A3
-            np.dot(A3_dt.T, buf0, buf5)
+            np.dot(A2_dt.T, buf4, buf5)
             # Σ(c∘c)
             acc = 0.0
             for l in range(d):
                 for b in range(nb):
-                    acc += (buf2[l, b] * buf2[l, b])
+                    acc += (buf3[l, b] * buf3[l, b])
             g6_parts[t, 0, 0] += acc
             # (A1ᵀ·p)·A2
             for b in range(nb):
                 for q in range(d):
-                    v = buf4[q, b]
+                    v = buf5[q, b]
                     for p in range(d):
                         g7_parts[t, q, p] += v * A1[j0 + b, p]
             # ∇Y = (A3ᵀ·fᵀ)·c
@@ -140,7 +141,7 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
                 for q in range(d):
                     acc = 0.0
                     for b in range(nb):
-                        acc += buf5[p, b] * buf2[q, b]
+                        acc += buf2[p, b] * buf3[q, b]
                     grad_Y_8_parts[t, p, q] += acc
     g6 = sum_parts(g6_parts)
     g7 = sum_parts_t(g7_parts)
@@ -161,8 +162,9 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
     h_2 = matmul_serial(A3, Y)
     g3 = (-1) * E
     A2_dt = A2.astype(dt)
-    h_2_dt = h_2.astype(dt)
     A3_dt = A3.astype(dt)
+    Y_dt = Y.astype(dt)
+    h_2_dt = h_2.astype(dt)
     g6_parts = np.zeros((nchunks, 1, 1))
     g7_parts = np.zeros((nchunks, d, d))
     grad_Y_8_parts = np.zeros((nchunks, d, d))
@@ -170,8 +172,8 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
         buf2 = np.zeros((d, block), dt)
-        buf3 = np.zeros((n, block), dt)
-        buf4 = np.zeros((d, block), dt)
+        buf3 = np.zeros((d, block), dt)
+        buf4 = np.zeros((n, block), dt)
         buf5 = np.zeros((d, block), dt)
         left4 = np.zeros((d, block), dt)
         rowmax5 = np.empty(block, dt)
@@ -212,42 +214,42 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
             for l in range(n):
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
-            # f·h
-            np.dot(h_2_dt.T, buf0, buf2)
+            # f·A3
+            np.dot(A3_dt.T, buf0, buf2)
+            # f·h as (f·A3)·Y
+            np.dot(Y_dt.T, buf2, buf3)
             # c = f·h − E
             for l in range(d):
                 for b in range(nb):
-                    buf2[l, b] = buf2[l, b] + g3[j0 + b, l]
+                    buf3[l, b] = buf3[l, b] + g3[j0 + b, l]
             # q = c·hᵀ
-            np.dot(h_2_dt, buf2, buf3)
+            np.dot(h_2_dt, buf3, buf4)
             # p₁ = f∘q
             for l in range(n):
                 for b in range(nb):
-                    buf3[l, b] = buf0[l, b] * buf3[l, b]
+                    buf4[l, b] = buf0[l, b] * buf4[l, b]
             # r = p₁·1
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf3[l, b]
+                    buf1[0, b] += buf4[l, b]
             # p = p₁ − p₂
             for l in range(n):
                 for b in range(nb):
-                    buf3[l, b] = buf3[l, b] + (-(buf1[0, b] * buf0[l, b]))
+                    buf4[l, b] = buf4[l, b] + (-(buf1[0, b] * buf0[l, b]))
             # p·A2
-            np.dot(A2_dt.T, buf3, buf4)
-            # f·A3
-            np.dot(A3_dt.T, buf0, buf5)
+            np.dot(A2_dt.T, buf4, buf5)
             # Σ(c∘c)
             acc = 0.0
             for l in range(d):
                 for b in range(nb):
-                    acc += (buf2[l, b] * buf2[l, b])
+                    acc += (buf3[l, b] * buf3[l, b])
             g6_parts[t, 0, 0] += acc
             # (A1ᵀ·p)·A2
             for b in range(nb):
                 for q in range(d):
-                    v = buf4[q, b]
+                    v = buf5[q, b]
                     for p in range(d):
                         g7_parts[t, q, p] += v * A1[j0 + b, p]
             # ∇Y = (A3ᵀ·fᵀ)·c
@@ -255,7 +257,7 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
                 for q in range(d):
                     acc = 0.0
                     for b in range(nb):
-                        acc += buf5[p, b] * buf2[q, b]
+                        acc += buf2[p, b] * buf3[q, b]
                     grad_Y_8_parts[t, p, q] += acc
     g6 = sum_parts(g6_parts)
     g7 = sum_parts_t(g7_parts)
