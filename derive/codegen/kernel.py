@@ -155,12 +155,33 @@ class KernelPrinter(ArrayPrinter):
     def _block_lines(self, stop: str) -> list[str]:
         """One block of rows j0 … j0 + nb − 1 (nb ≤ block, up to ``stop``): the row nodes, then the reductions."""
         blk = [f"nb = min(block, {stop} - j0)"]
+        prev = None
         for r in self.sched.rows:
             via = f" as ({show(self.via[id(r)][0])})·{show(self.via[id(r)][1])}" if id(r) in self.via else ""
-            blk += [f"# {self._label(r)}{via}"] + self.dispatch("print", r)
+            if not self._fuse_row_sum(blk, prev, r):
+                blk += [f"# {self._label(r)}{via}"] + self.dispatch("print", r)
+            prev = r
         for node, ops in self.sched.reduces:
             blk += [f"# {self._label(node)}"] + self.dispatch("sum", node, ops)
         return blk
+
+    def _fuse_row_sum(self, blk: list[str], prev: ex.Node | None, node: ex.Node) -> bool:
+        """Print the row sum ``node`` = prev·1 inside the entrywise loop that has just printed ``prev`` (the last
+        lines of ``blk``, rewritten in place): one pass over the n × block buffer instead of two (exp(S) and its
+        row sums, p₁ and r). False, and nothing changed, where the loop is not prev's entrywise loop or reads the
+        sum's buffer."""
+        if prev is None or not isinstance(node, ex.RowSum) or ex.bare(node.a) is not prev or len(blk) < 3:
+            return False
+        src, out = self.buf(prev), self.buf(node)
+        head, inner, body = blk[-3:]
+        store = f"        {src}[l, b] = "
+        if head != f"for l in range({self.size(prev.shape[1])}):" or inner != "    for b in range(nb):" \
+                or not body.startswith(store) or f"{out}[" in body:
+            return False
+        blk[-3:] = ["for b in range(nb):", f"    {out}[0, b] = 0.0", head, inner, f"        v = {body[len(store):]}",
+                    f"        {src}[l, b] = v", f"        {out}[0, b] += v"]
+        blk.insert(len(blk) - 7, f"# {self._label(node)}: summed in the loop below")
+        return True
 
     def _buffer_lines(self) -> list[str]:
         """The row buffers and scratch arrays the block printed by _block_lines uses (print the block first): in the

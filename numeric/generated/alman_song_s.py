@@ -81,15 +81,14 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
             for b in range(nb):
                 if not rowmax5[b] > -np.inf:
                     rowmax5[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((s) * buf0[l, b]) - rowmax5[b])
-            # α = u·1
+            # α = u·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos(((s) * buf0[l, b]) - rowmax5[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # α⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -109,15 +108,14 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
             # q = c·hᵀ
             np.dot(h_2_dt, buf3, buf4)
             # p₁ = f∘q
-            for l in range(n):
-                for b in range(nb):
-                    buf4[l, b] = buf0[l, b] * buf4[l, b]
-            # r = p₁·1
+            # r = p₁·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf4[l, b]
+                    v = buf0[l, b] * buf4[l, b]
+                    buf4[l, b] = v
+                    buf1[0, b] += v
             # p = p₁ − p₂
             for l in range(n):
                 for b in range(nb):
@@ -197,15 +195,14 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
             for b in range(nb):
                 if not rowmax5[b] > -np.inf:
                     rowmax5[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((s) * buf0[l, b]) - rowmax5[b])
-            # α = u·1
+            # α = u·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos(((s) * buf0[l, b]) - rowmax5[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # α⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -225,15 +222,14 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
             # q = c·hᵀ
             np.dot(h_2_dt, buf3, buf4)
             # p₁ = f∘q
-            for l in range(n):
-                for b in range(nb):
-                    buf4[l, b] = buf0[l, b] * buf4[l, b]
-            # r = p₁·1
+            # r = p₁·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf4[l, b]
+                    v = buf0[l, b] * buf4[l, b]
+                    buf4[l, b] = v
+                    buf1[0, b] += v
             # p = p₁ − p₂
             for l in range(n):
                 for b in range(nb):

@@ -93,15 +93,14 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
             for b in range(nb):
                 if not rowmax11[b] > -np.inf:
                     rowmax11[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax11[b])
-            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax11[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -234,15 +233,14 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
             for b in range(nb):
                 if not rowmax11[b] > -np.inf:
                     rowmax11[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax11[b])
-            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax11[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -382,15 +380,14 @@ def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - com
             for b in range(nb):
                 if not rowmax16[b] > -np.inf:
                     rowmax16[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[i * n + j0 + b, 0] + g6[i * n + l, 0]) + (-((2) * buf0[l, b]))))) - rowmax16[b])
-            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[i * n + j0 + b, 0] + g6[i * n + l, 0]) + (-((2) * buf0[l, b]))))) - rowmax16[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
             for l in range(1):
                 for b in range(nb):

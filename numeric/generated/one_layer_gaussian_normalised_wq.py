@@ -78,15 +78,14 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
             for b in range(nb):
                 if not rowmax8[b] > -np.inf:
                     rowmax8[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax8[b])
-            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax8[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -181,15 +180,14 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
             for b in range(nb):
                 if not rowmax8[b] > -np.inf:
                     rowmax8[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax8[b])
-            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax8[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -293,15 +291,14 @@ def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compile
             for b in range(nb):
                 if not rowmax10[b] > -np.inf:
                     rowmax10[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[i * n + j0 + b, 0] + g5[i * n + l, 0]) + (-((2) * buf0[l, b]))))) - rowmax10[b])
-            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g3[i * n + j0 + b, 0] + g5[i * n + l, 0]) + (-((2) * buf0[l, b]))))) - rowmax10[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
             for l in range(1):
                 for b in range(nb):

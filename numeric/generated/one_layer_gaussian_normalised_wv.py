@@ -78,15 +78,14 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
             for b in range(nb):
                 if not rowmax9[b] > -np.inf:
                     rowmax9[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g2[j0 + b, 0] + g4[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax9[b])
-            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g2[j0 + b, 0] + g4[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax9[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -168,15 +167,14 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
             for b in range(nb):
                 if not rowmax9[b] > -np.inf:
                     rowmax9[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g2[j0 + b, 0] + g4[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax9[b])
-            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g2[j0 + b, 0] + g4[l, 0]) + (-((2) * buf0[l, b]))))) - rowmax9[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -267,15 +265,14 @@ def batch_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, block):  # pragma: no cover - com
             for b in range(nb):
                 if not rowmax11[b] > -np.inf:
                     rowmax11[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g2[i * n + j0 + b, 0] + g4[i * n + l, 0]) + (-((2) * buf0[l, b]))))) - rowmax11[b])
-            # exp((1/(2*sqrt(d)))·(−dist_0))·1
+            # exp((1/(2*sqrt(d)))·(−dist_0))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos((((1/2)/math.sqrt(d)) * (-((g2[i * n + j0 + b, 0] + g4[i * n + l, 0]) + (-((2) * buf0[l, b]))))) - rowmax11[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/(2*sqrt(d)))·(−dist_0))·1⁻¹
             for l in range(1):
                 for b in range(nb):

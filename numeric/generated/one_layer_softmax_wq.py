@@ -73,15 +73,14 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
             for b in range(nb):
                 if not rowmax4[b] > -np.inf:
                     rowmax4[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax4[b])
-            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax4[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -172,15 +171,14 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
             for b in range(nb):
                 if not rowmax4[b] > -np.inf:
                     rowmax4[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax4[b])
-            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax4[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -280,15 +278,14 @@ def batch_serial(X_0, Y_0, W_Q, K_0, VO_0, block):  # pragma: no cover - compile
             for b in range(nb):
                 if not rowmax6[b] > -np.inf:
                     rowmax6[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax6[b])
-            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax6[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹
             for l in range(1):
                 for b in range(nb):

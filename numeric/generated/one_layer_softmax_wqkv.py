@@ -86,15 +86,14 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
             for b in range(nb):
                 if not rowmax7[b] > -np.inf:
                     rowmax7[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax7[b])
-            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax7[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -211,15 +210,14 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
             for b in range(nb):
                 if not rowmax7[b] > -np.inf:
                     rowmax7[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax7[b])
-            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax7[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹
             for l in range(1):
                 for b in range(nb):
@@ -343,15 +341,14 @@ def batch_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, block):  # pragma: no cover - com
             for b in range(nb):
                 if not rowmax11[b] > -np.inf:
                     rowmax11[b] = 0.0
-            for l in range(n):
-                for b in range(nb):
-                    buf0[l, b] = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax11[b])
-            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1
+            # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1: summed in the loop below
             for b in range(nb):
                 buf1[0, b] = 0.0
             for l in range(n):
                 for b in range(nb):
-                    buf1[0, b] += buf0[l, b]
+                    v = exp_nonpos(((1/math.sqrt(d)) * buf0[l, b]) - rowmax11[b])
+                    buf0[l, b] = v
+                    buf1[0, b] += v
             # exp((1/sqrt(d))·(Q_0·K_0ᵀ))·1⁻¹
             for l in range(1):
                 for b in range(nb):
