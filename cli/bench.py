@@ -36,10 +36,13 @@ def bench() -> None:
 @click.option("--memory/--no-memory", default=True, show_default=True, help="Peak memory per method at the largest n.")
 @click.option("--budget", default=3600.0, show_default=True, type=float,
               help="Seconds the grid may be predicted to take at least (at this machine's lower bound) and still start.")
+@click.option("--rounds", default=2, show_default=True, type=int,
+              help="Time every method this many times, alternating, and pool the calls (a shared machine's slow "
+                   "spells spread over the methods).")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write time vs n (log–log) to this PNG.")
 def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scale: str, repeats: int, warmup: int,
-                threads: int | None, seed: int, memory: bool, budget: float, as_json: bool,
+                threads: int | None, seed: int, memory: bool, budget: float, rounds: int, as_json: bool,
                 plot_path: str | None) -> None:
     """Time L + ∇_X L + ∇_Y L: the generated kernel, the NumPy reference and installed peers."""
     from attngrad.numeric.bench import run_exact
@@ -53,7 +56,7 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
     with progressbar(1, "bench") as bar:
         res = run_exact(ns, ds, list(parse.names(dtypes)), parse.names(methods) if methods else None, scale=scale,
                         repeats=repeats, warmup=warmup, threads=threads, seed=seed, memory=memory, budget_s=budget,
-                        progress=labelled(bar))
+                        rounds=rounds, progress=labelled(bar))
     out = res.to_dict()
     if plot_path:
         from attngrad.cli.plot import bench_plot
@@ -64,6 +67,8 @@ def bench_exact(n_text: str, d_text: str, dtypes: str, methods: str | None, scal
         return
     m = out["machine"]
     click.echo(f"{m['cpu']}; {m['threads']} threads; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    click.echo(f"  each point: {m['repeats']} calls × {m['rounds']} round{'s' if m['rounds'] > 1 else ''} (methods "
+               f"alternating); the bound's rates are the best measured before each round")
     for dt, r in m["rates"].items():
         exps = ", ".join(f"{k} {v / 1e6:.0f}" for k, v in r["exp_rates"].items())
         click.echo(f"  {dt}: GEMM {r['gemm_flops'] / 1e9:.1f} Gflop/s, exp {r['exp_per_s'] / 1e6:.0f} M/s ({r['exp']}; "

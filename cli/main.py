@@ -20,6 +20,7 @@ from attngrad.cli.check import check
 from attngrad.cli.codegen import codegen
 from attngrad.cli.lowrank import bench_lowrank, phase
 from attngrad.cli.one_layer import bounds, landscape, simulate
+from attngrad.cli.sweep import sweep
 from attngrad.errors import InputError
 
 
@@ -170,7 +171,7 @@ def main() -> None:
 
 
 bench.add_command(bench_lowrank)
-for command in (check, codegen, bench, simulate, landscape, bounds, phase):
+for command in (check, codegen, bench, simulate, sweep, landscape, bounds, phase):
     main.add_command(command)
 
 

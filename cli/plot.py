@@ -151,6 +151,34 @@ def simulate_plot(runs: list, out: str) -> None:
     _save(fig, plt, out)
 
 
+def sweep_plot(entries: list[dict[str, Any]], x: str, y: str, out: str) -> None:
+    """Phase diagrams of a sweep: per training mode (rows) and kernel (columns), the fraction of seeds that
+    converged over the (x, y) plane, each cell labelled with it; grey where the sweep has no runs."""
+    import numpy as np
+
+    from attngrad.numeric.sweep_report import phase_grid
+
+    plt = pyplot()
+    kernels = list(dict.fromkeys(e["kernel"] for e in entries))
+    modes = list(dict.fromkeys(e["train"] for e in entries))
+    fig, axes = plt.subplots(len(modes), len(kernels), figsize=(4.2 * len(kernels), 3.6 * len(modes)), squeeze=False)
+    for i, mode in enumerate(modes):
+        for j, kernel in enumerate(kernels):
+            xs, ys, grid = phase_grid(entries, x, y, kernel, mode)
+            ax = axes[i, j]
+            cmap = plt.get_cmap("viridis").copy()
+            cmap.set_bad("0.8")
+            im = ax.imshow(np.ma.masked_invalid(grid), origin="lower", vmin=0, vmax=1, cmap=cmap, aspect="auto")
+            for (r, c), v in np.ndenumerate(grid):
+                if np.isfinite(v):
+                    ax.text(c, r, f"{v:.0%}", ha="center", va="center", fontsize=7, color="w" if v < 0.6 else "k")
+            ax.set_xticks(range(len(xs)), [f"{v:g}" if isinstance(v, float) else str(v) for v in xs], fontsize=7)
+            ax.set_yticks(range(len(ys)), [f"{v:g}" if isinstance(v, float) else str(v) for v in ys], fontsize=7)
+            ax.set(xlabel=x, ylabel=y, title=f"{kernel}, train {mode}: converged")
+    fig.colorbar(im, ax=axes, shrink=0.8, label="fraction of seeds reaching the target")
+    _save(fig, plt, out)
+
+
 def landscape_plot(slices: list, out: str) -> None:
     """One row per kernel's slice: contour (left) and surface (right) of f on the grid; local minima marked."""
     import numpy as np

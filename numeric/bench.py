@@ -2,9 +2,12 @@
 
 Every method is first checked against the NumPy reference (at n ≤ 1024, same d, dtype and seed), then called
 ``warmup`` times (the first call, JIT compilation included, is reported on its own) and ``repeats`` times;
-the median, min and max are reported with the thread count. The bound is measured in the same run, on the same
-threads: ``8·n²·d / GEMM rate + n² / exp rate`` (``bound_seconds``: a large NumPy matmul, and the fastest of np.exp,
-the kernels' own exp and torch.exp, all in the same dtype).
+the median, min and max are reported with the thread count. The methods are timed in ``rounds``: each round
+times every method once more (in the reverse order of the round before), and a point's figures are over the calls
+of every round, so that a slow spell of a shared machine does not fall on one method alone. The bound is measured
+in the same run, on the same threads, before every round: ``8·n²·d / GEMM rate + n² / exp rate``
+(``bound_seconds``: a large NumPy matmul, and the fastest of np.exp, the kernels' own exp and torch.exp, all in the
+same dtype), each rate the best measured, so that the bound is a lower one.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class Timing:
     min_s: float | None = None
     max_s: float | None = None
     repeats: int = 0
+    times_s: list[float] = field(default_factory=list)  # every timed call, of every round
     bound_s: float | None = None
     ratio_to_bound: float | None = None
     verified_rel_err: float | None = None  # max rel error against the reference at n = min(n, 1024)
@@ -98,14 +102,15 @@ def builders(names: tuple[str, ...] | None = None) -> tuple[dict[str, Callable[.
     return {k: out[k] for k in names}, []
 
 
-def _median_rate(fn: Callable[[], None], work: float, repeats: int = 5) -> float:
+def _best_rate(fn: Callable[[], None], work: float, repeats: int = 5) -> float:
+    """``work`` per second of the fastest of ``repeats`` calls (after one more): the rate the machine reaches."""
     fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return work / float(np.median(times))
+    return work / min(times)
 
 
 def _exp_rates(dtype: str, threads: int, peers: bool) -> dict[str, float]:
@@ -123,9 +128,9 @@ def _exp_rates(dtype: str, threads: int, peers: bool) -> dict[str, float]:
     shares = list(zip(np.array_split(x, threads), np.array_split(out, threads)))
     rates: dict[str, float] = {}
     with ThreadPoolExecutor(threads) as pool:
-        rates["np.exp"] = _median_rate(lambda: list(pool.map(lambda s: np.exp(s[0], out=s[1]), shares)), x.size)
+        rates["np.exp"] = _best_rate(lambda: list(pool.map(lambda s: np.exp(s[0], out=s[1]), shares)), x.size)
     with using_threads(threads):
-        rates["vexp"] = _median_rate(lambda: exp_nonpos_array(x, out), x.size)
+        rates["vexp"] = _best_rate(lambda: exp_nonpos_array(x, out), x.size)
     if peers and find_spec("torch") is not None:
         import torch
 
@@ -133,7 +138,7 @@ def _exp_rates(dtype: str, threads: int, peers: bool) -> dict[str, float]:
         torch.set_num_threads(threads)
         try:
             tx, tout = torch.from_numpy(x), torch.from_numpy(out)
-            rates["torch.exp"] = _median_rate(lambda: torch.exp(tx, out=tout), x.size)
+            rates["torch.exp"] = _best_rate(lambda: torch.exp(tx, out=tout), x.size)
         finally:
             torch.set_num_threads(previous)
     return rates
@@ -146,7 +151,7 @@ def machine_rates(dtype: str, threads: int = 1, peers: bool = False) -> dict[str
 
     a = np.random.default_rng(0).standard_normal((1536, 1536)).astype(dtype)
     with blas_threads(threads):
-        gemm = _median_rate(lambda: a @ a, 2 * 1536**3)
+        gemm = _best_rate(lambda: a @ a, 2 * 1536**3)
     exps = _exp_rates(dtype, threads, peers)
     fastest = max(exps, key=exps.__getitem__)
     return {"gemm_flops": gemm, "exp_per_s": exps[fastest], "exp": fastest, "exp_rates": exps}
@@ -156,6 +161,18 @@ def measured_rates(dtypes: list[str], threads: int) -> dict[str, dict[str, Any]]
     """``machine_rates`` per dtype, with the peers' exp, in a process of its own (no PyTorch or BLAS pool left
     behind in this one while the methods are timed)."""
     return {dt: run_in_child("machine_rates", [dt, threads, True]) for dt in dtypes}
+
+
+def best_rates(measured: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per dtype, the best GEMM and exp rates of several ``measured_rates`` (the fastest exp named)."""
+    out = {}
+    for dt in measured[0]:
+        runs = [m[dt] for m in measured]
+        exps = {k: max(r["exp_rates"].get(k, 0.0) for r in runs) for k in runs[0]["exp_rates"]}
+        fastest = max(exps, key=exps.__getitem__)
+        out[dt] = {"gemm_flops": max(r["gemm_flops"] for r in runs), "exp_per_s": exps[fastest], "exp": fastest,
+                   "exp_rates": exps}
+    return out
 
 
 def bound_seconds(n: int, d: int, rates: dict[str, Any]) -> float:
@@ -309,7 +326,7 @@ def check_time(seconds: float, budget_s: float, command: str = "bench exact") ->
 
 def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[str, ...] | None = None, *,
               scale: str = DEFAULT_SCALE, repeats: int = 5, warmup: int = 1, threads: int | None = None, seed: int = 0,
-              memory: bool = True, budget_s: float = DEFAULT_BUDGET_S,
+              memory: bool = True, budget_s: float = DEFAULT_BUDGET_S, rounds: int = 1,
               progress: Callable[[str], None] | None = None) -> BenchResult:
     """Time every method over the grid n × d × dtype; see the module docstring.
 
@@ -322,25 +339,42 @@ def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[st
     from attngrad.numeric.kernel_support import resolve_threads
 
     check_grid(ns, ds, dtypes, repeats, warmup, budget_s)
+    integer("rounds", rounds, 1)
     threads = resolve_threads(threads)
     build, notes = builders(methods)
     check_memory("bench exact", list(build), [(n, d) for n in ns for d in ds],
                  max(np.dtype(dt).itemsize for dt in dtypes), threads)
     result = BenchResult(machine_info(threads), notes=notes)
-    result.machine.update(repeats=repeats, warmup=warmup)
-    rates = measured_rates(dtypes, threads)
-    result.machine["rates"] = rates
-    check_time(predicted_seconds(list(build), ns, ds, dtypes, repeats, warmup, rates, threads, memory), budget_s)
+    result.machine.update(repeats=repeats, warmup=warmup, rounds=rounds)
+    measured = [measured_rates(dtypes, threads)]
+    check_time(rounds * predicted_seconds(list(build), ns, ds, dtypes, repeats, warmup, measured[0], threads, memory),
+               budget_s)
     budget = float(memory_limit() or 1e300)
-    for name in build:
-        if progress:
-            progress(f"timing {name}")
-        rows = run_in_child("_time_child", [name, ns, ds, dtypes, scale, repeats, warmup, threads, seed, budget])
-        for row in rows:
-            t = Timing(**row)
-            t.bound_s = bound_seconds(t.n, t.d, rates[t.dtype])
-            t.ratio_to_bound = None if t.median_s is None else t.median_s / t.bound_s
-            result.timings.append(t)
+    timings: dict[tuple, Timing] = {}
+    order = list(build)
+    for r in range(rounds):
+        if r:
+            measured.append(measured_rates(dtypes, threads))
+        for name in order if r % 2 == 0 else reversed(order):
+            if progress:
+                progress(f"timing {name}" + (f", round {r + 1} of {rounds}" if rounds > 1 else ""))
+            for row in run_in_child("_time_child", [name, ns, ds, dtypes, scale, repeats, warmup, threads, seed, budget]):
+                t = Timing(**row)
+                key = (t.method, t.n, t.d, t.dtype)
+                if key not in timings:
+                    timings[key] = t
+                else:
+                    timings[key].times_s += t.times_s
+    rates = best_rates(measured)
+    result.machine["rates"] = rates
+    result.machine["rates_per_round"] = measured
+    for t in timings.values():
+        if t.times_s:
+            t.repeats = len(t.times_s)
+            t.median_s, t.min_s, t.max_s = float(np.median(t.times_s)), min(t.times_s), max(t.times_s)
+        t.bound_s = bound_seconds(t.n, t.d, rates[t.dtype])
+        t.ratio_to_bound = None if t.median_s is None else t.median_s / t.bound_s
+        result.timings.append(t)
     result.timings.sort(key=lambda t: (dtypes.index(t.dtype), t.d, t.n, list(build).index(t.method)))
     compare_with_peers(result.timings)
     if memory:
@@ -415,7 +449,7 @@ def _time_child(name: str, ns: list[int], ds: list[int], dtypes: list[str], scal
                                    f"n×n temporaries, beyond the limit of {format_bytes(budget)}")
                 else:
                     _, times = time_calls(build[name](random_inputs(n, d, seed=seed, dtype=dt), scale, threads), warmup, repeats)
-                    row.repeats = repeats
+                    row.repeats, row.times_s = repeats, list(times)
                     row.median_s, row.min_s, row.max_s = float(np.median(times)), min(times), max(times)
     return [asdict(r) for r in rows]
 

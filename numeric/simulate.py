@@ -201,6 +201,19 @@ class Run:
         slope = np.polyfit(t, np.log(tail), 1)[0]
         return float(math.exp(slope))
 
+    def outcome(self, target: float) -> str:
+        """converged (f fell below ``target``), diverged, stalled (missed the target and hit a plateau, or its PL
+        ratio fell below STALL times its first) or unfinished (missed the target, still descending at the last
+        step)."""
+        if self.steps_to(target) is not None:
+            return "converged"
+        if self.status == "diverged":
+            return "diverged"
+        ratio = self.pl_ratio()
+        if self.status == "plateau" or (ratio.size and ratio[-1] < STALL * ratio[0]):
+            return "stalled"
+        return "unfinished"
+
     def summary(self, target: float) -> dict[str, Any]:
         mus = [m for _, m in self.mu()]
         pl = self.pl_checks()
@@ -450,8 +463,7 @@ def claim_fractions(runs: list[Run], target: float) -> dict[str, Any]:
         n = len(rs)
         reach = [r.steps_to(target) for r in rs]
         hit = [s for s in reach if s is not None]
-        stalled = [r for r, s in zip(rs, reach) if s is None and r.status != "diverged" and (
-            r.status == "plateau" or (r.pl_ratio().size and r.pl_ratio()[-1] < STALL * r.pl_ratio()[0]))]
+        stalled = [r for r in rs if r.outcome(target) == "stalled"]
         rate = [r.rate_checks() for r in rs]
         fits = [r.fitted_rate() for r in rs]
         entry = {

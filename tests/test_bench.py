@@ -3,6 +3,7 @@
 import importlib.util
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -22,9 +23,13 @@ def test_bench_exact_tiny_grid_json():
     out = json.loads(res.stdout)
     m = out["machine"]
     assert m["threads"] == 2 and "numba" in m["versions"] and "numpy" in m["versions"]
+    assert m["rounds"] == 2 and len(m["rates_per_round"]) == 2
     for dt in ("float64", "float32"):
         r = m["rates"][dt]
         assert r["gemm_flops"] > 1e8 and r["exp_per_s"] > 1e6
+        # the bound is a lower one: each rate the best of the rounds' measurements
+        assert r["gemm_flops"] == max(x[dt]["gemm_flops"] for x in m["rates_per_round"])
+        assert r["exp_per_s"] == max(max(x[dt]["exp_rates"].values()) for x in m["rates_per_round"])
         # the bound uses the fastest exp measured (np.exp and the kernels' own always, torch.exp when installed)
         assert {"np.exp", "vexp"} <= set(r["exp_rates"]) and r["exp_per_s"] == max(r["exp_rates"].values())
         assert r["exp_rates"][r["exp"]] == r["exp_per_s"]
@@ -32,8 +37,9 @@ def test_bench_exact_tiny_grid_json():
     assert {(r["method"], r["n"], r["dtype"]) for r in rows} == {
         (meth, n, dt) for meth in ("generated", "reference") for n in (48, 96) for dt in ("float64", "float32")}
     for r in rows:
-        assert r["skipped"] is None and r["repeats"] == 2 and r["threads"] == 2
-        assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+        assert r["skipped"] is None and r["repeats"] == 2 * 2 == len(r["times_s"]) and r["threads"] == 2
+        assert r["median_s"] == np.median(r["times_s"]) and r["min_s"] == min(r["times_s"])
+        assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"] == max(r["times_s"])
         assert r["bound_s"] == pytest.approx(bound_seconds(r["n"], r["d"], m["rates"][r["dtype"]]))
         assert r["ratio_to_bound"] == pytest.approx(r["median_s"] / r["bound_s"])
         assert r["verified_rel_err"] <= (1e-9 if r["dtype"] == "float64" else 2e-3)
@@ -51,6 +57,7 @@ def test_bench_exact_tiny_grid_json():
     (["--n", "100000000"], "bench exact would need"),
     (["--n", "1000000", "--budget", "600"], "bench exact would take at least"),
     (["--repeats", "0"], "--repeats must be a positive integer, got 0."),
+    (["--rounds", "0"], "rounds must be"),
     (["--methods", "numpy-magic"], "Unknown method 'numpy-magic'"),
     (["--dtype", "float16"], "--dtype must be float64 or float32"),
     (["--threads", "0"], "threads must be an integer from 1"),

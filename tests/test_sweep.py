@@ -1,0 +1,235 @@
+"""Sweeps (numeric/sweep*.py, numeric/store.py, `attngrad sweep`): every stored outcome against the same run done
+directly by ``simulate``; resuming after an interruption and after ``kill -9`` loses and repeats nothing; bad specs
+and stores are one sentence."""
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from attngrad.cli.main import main
+from attngrad.errors import InputError
+from attngrad.numeric import sweep as sw
+from attngrad.numeric.simulate import simulate
+from attngrad.numeric.store import SCHEMA_VERSION, export, open_store, run_key
+from attngrad.numeric.sweep_report import regimes
+from attngrad.numeric.sweep_spec import load_spec, resolve, spec_from_dict
+
+TINY = {"N": 4, "n": 4, "D": 16, "d": 4, "dv": 4, "dy": 1, "steps": 60, "lambda_every": 20, "window": 20}
+
+
+def tiny_spec(**extra):
+    data = {"kernels": ["softmax", "gaussian"], "modes": ["W_V"], "seeds": [0, 1], "fixed": dict(TINY),
+            "grid": {"scale.W_V": [1.0, 3.0]}}
+    data.update(extra)
+    return spec_from_dict(data)
+
+
+def test_every_stored_run_matches_the_same_run_done_directly(tmp_path):
+    spec = tiny_spec(curves=True)
+    with open_store(tmp_path / "r.sqlite") as store:
+        sw.prepare(spec, store, resume=False)
+        summary = sw.run_sweep(spec, store, workers=2)
+        rows = list(store.rows(with_curves=True))
+    assert summary.ran == spec.n_runs == len(rows) == 8 and summary.failed == 0
+    for task in spec.tasks():
+        row = next(r for r in rows if r["kernel"] == task.kernel and r["seed"] == task.seed
+                   and r["scale.W_V"] == task.params["scale.W_V"])
+        settings = spec.settings(task.coords)
+        start = settings.instance(task.seed)
+        run = simulate([task.kernel], [task.train], [task.seed], settings, workers=1)[0]
+        assert row["status"] == run.outcome(settings.target) and row["stop"] == run.status
+        assert row["steps"] == run.last + 1
+        np.testing.assert_array_equal(row["curve"], run.losses[: run.last + 1])
+        assert row["f0"] == run.losses[0] and row["final_loss"] == run.losses[run.last]
+        assert row["mu0"] == run.checkpoints[0]["lambda_min"] / settings.sizes.N
+        moved = run.instance.weights["W_V"] - start.weights["W_V"]
+        assert math.isclose(row["distance"], float(np.linalg.norm(moved)), rel_tol=1e-12)
+        assert row["grid.scale.W_V"] == task.coords["scale.W_V"]
+
+
+def test_resume_skips_what_is_done_and_runs_the_rest_once(tmp_path):
+    spec = tiny_spec()
+    path = tmp_path / "r.sqlite"
+
+    def stop_after_three(done, total, failed):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with open_store(path) as store:
+        sw.prepare(spec, store, resume=False)
+        with pytest.raises(KeyboardInterrupt):
+            sw.run_sweep(spec, store, workers=1, progress=stop_after_three)
+        before = {(r["kernel"], r["seed"], r["scale.W_V"]): r["finished_at"] for r in store.rows()}
+    assert len(before) == 3
+    with open_store(path) as store:
+        with pytest.raises(InputError, match="pass --resume"):
+            sw.prepare(spec, store, resume=False)
+        again = sw.prepare(None, store, resume=True)
+        assert again.to_dict() == spec.to_dict()
+        summary = sw.run_sweep(again, store, workers=2)
+        after = {(r["kernel"], r["seed"], r["scale.W_V"]): r["finished_at"] for r in store.rows()}
+    assert summary.skipped == 3 and summary.ran == 5
+    assert len(after) == 8 and all(after[k] == v for k, v in before.items())
+    keys = [run_key(t.params) for t in spec.tasks()]
+    with sqlite3.connect(path) as db:
+        assert sorted(k for (k,) in db.execute("SELECT key FROM runs")) == sorted(keys)
+
+
+@pytest.mark.heavy
+def test_kill_9_loses_no_finished_run(tmp_path):
+    path = tmp_path / "r.sqlite"
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text('kernels = ["softmax", "gaussian"]\nmodes = ["W_V", "W_Q"]\nseeds = 6\n[fixed]\n'
+                         + "".join(f"{k} = {v}\n" for k, v in TINY.items()))
+    proc = subprocess.Popen([sys.executable, "-m", "attngrad.cli", "sweep", "run", str(spec_file), "--store",
+                             str(path), "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    count = 0
+    while time.monotonic() < deadline and count < 4:
+        time.sleep(0.2)
+        if path.exists():
+            try:
+                with sqlite3.connect(path, timeout=5) as db:
+                    count = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            except sqlite3.OperationalError:
+                count = 0
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert count >= 4, "the sweep recorded no runs before the deadline"
+    with open_store(path) as store:
+        kept = {(r["kernel"], r["train"], r["seed"]): r["finished_at"] for r in store.rows()}
+        assert len(kept) >= count
+        spec = sw.prepare(None, store, resume=True)
+        summary = sw.run_sweep(spec, store, workers=1)
+        rows = {(r["kernel"], r["train"], r["seed"]): r["finished_at"] for r in store.rows()}
+    assert summary.skipped == len(kept) and summary.ran == spec.n_runs - len(kept) == 24 - len(kept)
+    assert len(rows) == 24 and all(rows[k] == v for k, v in kept.items())
+
+
+def test_a_run_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path):
+    # W_O = 0: the outputs do not move with W_V, λ_max(J₀J₀ᵀ) = 0, so the automatic step size does not exist
+    spec = tiny_spec(grid={"scale.W_O": [0.0, 1.0]}, kernels=["softmax"])
+    with open_store(tmp_path / "r.sqlite") as store:
+        sw.prepare(spec, store, resume=False)
+        summary = sw.run_sweep(spec, store, workers=1)
+        rows = list(store.rows())
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert summary.failed == len(failed) == 2 and all(r["scale.W_O"] == 0.0 for r in failed)
+    assert all("λ_max(J₀J₀ᵀ) > 0" in r["error"] for r in failed)
+    assert all(r["status"] != "failed" and r["final_loss"] is not None for r in rows if r["scale.W_O"] == 1.0)
+
+
+def test_regimes_count_the_stored_outcomes(tmp_path):
+    spec = tiny_spec(seeds=3, modes=["W_V", "W_Q"])
+    with open_store(tmp_path / "r.sqlite") as store:
+        sw.prepare(spec, store, resume=False)
+        sw.run_sweep(spec, store, workers=2)
+        rows = list(store.rows())
+    entries = regimes(rows)
+    assert len(entries) == 2 * 2 * 2
+    for e in entries:
+        mine = [r for r in rows if r["kernel"] == e["kernel"] and r["train"] == e["train"]
+                and r["grid.scale.W_V"] == e["scale.W_V"]]
+        assert e["runs"] == len(mine) == 3
+        for outcome in ("converged", "stalled", "diverged", "unfinished", "failed"):
+            assert e[outcome] == sum(r["status"] == outcome for r in mine) / 3
+    assert sum(e["converged"] + e["stalled"] + e["diverged"] + e["unfinished"] + e["failed"] for e in entries) == 8
+
+
+def test_export_csv_and_json_hold_every_run(tmp_path):
+    spec = tiny_spec(kernels=["softmax"], seeds=[0])
+    with open_store(tmp_path / "r.sqlite") as store:
+        sw.prepare(spec, store, resume=False)
+        sw.run_sweep(spec, store, workers=1)
+        rows = list(store.rows())
+        assert export(store, tmp_path / "r.json") == export(store, tmp_path / "r.csv") == 2
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert [d["final_loss"] for d in data] == [r["final_loss"] for r in rows]
+    import csv
+
+    with (tmp_path / "r.csv").open() as fh:
+        got = list(csv.DictReader(fh))
+    assert [float(g["final_loss"]) for g in got] == [r["final_loss"] for r in rows]
+
+
+@settings(max_examples=40, deadline=None)
+@given(N=st.integers(1, 40), n=st.integers(1, 40), num=st.integers(1, 400), den=st.integers(1, 100))
+def test_d_relative_to_nn_is_the_ceiling(N, n, num, den):
+    ratio = num / den
+    got = resolve({"N": N, "n": n, "D/Nn": ratio})["D"]
+    exact = Fraction(ratio) * N * n  # the float's exact value times N·n
+    assert got >= 1 and (got - 1 < exact <= got or got == 1 and exact <= 1)
+
+
+def test_a_spec_file_and_its_stored_copy_give_the_same_runs(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text('name = "x"\nkernels = ["gaussian"]\nmodes = ["W_Q", "W_Q,W_K,W_V"]\nseeds = [2, 5]\n'
+                 '[fixed]\nsteps = 10\n[grid]\n"D/Nn" = [0.5, 2]\n"scale.W_V" = [1, 4]\n')
+    spec = load_spec(f)
+    assert spec.n_runs == 2 * 2 * 2 * 2 == len(list(spec.tasks()))
+    again = spec_from_dict(spec.to_dict())
+    assert [t.params for t in again.tasks()] == [t.params for t in spec.tasks()]
+    assert {t.params["D"] for t in spec.tasks()} == {64, 256}  # N·n = 16·8 = 128 by default
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"kernel": ["softmax"]}, "unknown field 'kernel'"),
+    ({"grid": {"scale.W_X": [1]}}, "Unknown parameter 'scale.W_X'"),
+    ({"grid": {"n": []}}, "non-empty list"),
+    ({"grid": {"n": [2, 2]}}, "repeats a value"),
+    ({"fixed": {"D": 8}, "grid": {"D/Nn": [1]}}, "not both"),
+    ({"fixed": {"n": 3}, "grid": {"n": [2]}}, "both fixed and swept"),
+    ({"seeds": -1}, "positive count"),
+    ({"seeds": [1, 1]}, "repeat a seed"),
+    ({"modes": ["W_Z"]}, "W_Z"),
+    ({"grid": {"n": [4, 0]}}, "at n = 0"),
+    ({"fixed": {"steps": 1.5}}, "steps must be a positive integer"),
+    ({"grid": {"targets": ["random", "inside"]}}, "targets must be one of"),
+])
+def test_bad_specs_are_one_sentence(data, message):
+    with pytest.raises(InputError, match=message) as info:
+        spec_from_dict(data)
+    assert "\n" not in str(info.value)
+
+
+def test_a_store_of_another_schema_or_not_sqlite_is_one_sentence(tmp_path):
+    other = tmp_path / "old.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE runs (key TEXT)")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(InputError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        open_store(other)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database, just bytes" * 100)
+    with pytest.raises(InputError, match="not an attngrad results store"):
+        open_store(junk)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep", "run", "--store", "{tmp}/r.sqlite", "--grid", "bogus=1,2"], "Unknown parameter 'bogus'"),
+    (["sweep", "run", "{tmp}/missing.toml", "--store", "{tmp}/r.sqlite"], "Cannot read the sweep spec"),
+    (["sweep", "run", "{tmp}/s.toml", "--store", "{tmp}/r.sqlite", "--seeds", "0-3"], "not both"),
+    (["sweep", "run", "--store", "{tmp}/r.sqlite", "--retry-failed"], "pass --resume too"),
+    (["sweep", "run", "--store", "{tmp}/nofolder/r.sqlite", "--set", "steps=5"], "does not exist"),
+    (["sweep", "run", "--store", "{tmp}/r.sqlite", "--set", "steps=5", "--scheduler", "tcp://127.0.0.1:9"],
+     "Dask"),
+    (["sweep", "report", "--store", "{tmp}/none.sqlite"], "no store"),
+    (["sweep", "export", "--store", "{tmp}/r.sqlite", "--out", "{tmp}/r.xlsx"], "csv, json or parquet"),
+])
+def test_sweep_cli_bad_input_exits_2(tmp_path, args, message):
+    (tmp_path / "s.toml").write_text("seeds = 1\n")
+    res = CliRunner().invoke(main, [a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
