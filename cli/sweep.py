@@ -25,7 +25,7 @@ def sweep() -> None:
 
 
 @sweep.command("run")
-@click.argument("spec_path", required=False, metavar="[SPEC.toml]")
+@click.argument("spec_path", required=False, metavar="[SPEC.toml | NAME]")
 @click.option("--store", "store_path", required=True, help="The SQLite results store (created if missing).")
 @click.option("--resume", is_flag=True, help="Continue the sweep the store holds (its runs are skipped).")
 @click.option("--retry-failed", is_flag=True, help="With --resume: run the failed runs again.")
@@ -40,7 +40,10 @@ def sweep() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def run(spec_path, store_path, resume, retry_failed, kernels, modes, seeds, grid, fixed, curves, workers, scheduler,
         as_json) -> None:
-    """Run a sweep: every run not yet in --store, each written to it the moment it finishes."""
+    """Run a sweep: every run not yet in --store, each written to it the moment it finishes.
+
+    The sweep is a TOML spec file, a named sweep (wq-map, wq-width) or the options below; docs/sweeps.md has the
+    schema."""
     from attngrad.numeric import sweep as sw
     from attngrad.numeric.kernel_support import check_threads
     from attngrad.numeric.store import open_store
@@ -68,18 +71,24 @@ def run(spec_path, store_path, resume, retry_failed, kernels, modes, seeds, grid
             data["seeds"] = list(parse.seeds(seeds))
         spec = spec_from_dict(data, "the options")
     check_file(store_path, "the results store (--store)")
-    with open_store(store_path) as store:
-        spec = sw.prepare(spec, store, resume)
-        with Progress("sweep", spec.n_runs, unit="runs") as progress:
-            summary = sw.run_sweep(spec, store, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
-                                   progress=lambda done, todo, failed: progress(done, todo))
-        entries = regimes(store.rows())
+    pool = sw.connect(workers, scheduler)
+    try:
+        with open_store(store_path) as store:
+            spec = sw.prepare(spec, store, resume)
+            with Progress("sweep", spec.n_runs, unit="runs") as progress:
+                summary = sw.run_sweep(spec, store, pool=pool, retry_failed=retry_failed,
+                                       progress=lambda done, total, failed: progress(done, total))
+            rows = list(store.rows())
+            entries = regimes(rows)
+    finally:
+        pool.close()
     if as_json:
         click.echo(json.dumps({"spec": spec.to_dict(), "summary": vars(summary), "regimes": entries}, indent=1,
                               default=json_default, ensure_ascii=False))
         return
     click.echo(summary_line(summary, store_path))
     show_regimes(entries)
+    show_agreement(rows)
 
 
 def summary_line(s, store_path: str) -> str:
@@ -90,6 +99,19 @@ def summary_line(s, store_path: str) -> str:
     where = f"on {s.workers} worker{'s' if s.workers != 1 else ''}" if s.ran else ""
     return (f"{s.total:,} runs in the sweep: {s.skipped:,} already in {store_path}, {s.ran:,} run now "
             f"({s.failed:,} failed) in {number(s.seconds, '.3g')} s {where}{first}{later}.")
+
+
+def show_agreement(rows) -> None:
+    """Certificate (consistent along the path) against reaching the target, per kernel and mode."""
+    from attngrad.numeric.sweep_report import agreement
+
+    table_rows = [[e["kernel"], e["train"], str(e["certified_converged"]), str(e["certified_not"]),
+                   str(e["uncertified_converged"]), str(e["uncertified_not"]), f"{e['agree']:.0%}"]
+                  for e in agreement(rows)]
+    if table_rows:
+        click.echo("")
+        click.echo(table(table_rows, ["kernel", "train", "certificate & converged", "certificate, not converged",
+                                      "no certificate, converged", "neither", "agree"]))
 
 
 def show_regimes(entries) -> None:
@@ -121,7 +143,8 @@ def report(store_path, x_axis, y_axis, plot_path, as_json) -> None:
         raise InputError("A phase diagram needs two swept parameters: --x and --y.")
     axes = [a for a in (x_axis, y_axis) if a] or None
     with open_store(store_path, create=False) as store:
-        entries = regimes(store.rows(), axes)
+        rows = list(store.rows())
+    entries = regimes(rows, axes)
     if plot_path:
         from attngrad.cli.plot import sweep_plot
 
@@ -130,6 +153,7 @@ def report(store_path, x_axis, y_axis, plot_path, as_json) -> None:
         click.echo(json.dumps(entries, indent=1, default=json_default, ensure_ascii=False))
     else:
         show_regimes(entries)
+        show_agreement(rows)
 
 
 @sweep.command("export")

@@ -5,8 +5,9 @@ block columns. Small blocks pay the per-call cost of BLAS and of the loops' set-
 (an n × block buffer of 2 MB at d = 16 on the machine this was written on: block 64 at n = 4,096, 16 at n = 16,384),
 while at d = 128 the products dominate and the largest block wins. Which block is fastest depends on d, n, the
 dtype and the machine, so it is measured: every candidate is timed (warm-up, repeats, median) at each n for every
-d and dtype, on the same threads, in a process of its own. The smallest block within 5% of the fastest is chosen
-(``chosen_block``). With ``--write`` the chosen block of each (dtype, d, n) goes into ``numeric/generated/blocks.json``, and `attngrad codegen` records it in the module's header
+d and dtype, on the same threads, in a process of its own. Blocks whose buffers would hold more than an n × d
+float64 array each are not chosen (``largest_block``: the memory stays O(nd)); of the others, the smallest within 5%
+of the fastest is (``chosen_block``). With ``--write`` the chosen block of each (dtype, d, n) goes into ``numeric/generated/blocks.json``, and `attngrad codegen` records it in the module's header
 (``BLOCKS``), where ``generated.block_for`` reads it.
 """
 
@@ -50,14 +51,25 @@ def _blocks_child(ns: list[int], ds: list[int], dtypes: list[str], candidates: l
     return rows
 
 
+def largest_block(d: int, dtype: str) -> int:
+    """The most rows a block may have at head dimension d: each n × block buffer holds at most as many bytes as an
+    n × d float64 array, so the kernel's memory stays O(nd) (under 50 MB at n = 16,384, d = 32 on 2 threads)."""
+    return d * 8 // np.dtype(dtype).itemsize
+
+
 def chosen_block(rows: list[dict[str, Any]]) -> int:
-    """The block recorded for one (dtype, d, n): the smallest whose median is within ``NOISE`` of the fastest (a
-    smaller block holds less memory, and a smaller difference is within run-to-run noise); sets each row's
-    ``vs_fastest``."""
-    fastest = min(r["median_s"] for r in rows)
+    """The block recorded for one (dtype, d, n): among the blocks ``largest_block`` allows, the smallest whose
+    median is within ``NOISE`` of the fastest (a smaller block holds less memory, and a smaller difference is
+    within run-to-run noise; the smallest candidate is allowed at any d); sets each row's ``vs_fastest`` (against
+    the fastest allowed) and ``allowed``."""
+    smallest = min(r["block"] for r in rows)  # allowed at any d
+    for r in rows:
+        r["allowed"] = r["block"] <= max(smallest, largest_block(r["d"], r["dtype"]))
+    allowed = [r for r in rows if r["allowed"]]
+    fastest = min(r["median_s"] for r in allowed)
     for r in rows:
         r["vs_fastest"] = r["median_s"] / fastest
-    return min(r["block"] for r in rows if r["vs_fastest"] <= NOISE)
+    return min(r["block"] for r in allowed if r["vs_fastest"] <= NOISE)
 
 
 def tune_blocks(ns: tuple[int, ...] = LENGTHS, ds: tuple[int, ...] = (16, 32, 64, 128),

@@ -29,11 +29,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("kernel", "TEXT"), ("train", "TEXT"), ("seed", "INTEGER"), ("point", "INTEGER"),
     ("status", "TEXT"),  # converged | stalled | diverged | unfinished | failed (numeric/simulate.Run.outcome)
     ("stop", "TEXT"),  # why the GD loop ended: converged (f < tol) | plateau | diverged | finished (every step)
-    ("steps", "INTEGER"), ("steps_to_target", "INTEGER"), ("eta", "REAL"),
+    ("steps_run", "INTEGER"), ("steps_to_target", "INTEGER"), ("eta", "REAL"),
     ("f0", "REAL"), ("final_loss", "REAL"), ("fitted_rate", "REAL"),
     ("pl_ratio_first", "REAL"), ("pl_ratio_last", "REAL"),
-    ("mu0", "REAL"), ("lambda_max0", "REAL"), ("mu_path_min", "REAL"), ("distance", "REAL"),
-    ("radius", "REAL"), ("certificate", "TEXT"),
+    ("mu0", "REAL"), ("lambda_max0", "REAL"), ("radius", "REAL"),  # the certificate at initialisation
+    ("mu_path_min", "REAL"), ("path_length", "REAL"), ("distance", "REAL"), ("certificate", "TEXT"),  # the path
+    ("certified_steps", "INTEGER"),
     ("error", "TEXT"), ("seconds", "REAL"), ("worker", "TEXT"), ("finished_at", "REAL"),
 )
 NAMES = tuple(name for name, _ in COLUMNS)

@@ -66,21 +66,63 @@ def run_task(task: Task) -> RunResult:
 
 
 def outcome_of(run: Any, target: float, start: Any) -> dict[str, Any]:
-    """A finished run's row (numeric/store.COLUMNS): its outcome, the quantities at initialisation and those
-    measured along the path. ``start`` is the run's instance before the first step."""
+    """A finished run's row (numeric/store.COLUMNS): its outcome, the certificate's quantities at initialisation
+    and those measured along the path. ``start`` is the run's instance before the first step."""
     s = run.summary(target)
-    mus = run.mu()
     moved = [np.asarray(run.instance.weights[w], float) - np.asarray(start.weights[w], float) for w in run.train]
-    first = run.checkpoints[0] if run.checkpoints else None
-    return {
-        "status": run.outcome(target), "stop": run.status, "steps": s["steps"], "steps_to_target": s["steps_to_target"],
+    out = {
+        "status": run.outcome(target), "stop": run.status, "steps_run": s["steps"], "steps_to_target": s["steps_to_target"],
         "eta": s["eta"], "f0": s["f0"], "final_loss": s["final_loss"], "fitted_rate": s["fitted_rate"],
         "pl_ratio_first": s["pl_ratio_first"], "pl_ratio_last": s["pl_ratio_last"],
-        "mu0": first["lambda_min"] / run.sizes_N if first else None,
-        "lambda_max0": first["lambda_max"] / run.sizes_N if first else None,
-        "mu_path_min": min(m for _, m in mus) if mus else None,
         "distance": float(math.sqrt(sum(float(np.sum(d * d)) for d in moved))),
     }
+    out.update(certificate(run, target))
+    return out
+
+
+#: the certificate's margin: the PL* constant it assumes on the ball is this fraction of μ₀
+CERTIFICATE_MARGIN = 0.5
+
+
+def certificate(run: Any, target: float) -> dict[str, Any]:
+    """The PL* ball certificate (derive/papers/pl_certificate.py, Liu, Zhu & Belkin 2022, Thm 6) of a run.
+
+    At initialisation: μ₀ = λ_min(J₀J₀ᵀ)/N, L̂₀ = λ_max(J₀J₀ᵀ)/N and the radius R₀ = 2√(2L̂₀f₀)/μ₀. Along the path:
+    the smallest μ_t at the checkpoints, the path length η·Σ_t‖∇f_t‖ (every recorded step) and the verdict
+    ``consistent`` when, at every checkpoint, μ_t ≥ CERTIFICATE_MARGIN·μ₀ and η·L̂_t ≤ 1, and the path stayed
+    within the radius for μ = CERTIFICATE_MARGIN·μ₀ and L = max L̂_t; then ``certified_steps`` is the step by
+    which the certificate's rate 1 − η·CERTIFICATE_MARGIN·μ₀ brings f₀ below ``target`` (rate/linear). Else
+    ``violated: …`` naming the first failure, or ``none: …`` when there is no certificate at initialisation (μ₀ = 0, or η > 1/L̂₀). The theorem
+    needs its hypotheses on the whole ball, which no finite sample shows: ``consistent`` is evidence, not proof."""
+    from attngrad.numeric.generated.pl_certificate import radius, steps_to
+
+    N = run.sizes_N
+    if not run.checkpoints:
+        return {"certificate": "none: no λ at initialisation"}
+    mu0, L0 = run.checkpoints[0]["lambda_min"] / N, run.checkpoints[0]["lambda_max"] / N
+    f0 = float(run.losses[0])
+    g = run.gsq[: run.last + 1]
+    path = float(run.eta * np.sum(np.sqrt(g[np.isfinite(g)])))
+    mus = [m for _, m in run.mu()]
+    out = {"mu0": mu0, "lambda_max0": L0, "mu_path_min": min(mus) if mus else None, "path_length": path,
+           "radius": radius(L=L0, f_0=f0, mu=mu0) if mu0 > 0 else None}
+    if not mu0 > 0:
+        return {**out, "certificate": "none: μ₀ = 0"}
+    if run.eta * L0 > 1 + 1e-9:
+        return {**out, "certificate": f"none: η·L̂₀ = {run.eta * L0:.3g} > 1"}
+    mu_c = CERTIFICATE_MARGIN * mu0
+    for c in run.checkpoints:
+        if c["step"] > run.last:
+            continue
+        if c["lambda_min"] / N < mu_c:
+            return {**out, "certificate": f"violated: μ fell below {CERTIFICATE_MARGIN:g}·μ₀ by step {c['step']}"}
+        if run.eta * c["lambda_max"] / N > 1 + 1e-9:
+            return {**out, "certificate": f"violated: η·L̂ > 1 at step {c['step']}"}
+    L_max = max(c["lambda_max"] for c in run.checkpoints if c["step"] <= run.last) / N
+    if not path <= radius(L=L_max, f_0=f0, mu=mu_c):
+        return {**out, "certificate": "violated: the path left the ball"}
+    steps = steps_to(epsilon=target, eta=run.eta, f_0=f0, mu=mu_c) if f0 > target else 0
+    return {**out, "certificate": "consistent", "certified_steps": steps}
 
 
 @dataclass
@@ -118,44 +160,91 @@ def prepare(spec: SweepSpec, store: Store, resume: bool) -> SweepSpec:
     return mine
 
 
+class LocalWorkers:
+    """``count`` spawned worker processes on this machine (``_run_local``)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        from attngrad.numeric.kernel_support import resolve_workers
+
+        self.count = resolve_workers(workers)
+        self.local = True
+
+    def run(self, tasks: list[Task], record: Callable[[RunResult], None]) -> None:
+        _run_local(tasks, self.count, record)
+
+    def close(self) -> None:
+        pass
+
+
+class DaskWorkers:
+    """The workers of the Dask distributed cluster whose scheduler is at ``address``, connected at once (an
+    unreachable scheduler is one sentence before any work)."""
+
+    def __init__(self, address: str, timeout: float = 15.0) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InputError("--scheduler needs Dask distributed: pip install 'attngrad[cluster]'.") from None
+        try:
+            self.client = Client(address, timeout=timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(f"Cannot reach the Dask scheduler at {address}: {str(exc).splitlines()[0]}") from None
+        self.count = len(self.client.nthreads())
+        self.local = False
+
+    def run(self, tasks: list[Task], record: Callable[[RunResult], None]) -> None:
+        _run_dask(tasks, self.client, record)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def connect(workers: int | None = None, scheduler: str | None = None) -> LocalWorkers | DaskWorkers:
+    """Where a sweep's runs go: local processes (default: one per core), or the Dask cluster at ``scheduler``."""
+    return LocalWorkers(workers) if scheduler is None else DaskWorkers(scheduler)
+
+
 def run_sweep(spec: SweepSpec, store: Store, *, workers: int | None = None, scheduler: str | None = None,
-              progress: Callable[[int, int, int], None] | None = None, retry_failed: bool = False) -> SweepSummary:
+              pool: LocalWorkers | DaskWorkers | None = None, progress: Callable[[int, int, int], None] | None = None,
+              retry_failed: bool = False) -> SweepSummary:
     """Run every task of ``spec`` not yet in ``store`` (``retry_failed``: failed ones again) and record each as it
-    finishes. ``workers``: local processes (default: all cores); ``scheduler``: the address of a Dask distributed
-    scheduler, which runs the tasks instead. ``progress(done, total, failed)`` after each run (``done`` counts the
-    runs that were already in the store)."""
-    from attngrad.numeric.kernel_support import resolve_workers
+    finishes, on ``pool`` (``connect``; default ``connect(workers, scheduler)``, closed at the end).
+    ``progress(done, total, failed)`` after each run (``done`` counts the runs that were already in the store).
+    Before anything runs, the sweep is refused (InputError) when its local workers would need more memory than
+    numeric/resources allows."""
     from attngrad.numeric.simulate import memory_parts, refuse_parts
 
-    if retry_failed:
-        store.retry_failed()
-    done = store.done_keys()
-    tasks = [t for t in spec.tasks() if run_key(t.params) not in done]
-    summary = SweepSummary(total=spec.n_runs, skipped=spec.n_runs - len(tasks))
-    if not tasks:
+    own = pool is None
+    pool = connect(workers, scheduler) if own else pool
+    try:
+        if retry_failed:
+            store.retry_failed()
+        done = store.done_keys()
+        tasks = [t for t in spec.tasks() if run_key(t.params) not in done]
+        summary = SweepSummary(total=spec.n_runs, skipped=spec.n_runs - len(tasks), workers=pool.count)
+        if not tasks:
+            return summary
+        if pool.local:
+            for coords in spec.points():  # every local worker may hold the largest run at once
+                parts = memory_parts(1, 1, list(spec.modes), spec.settings(coords), 1)
+                refuse_parts("The sweep", [(b * pool.count, what) for b, what in parts])
+        t0 = time.perf_counter()
+
+        def record(result: RunResult) -> None:
+            store.record(result.key, result.params, result.outcome, result.curve)
+            summary.ran += 1
+            summary.failed += result.outcome["status"] == "failed"
+            if result.outcome["status"] != "failed":
+                (summary.first_runs if result.first else summary.later_runs).append(result.outcome["seconds"])
+            if progress:
+                progress(summary.skipped + summary.ran, summary.total, summary.failed)
+
+        pool.run(tasks, record)
+        summary.seconds = time.perf_counter() - t0
         return summary
-    count = resolve_workers(workers) if scheduler is None else 1
-    for coords in spec.points():  # every local worker may hold the largest run at once
-        settings = spec.settings(coords)
-        refuse_parts("The sweep", [(b * count, what) for b, what in memory_parts(1, 1, list(spec.modes), settings, 1)])
-    t0 = time.perf_counter()
-
-    def record(result: RunResult) -> None:
-        store.record(result.key, result.params, result.outcome, result.curve)
-        summary.ran += 1
-        summary.failed += result.outcome["status"] == "failed"
-        if result.outcome["status"] != "failed":
-            (summary.first_runs if result.first else summary.later_runs).append(result.outcome["seconds"])
-        if progress:
-            progress(summary.skipped + summary.ran, summary.total, summary.failed)
-
-    if scheduler is None:
-        summary.workers = count
-        _run_local(tasks, count, record)
-    else:
-        summary.workers = _run_dask(tasks, scheduler, record)
-    summary.seconds = time.perf_counter() - t0
-    return summary
+    finally:
+        if own:
+            pool.close()
 
 
 def _failed(task: Task, why: str) -> RunResult:
@@ -218,42 +307,36 @@ def _run_local(tasks: list[Task], workers: int, record: Callable[[RunResult], No
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(tasks: list[Task], scheduler: str, record: Callable[[RunResult], None]) -> int:
-    """The tasks on the Dask cluster at ``scheduler``, a few per worker thread in flight; the number of workers."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise InputError("--scheduler needs Dask distributed: pip install 'attngrad[cluster]'.") from None
-    try:
-        client = Client(scheduler, timeout=15)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(f"Cannot reach the Dask scheduler at {scheduler}: {str(exc).splitlines()[0]}") from None
-    try:
-        threads = max(1, sum(client.nthreads().values()))
-        queue = list(reversed(tasks))
-        pending = as_completed()
-        owner: dict[str, Task] = {}
+def _run_dask(tasks: list[Task], client: Any, record: Callable[[RunResult], None]) -> None:
+    """The tasks on a Dask cluster (``client``), four per worker thread in flight; a task whose worker died
+    (Dask retries it on another first) or that could not run is recorded as failed with the reason."""
+    from distributed import as_completed
 
-        def submit() -> None:
-            task = queue.pop()
-            fut = client.submit(run_task, task, pure=False)
-            owner[fut.key] = task
-            pending.add(fut)
+    threads = max(1, sum(client.nthreads().values()))
+    queue = list(reversed(tasks))
+    pending = as_completed()
+    owner: dict[str, Task] = {}
 
-        for _ in range(min(len(queue), 4 * threads)):
+    def submit() -> None:
+        task = queue.pop()
+        fut = client.submit(run_task, task, pure=False)
+        owner[fut.key] = task
+        pending.add(fut)
+
+    for _ in range(min(len(queue), 4 * threads)):
+        submit()
+    for fut in pending:
+        task = owner.pop(fut.key)
+        try:
+            result = fut.result()
+        except Exception as exc:  # noqa: BLE001 - a worker that died (KilledWorker) or a lost connection
+            result = _failed(task, f"{type(exc).__name__}: {(str(exc).splitlines() or ['no reason given'])[0]}")
+        record(result)
+        fut.release()
+        if queue:
             submit()
-        for fut in pending:
-            task = owner.pop(fut.key)
-            try:
-                record(fut.result())
-            except Exception as exc:  # noqa: BLE001 - a worker that died (KilledWorker) or a lost connection
-                record(_failed(task, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no reason given'}"))
-            fut.release()
-            if queue:
-                submit()
-        return len(client.nthreads())
-    finally:
-        client.close()
 
 
-__all__ = ["RunResult", "SweepSummary", "outcome_of", "prepare", "run_sweep", "run_task"]
+__all__ = ["CERTIFICATE_MARGIN", "DaskWorkers", "LocalWorkers", "RunResult", "SweepSummary", "certificate", "connect",
+           "outcome_of", "prepare", "run_sweep",
+           "run_task"]

@@ -45,6 +45,28 @@ def regimes(rows: Iterable[dict[str, Any]], axes: list[str] | None = None) -> li
     return out
 
 
+def agreement(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per kernel and training mode: how often the certificate and reaching the target agree — the four counts of
+    certified/not × converged/not, failed runs left out. A run is certified when its certificate is consistent
+    along the path and its rate brings f below the target within the run's step budget (``certified_steps`` ≤
+    ``steps``)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r["status"] == "failed":
+            continue
+        e = out.setdefault((r["kernel"], r["train"]), {"kernel": r["kernel"], "train": r["train"], "certified_converged": 0,
+                                                       "certified_not": 0, "uncertified_converged": 0,
+                                                       "uncertified_not": 0})
+        certified = r["certificate"] == "consistent" and r["certified_steps"] is not None \
+            and r["certified_steps"] <= r["steps"]
+        converged = r["status"] == "converged"
+        e[f"{'certified' if certified else 'uncertified'}_{'converged' if converged else 'not'}"] += 1
+    for e in out.values():
+        n = e["certified_converged"] + e["certified_not"] + e["uncertified_converged"] + e["uncertified_not"]
+        e["agree"] = (e["certified_converged"] + e["uncertified_not"]) / n
+    return list(out.values())
+
+
 def phase_grid(entries: list[dict[str, Any]], x: str, y: str, kernel: str, train: str,
                outcome: str = "converged") -> tuple[list[Any], list[Any], np.ndarray]:
     """The fraction of ``outcome`` over the (x, y) plane for one kernel and mode: x values, y values and a
@@ -62,4 +84,4 @@ def _order(v: Any) -> tuple:
     return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
 
 
-__all__ = ["OUTCOMES", "grid_axes", "phase_grid", "regimes"]
+__all__ = ["OUTCOMES", "agreement", "grid_axes", "phase_grid", "regimes"]

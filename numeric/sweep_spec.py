@@ -159,13 +159,26 @@ def spec_from_dict(data: Any, where: str = "the spec") -> SweepSpec:
     return spec
 
 
+def named_sweeps() -> dict[str, Any]:
+    """The sweeps attngrad ships (numeric/sweeps/NAME.toml), by name."""
+    from importlib.resources import files
+
+    folder = files("attngrad.numeric") / "sweeps"
+    return {f.name[:-5]: f for f in folder.iterdir() if f.name.endswith(".toml")}
+
+
 def load_spec(path: str | Path) -> SweepSpec:
-    """Read a TOML spec file (the module docstring); InputError, one sentence, if it cannot be read or is invalid."""
+    """Read a TOML spec file (the module docstring), or a named sweep (``named_sweeps``) when no file has that
+    name; InputError, one sentence, if it cannot be read or is invalid."""
+    named = named_sweeps()
+    if not Path(path).exists() and str(path) in named:
+        return spec_from_dict(tomllib.loads(named[str(path)].read_text()), f"the sweep {path}")
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
     except OSError as exc:
-        raise InputError(f"Cannot read the sweep spec {path}: {exc.strerror or exc}.") from None
+        raise InputError(f"Cannot read the sweep spec {path}: {exc.strerror or exc} (the named sweeps are "
+                         f"{', '.join(sorted(named))}).") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"The sweep spec {path} is not valid TOML: {exc}.") from None
     return spec_from_dict(data, str(path))
@@ -269,5 +282,5 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
     return tuple(int(s) for s in value)
 
 
-__all__ = ["PARAMETERS", "SweepSpec", "Task", "load_spec", "parse_grid_option", "parse_set_option", "resolve",
+__all__ = ["PARAMETERS", "SweepSpec", "Task", "load_spec", "named_sweeps", "parse_grid_option", "parse_set_option", "resolve",
            "settings_of", "spec_from_dict"]

@@ -265,8 +265,8 @@ def test_bounds_cli_verifies_every_derivation_and_the_numbers_hold():
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["ok"] is True and [b["id"] for b in out["bounds"]] == [
-        "pl/any-subset", "pl/W_V", "rate/linear", "softmax/equal-keys", "lowrank/taylor-shifted", "lowrank/taylor",
-        "lowrank/chebyshev", "lowrank/rank", "lowrank/softmax-error", "lowrank/gradient-error"]
+        "pl/any-subset", "pl/W_V", "rate/linear", "softmax/equal-keys", "certificate/pl-ball", "lowrank/taylor-shifted",
+        "lowrank/taylor", "lowrank/chebyshev", "lowrank/rank", "lowrank/softmax-error", "lowrank/gradient-error"]
     for b in out["bounds"]:
         assert b["verified"] and b["latex"] and any(s["verified"] for s in b["steps"])
         assert all(r.get("holds") is not False for r in b["numbers"])

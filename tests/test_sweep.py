@@ -50,7 +50,7 @@ def test_every_stored_run_matches_the_same_run_done_directly(tmp_path):
         start = settings.instance(task.seed)
         run = simulate([task.kernel], [task.train], [task.seed], settings, workers=1)[0]
         assert row["status"] == run.outcome(settings.target) and row["stop"] == run.status
-        assert row["steps"] == run.last + 1
+        assert row["steps_run"] == run.last + 1 and row["steps"] == settings.steps
         np.testing.assert_array_equal(row["curve"], run.losses[: run.last + 1])
         assert row["f0"] == run.losses[0] and row["final_loss"] == run.losses[run.last]
         assert row["mu0"] == run.checkpoints[0]["lambda_min"] / settings.sizes.N
@@ -233,3 +233,80 @@ def test_sweep_cli_bad_input_exits_2(tmp_path, args, message):
     res = CliRunner().invoke(main, [a.replace("{tmp}", str(tmp_path)) for a in args])
     assert res.exit_code == 2, res.output
     assert message in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.heavy
+def test_a_dask_cluster_runs_the_same_sweep_and_streams_it_into_the_store(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    spec = tiny_spec(grid={"scale.W_O": [0.0, 1.0]})  # W_O = 0: those runs raise and are recorded as failed
+    with open_store(tmp_path / "local.sqlite") as store:
+        sw.prepare(spec, store, resume=False)
+        sw.run_sweep(spec, store, workers=1)
+        local = {(r["kernel"], r["seed"], r["scale.W_O"]): r for r in store.rows()}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with open_store(tmp_path / "dask.sqlite") as store:
+            sw.prepare(spec, store, resume=False)
+            summary = sw.run_sweep(spec, store, scheduler=cluster.scheduler_address)
+            rows = list(store.rows())
+    assert summary.workers == 2 and summary.ran == len(rows) == spec.n_runs == 8 and summary.failed == 4
+    assert len({r["worker"] for r in rows}) == 2  # both workers ran some
+    for r in rows:
+        mine = local[(r["kernel"], r["seed"], r["scale.W_O"])]
+        assert (r["status"], r["stop"], r["steps_run"], r["final_loss"], r["error"]) == \
+            (mine["status"], mine["stop"], mine["steps_run"], mine["final_loss"], mine["error"])
+
+
+def test_wv_runs_stay_within_the_certificate_radius(tmp_path):
+    # W_V alone: f is quadratic with μ and L exact everywhere (pl/W_V) and η = 1/L, so the theorem's hypotheses hold
+    # on the whole space: every path must be at most R₀ = 2√(2Lf₀)/μ long, and the certificate consistent.
+    spec = tiny_spec(seeds=3, grid={"scale.W_V": [0.5, 2.0]}, fixed={**TINY, "steps": 300})
+    with open_store(tmp_path / "r.sqlite") as store:
+        sw.prepare(spec, store, resume=False)
+        sw.run_sweep(spec, store, workers=2)
+        rows = list(store.rows())
+    assert len(rows) == 12
+    for r in rows:
+        assert r["radius"] == pytest.approx(2 * math.sqrt(2 * r["lambda_max0"] * r["f0"]) / r["mu0"], rel=1e-12)
+        assert r["distance"] <= r["path_length"] * (1 + 1e-12) and r["path_length"] <= r["radius"]
+        assert r["mu_path_min"] == pytest.approx(r["mu0"], rel=1e-6) and r["certificate"] == "consistent"
+
+
+@settings(max_examples=60, deadline=None)
+@given(eta_mu=st.floats(1e-3, 0.999), eta_L=st.floats(1e-3, 1.0), f0=st.floats(1e-6, 1e3), L=st.floats(1e-3, 1e3))
+def test_the_printed_path_bound_is_the_series_and_below_the_radius(eta_mu, eta_L, f0, L):
+    import mpmath
+
+    from attngrad.numeric.generated.pl_certificate import path_bound, radius
+
+    eta = eta_L / L
+    mu = eta_mu / eta
+    mpmath.mp.dps = 40
+    q = mpmath.sqrt(1 - mpmath.mpf(eta) * mpmath.mpf(mu))
+    series = mpmath.mpf(eta) * mpmath.sqrt(2 * mpmath.mpf(L) * f0) / (1 - q)  # (ημ ≤ 0.999: well conditioned)
+    assert path_bound(L=L, eta=eta, f_0=f0, mu=mu) == pytest.approx(float(series), rel=1e-9)
+    first = mpmath.mpf(eta) * mpmath.sqrt(2 * mpmath.mpf(L) * f0) * sum(q**t for t in range(200))
+    assert float(first) <= path_bound(L=L, eta=eta, f_0=f0, mu=mu) * (1 + 1e-12)
+    assert path_bound(L=L, eta=eta, f_0=f0, mu=mu) <= radius(L=L, f_0=f0, mu=mu) * (1 + 1e-12)
+
+
+def test_the_certificate_derivation_is_verified_and_catches_a_wrong_radius(monkeypatch):
+    import sympy as sp
+
+    from attngrad.derive.papers import pl_certificate as pc
+
+    b = pc.pl_ball()
+    assert b.verified and sum(s.verified is True for s in b.steps) == 6
+    monkeypatch.setattr(pc, "RADIUS", sp.sqrt(2 * pc.L * pc.f0) / pc.mu)  # half the radius
+    wrong = pc.pl_ball.__wrapped__()
+    assert not wrong.verified and [s.verified for s in wrong.steps].count(False) == 1
+
+
+def test_the_named_sweeps_load_and_list_their_runs():
+    from attngrad.numeric.sweep_spec import named_sweeps
+
+    names = named_sweeps()
+    assert {"wq-map", "wq-width"} <= set(names)
+    width = load_spec("wq-width")
+    assert {t.params["D"] for t in width.tasks()} == {32, 64, 128, 256}  # D/Nn × N·n = 128
+    assert width.n_runs == 4 * 2 * 2 * 1 * 8 == len(list(width.tasks()))
+    assert load_spec("wq-map").modes == (("W_Q",), ("W_V",), ("W_Q", "W_K", "W_V"))

@@ -15,7 +15,7 @@ from attngrad.derive.model import Model
 from attngrad.errors import InputError
 from attngrad.vocabulary import ALMAN_SONG_MODULE, ONE_LAYER_MODULES, TRAINING_MODES
 
-from . import alman_song, kernels, liang, lowrank_bounds, lowrank_claims, one_layer, pl_bounds
+from . import alman_song, kernels, liang, lowrank_bounds, lowrank_claims, one_layer, pl_bounds, pl_certificate
 
 #: the claim source of the built-in claims, for the checker's worker processes (``derive.check.claims_of``)
 BUILTIN = f"{__name__}:builtin_claims"
@@ -32,12 +32,15 @@ def codegen_targets() -> dict[str, Model | Formulas]:
     return {ALMAN_SONG_MODULE: alman_song.alman_song("s"),
             "lowrank_bounds": Formulas("The low-rank path's error bounds and rank", "derive/papers/lowrank_bounds.py",
                                        lowrank_bounds.printed_formulas()),
+            "pl_certificate": Formulas("The PL* ball certificate", "derive/papers/pl_certificate.py",
+                                       pl_certificate.printed_formulas()),
             **{module: one_layer.one_layer(kernel, 1, train=TRAINING_MODES[mode])
                for (kernel, mode), module in ONE_LAYER_MODULES.items()}}
 
 
 #: every bound attngrad ships, by id (each built on first use)
-BOUNDS: dict[str, Callable[[], Bound]] = {**pl_bounds.BOUNDS, **lowrank_bounds.LOWRANK_BOUNDS}
+BOUNDS: dict[str, Callable[[], Bound]] = {**pl_bounds.BOUNDS, **pl_certificate.CERTIFICATE_BOUNDS,
+                                          **lowrank_bounds.LOWRANK_BOUNDS}
 
 
 def bounds(ids: tuple[str, ...] = ()) -> list[Bound]:
