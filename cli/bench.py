@@ -141,8 +141,8 @@ def bench_blocks(n_text: str, d_text: str, dtypes: str, blocks_text: str, repeat
     rows = [[r["dtype"], str(r["d"]), str(r["n"]), str(r["block"]), f"{r['median_s'] * 1e3:.2f}",
              f"{r['min_s'] * 1e3:.2f}–{r['max_s'] * 1e3:.2f}", f"{r['vs_fastest']:.2f}"] for r in out["rows"]]
     click.echo(table(rows, ["dtype", "d", "n", "block", "median ms", "min–max ms", "× fastest"]))
-    click.echo("chosen (the smallest within 5% of the fastest, of the blocks whose n × block buffers hold at most an n × d "
-               "float64 array): " + "; ".join(f"{dt} " + ", ".join(f"d ≤ {d}, n = {n:,}: {b}" for d, n, b in v)
+    click.echo("chosen (the smallest within 5% of the fastest, of the blocks whose n × block buffers hold at most two "
+               "n × d float64 arrays): " + "; ".join(f"{dt} " + ", ".join(f"d ≤ {d}, n = {n:,}: {b}" for d, n, b in v)
                                         for dt, v in out["blocks"].items()))
     for p in written:
         click.echo(f"wrote {p}")

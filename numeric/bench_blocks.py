@@ -5,8 +5,8 @@ block columns. Small blocks pay the per-call cost of BLAS and of the loops' set-
 (an n × block buffer of 2 MB at d = 16 on the machine this was written on: block 64 at n = 4,096, 16 at n = 16,384),
 while at d = 128 the products dominate and the largest block wins. Which block is fastest depends on d, n, the
 dtype and the machine, so it is measured: every candidate is timed (warm-up, repeats, median) at each n for every
-d and dtype, on the same threads, in a process of its own. Blocks whose buffers would hold more than an n × d
-float64 array each are not chosen (``largest_block``: the memory stays O(nd)); of the others, the smallest within 5%
+d and dtype, on the same threads, in a process of its own. Blocks whose buffers would hold more than two n × d
+float64 arrays each are not chosen (``largest_block``: the memory stays O(nd)); of the others, the smallest within 5%
 of the fastest is (``chosen_block``). With ``--write`` the chosen block of each (dtype, d, n) goes into ``numeric/generated/blocks.json``, and `attngrad codegen` records it in the module's header
 (``BLOCKS``), where ``generated.block_for`` reads it.
 """
@@ -51,10 +51,15 @@ def _blocks_child(ns: list[int], ds: list[int], dtypes: list[str], candidates: l
     return rows
 
 
+#: a block's n × block buffer holds at most this many n × d float64 arrays (the kernel's memory stays O(nd))
+BUFFER_PER_ND = 2
+
+
 def largest_block(d: int, dtype: str) -> int:
-    """The most rows a block may have at head dimension d: each n × block buffer holds at most as many bytes as an
-    n × d float64 array, so the kernel's memory stays O(nd) (under 50 MB at n = 16,384, d = 32 on 2 threads)."""
-    return d * 8 // np.dtype(dtype).itemsize
+    """The most rows a block may have at head dimension d: each n × block buffer holds at most BUFFER_PER_ND times
+    the bytes of an n × d float64 array, so the kernel's memory stays O(nd) (under 50 MB at n = 16,384, d = 32 on 2
+    threads)."""
+    return BUFFER_PER_ND * d * 8 // np.dtype(dtype).itemsize
 
 
 def chosen_block(rows: list[dict[str, Any]]) -> int:

@@ -14,6 +14,7 @@ from numbers import Integral
 from typing import Any, Callable, Iterator
 
 import numba
+import numba.extending
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401 - the BLAS Numba's np.dot calls: loaded now, so blas_threads sees it
 from numba import njit, prange
@@ -40,6 +41,20 @@ def _matmul_rows(A, B, out, i0, i1):  # pragma: no cover - compiled
             v = np.float64(A[r, a])
             for c in range(m):
                 out[r, c] += v * B[a, c]
+
+
+def in_dtype(a, dt):
+    """``a`` itself when it already has the dtype ``dt``, else a copy in ``dt``: inside a Numba kernel the choice
+    is made when the kernel is compiled (the overload below), so an input already in the kernel's dtype is not
+    copied for its BLAS calls."""
+    return a if a.dtype == dt else a.astype(dt)
+
+
+@numba.extending.overload(in_dtype)
+def _in_dtype(a, dt):
+    if a.dtype == getattr(dt, "dtype", dt):
+        return lambda a, dt: a
+    return lambda a, dt: a.astype(dt)
 
 
 @njit(parallel=True, cache=True, fastmath=False)

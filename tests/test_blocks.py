@@ -47,21 +47,21 @@ def test_block_for_reads_the_measured_table():
 
 
 def test_bench_blocks_picks_the_smallest_block_within_noise_of_the_fastest():
-    res = CliRunner().invoke(main, ["bench", "blocks", "--n", "40,96", "--d", "2,32", "--dtype", "float64,float32",
+    res = CliRunner().invoke(main, ["bench", "blocks", "--n", "40,96", "--d", "2,16", "--dtype", "float64,float32",
                                     "--blocks", "8,32", "--repeats", "2", "--threads", "1", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert sorted((r["dtype"], r["d"], r["n"], r["block"]) for r in out["rows"]) == sorted(
-        (dt, d, n, b) for dt in ("float64", "float32") for d in (2, 32) for n in (40, 96) for b in (8, 32))
+        (dt, d, n, b) for dt in ("float64", "float32") for d in (2, 16) for n in (40, 96) for b in (8, 32))
     for dt, table in out["blocks"].items():
-        assert [(d, n) for d, n, _ in table] == [(2, 40), (2, 96), (32, 40), (32, 96)]
+        assert [(d, n) for d, n, _ in table] == [(2, 40), (2, 96), (16, 40), (16, 96)]
         size = {"float64": 8, "float32": 4}[dt]
         for d, n, block in table:
             mine = [r for r in out["rows"] if r["dtype"] == dt and r["d"] == d and r["n"] == n]
-            # a block's buffer holds at most an n × d float64 array (the smallest candidate is always allowed)
-            allowed = [r for r in mine if r["block"] == 8 or r["block"] * size <= 8 * d]
+            # a block's buffer holds at most two n × d float64 arrays (the smallest candidate is always allowed)
+            allowed = [r for r in mine if r["block"] == 8 or r["block"] * size <= 2 * 8 * d]
             assert [r["allowed"] for r in mine] == [r in allowed for r in mine]
-            assert [r["block"] for r in allowed] == ([8] if d == 2 else [8, 32])
+            assert [r["block"] for r in allowed] == ([8] if d == 2 else [8, 32])  # 32 rows: 2·16·8 bytes in float64
             fastest = min(allowed, key=lambda r: r["median_s"])
             near = [r["block"] for r in allowed if r["median_s"] <= 1.05 * fastest["median_s"]]
             assert block == min(near)  # the smallest allowed block within 5% of the fastest allowed

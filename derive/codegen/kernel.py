@@ -191,8 +191,9 @@ class KernelPrinter(ArrayPrinter):
                 for name, cols in self.buf_cols.items()] + self.scratch
 
     def _cast_lines(self) -> list[str]:
-        """The copies of the arrays the BLAS calls read, in the inputs' dtype (print the block first)."""
-        return [f"{cast} = {name}.astype(dt)" for name, cast in self.casts.items()]
+        """The arrays the BLAS calls read, in the inputs' dtype: a copy only where the array has another dtype (a
+        float64 global of a float32 kernel); print the block first."""
+        return [f"{cast} = in_dtype({name}, dt)" for name, cast in self.casts.items()]
 
     def row_buffers(self) -> tuple[str, ...]:
         """The columns of every buffer one thread of the kernel holds, each columns × block float64, as Python

@@ -21,7 +21,7 @@ Chain (derive/, checked by `attngrad check`):
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, in_dtype, matmul, matmul_serial, sum_parts, sum_parts_t
 from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('A1', 'A2', 'A3', 'E', 'Y', 'X')
@@ -32,7 +32,7 @@ PARAMETERS = ('s',)
 OUTPUTS = ('loss', 'grad_X', 'grad_Y')
 BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # blocks measured by `attngrad bench blocks` at n = 4,096 and 16,384 on AMD EPYC, 2 threads, 2026-12-02: dtype → ((largest d, n, block), …)
-BLOCKS = {'float32': ((16, 4096, 64), (16, 16384, 32), (32, 4096, 64), (32, 16384, 64), (64, 4096, 64), (64, 16384, 64), (128, 4096, 64), (128, 16384, 256)), 'float64': ((16, 4096, 32), (16, 16384, 16), (32, 4096, 32), (32, 16384, 256), (64, 4096, 32), (64, 16384, 256), (128, 4096, 128), (128, 16384, 256))}
+BLOCKS = {'float32': ((16, 4096, 32), (16, 16384, 32), (32, 4096, 64), (32, 16384, 64), (64, 4096, 64), (64, 16384, 32), (128, 4096, 32), (128, 16384, 128)), 'float64': ((16, 4096, 16), (16, 16384, 16), (32, 4096, 32), (32, 16384, 16), (64, 4096, 32), (64, 16384, 64), (128, 4096, 32), (128, 16384, 128))}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'd', 'd', 'n', 'd', 'd', '1')
 
@@ -45,10 +45,10 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
     g1 = matmul(A1, X)
     h_2 = matmul(A3, Y)
     g3 = (-1) * E
-    A2_dt = A2.astype(dt)
-    A3_dt = A3.astype(dt)
-    Y_dt = Y.astype(dt)
-    h_2_dt = h_2.astype(dt)
+    A2_dt = in_dtype(A2, dt)
+    A3_dt = in_dtype(A3, dt)
+    Y_dt = in_dtype(Y, dt)
+    h_2_dt = in_dtype(h_2, dt)
     g6_parts = np.zeros((nchunks, 1, 1))
     g7_parts = np.zeros((nchunks, d, d))
     grad_Y_8_parts = np.zeros((nchunks, d, d))
@@ -159,10 +159,10 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
     g1 = matmul_serial(A1, X)
     h_2 = matmul_serial(A3, Y)
     g3 = (-1) * E
-    A2_dt = A2.astype(dt)
-    A3_dt = A3.astype(dt)
-    Y_dt = Y.astype(dt)
-    h_2_dt = h_2.astype(dt)
+    A2_dt = in_dtype(A2, dt)
+    A3_dt = in_dtype(A3, dt)
+    Y_dt = in_dtype(Y, dt)
+    h_2_dt = in_dtype(h_2, dt)
     g6_parts = np.zeros((nchunks, 1, 1))
     g7_parts = np.zeros((nchunks, d, d))
     grad_Y_8_parts = np.zeros((nchunks, d, d))

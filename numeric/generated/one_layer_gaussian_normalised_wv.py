@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, in_dtype, matmul, matmul_serial, sum_parts, sum_parts_t
 from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_V', 'W_O', 'Q_0', 'K_0')
@@ -48,8 +48,8 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
     V_0_5 = matmul(X_0, W_V)
     VO_0_6 = matmul(V_0_5, W_O)
     g7 = (-1) * Y_0
-    K_0_dt = K_0.astype(dt)
-    VO_0_6_dt = VO_0_6.astype(dt)
+    K_0_dt = in_dtype(K_0, dt)
+    VO_0_6_dt = in_dtype(VO_0_6, dt)
     g10_parts = np.zeros((nchunks, 1, 1))
     S_R_0_11_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
@@ -137,8 +137,8 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
     V_0_5 = matmul_serial(X_0, W_V)
     VO_0_6 = matmul_serial(V_0_5, W_O)
     g7 = (-1) * Y_0
-    K_0_dt = K_0.astype(dt)
-    VO_0_6_dt = VO_0_6.astype(dt)
+    K_0_dt = in_dtype(K_0, dt)
+    VO_0_6_dt = in_dtype(VO_0_6, dt)
     g10_parts = np.zeros((nchunks, 1, 1))
     S_R_0_11_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, in_dtype, matmul, matmul_serial, sum_parts, sum_parts_t
 from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'K_0', 'VO_0')
@@ -46,8 +46,8 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
     g4 = K_0 * K_0
     g5 = g4.sum(axis=1).reshape(-1, 1)
     g6 = (-1) * Y_0
-    K_0_dt = K_0.astype(dt)
-    VO_0_dt = VO_0.astype(dt)
+    K_0_dt = in_dtype(K_0, dt)
+    VO_0_dt = in_dtype(VO_0, dt)
     g8_parts = np.zeros((nchunks, 1, 1))
     g9_parts = np.zeros((nchunks, d, D))
     for t in prange(nchunks):
@@ -128,8 +128,8 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
     g4 = K_0 * K_0
     g5 = g4.sum(axis=1).reshape(-1, 1)
     g6 = (-1) * Y_0
-    K_0_dt = K_0.astype(dt)
-    VO_0_dt = VO_0.astype(dt)
+    K_0_dt = in_dtype(K_0, dt)
+    VO_0_dt = in_dtype(VO_0, dt)
     g8_parts = np.zeros((nchunks, 1, 1))
     g9_parts = np.zeros((nchunks, d, D))
     for t in range(nchunks):

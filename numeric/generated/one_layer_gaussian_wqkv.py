@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, in_dtype, matmul, matmul_serial, sum_parts, sum_parts_t
 from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'W_K', 'W_V', 'W_O')
@@ -57,8 +57,8 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     V_0_7 = matmul(X_0, W_V)
     VO_0_8 = matmul(V_0_7, W_O)
     g9 = (-1) * Y_0
-    K_0_4_dt = K_0_4.astype(dt)
-    VO_0_8_dt = VO_0_8.astype(dt)
+    K_0_4_dt = in_dtype(K_0_4, dt)
+    VO_0_8_dt = in_dtype(VO_0_8, dt)
     g11_parts = np.zeros((nchunks, 1, 1))
     g12_parts = np.zeros((nchunks, d, D))
     M_Q_0_13_parts = np.zeros((nchunks, n, d))
@@ -176,8 +176,8 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     V_0_7 = matmul_serial(X_0, W_V)
     VO_0_8 = matmul_serial(V_0_7, W_O)
     g9 = (-1) * Y_0
-    K_0_4_dt = K_0_4.astype(dt)
-    VO_0_8_dt = VO_0_8.astype(dt)
+    K_0_4_dt = in_dtype(K_0_4, dt)
+    VO_0_8_dt = in_dtype(VO_0_8, dt)
     g11_parts = np.zeros((nchunks, 1, 1))
     g12_parts = np.zeros((nchunks, d, D))
     M_Q_0_13_parts = np.zeros((nchunks, n, d))

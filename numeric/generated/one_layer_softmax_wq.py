@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, in_dtype, matmul, matmul_serial, sum_parts, sum_parts_t
 from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'K_0', 'VO_0')
@@ -41,8 +41,8 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
     dt = X_0.dtype
     Q_0_1 = matmul(X_0, W_Q)
     g2 = (-1) * Y_0
-    K_0_dt = K_0.astype(dt)
-    VO_0_dt = VO_0.astype(dt)
+    K_0_dt = in_dtype(K_0, dt)
+    VO_0_dt = in_dtype(VO_0, dt)
     g5_parts = np.zeros((nchunks, 1, 1))
     g6_parts = np.zeros((nchunks, d, D))
     for t in prange(nchunks):
@@ -139,8 +139,8 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
     dt = X_0.dtype
     Q_0_1 = matmul_serial(X_0, W_Q)
     g2 = (-1) * Y_0
-    K_0_dt = K_0.astype(dt)
-    VO_0_dt = VO_0.astype(dt)
+    K_0_dt = in_dtype(K_0, dt)
+    VO_0_dt = in_dtype(VO_0, dt)
     g5_parts = np.zeros((nchunks, 1, 1))
     g6_parts = np.zeros((nchunks, d, D))
     for t in range(nchunks):

@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, in_dtype, matmul, matmul_serial, sum_parts, sum_parts_t
 from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_Q', 'W_K', 'W_V', 'W_O')
@@ -52,8 +52,8 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     V_0_3 = matmul(X_0, W_V)
     VO_0_4 = matmul(V_0_3, W_O)
     g5 = (-1) * Y_0
-    K_0_2_dt = K_0_2.astype(dt)
-    VO_0_4_dt = VO_0_4.astype(dt)
+    K_0_2_dt = in_dtype(K_0_2, dt)
+    VO_0_4_dt = in_dtype(VO_0_4, dt)
     g8_parts = np.zeros((nchunks, 1, 1))
     g9_parts = np.zeros((nchunks, d, D))
     P_Q_0_10_parts = np.zeros((nchunks, n, d))
@@ -176,8 +176,8 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     V_0_3 = matmul_serial(X_0, W_V)
     VO_0_4 = matmul_serial(V_0_3, W_O)
     g5 = (-1) * Y_0
-    K_0_2_dt = K_0_2.astype(dt)
-    VO_0_4_dt = VO_0_4.astype(dt)
+    K_0_2_dt = in_dtype(K_0_2, dt)
+    VO_0_4_dt = in_dtype(VO_0_4, dt)
     g8_parts = np.zeros((nchunks, 1, 1))
     g9_parts = np.zeros((nchunks, d, D))
     P_Q_0_10_parts = np.zeros((nchunks, n, d))

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from attngrad.numeric.kernel_support import broadcast, matmul, matmul_serial, sum_parts, sum_parts_t
+from attngrad.numeric.kernel_support import broadcast, in_dtype, matmul, matmul_serial, sum_parts, sum_parts_t
 from attngrad.numeric.vexp import exp_nonpos
 
 INPUTS = ('X_0', 'Y_0', 'W_V', 'W_O', 'Q_0', 'K_0')
@@ -43,8 +43,8 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
     V_0_1 = matmul(X_0, W_V)
     VO_0_2 = matmul(V_0_1, W_O)
     g3 = (-1) * Y_0
-    K_0_dt = K_0.astype(dt)
-    VO_0_2_dt = VO_0_2.astype(dt)
+    K_0_dt = in_dtype(K_0, dt)
+    VO_0_2_dt = in_dtype(VO_0_2, dt)
     g6_parts = np.zeros((nchunks, 1, 1))
     S_R_0_7_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
@@ -128,8 +128,8 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
     V_0_1 = matmul_serial(X_0, W_V)
     VO_0_2 = matmul_serial(V_0_1, W_O)
     g3 = (-1) * Y_0
-    K_0_dt = K_0.astype(dt)
-    VO_0_2_dt = VO_0_2.astype(dt)
+    K_0_dt = in_dtype(K_0, dt)
+    VO_0_2_dt = in_dtype(VO_0_2, dt)
     g6_parts = np.zeros((nchunks, 1, 1))
     S_R_0_7_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
