@@ -19,9 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from attngrad import __version__
 from attngrad.errors import InputError
 from attngrad.numeric.store import Store, now, run_key
-from attngrad.numeric.sweep_spec import SweepSpec, Task, settings_of
+from attngrad.numeric.sweep_spec import SweepSpec, Task, settings_of, spec_from_dict
 
 #: a worker's first run loads (or compiles) the Numba kernels; ``RunResult.first`` marks it
 _STARTED: dict[str, float] = {}
@@ -147,12 +148,15 @@ def prepare(spec: SweepSpec, store: Store, resume: bool) -> SweepSpec:
         if spec is None:
             raise InputError(f"The store {store.path} holds no sweep to resume; give a spec.")
         store.set_meta("spec", spec.to_dict())
+        store.set_meta("version", __version__)
         return spec
     if not resume:
         raise InputError(f"The store {store.path} already holds {store.count():,} runs of a sweep; pass --resume to "
                          "continue it, or give another --store.")
-    from attngrad.numeric.sweep_spec import spec_from_dict
-
+    version = store.get_meta("version")
+    if version != __version__:
+        raise InputError(f"The store {store.path} was written by attngrad {version}, and this is {__version__}: its "
+                         "runs would not count as done; give another --store.")
     mine = spec_from_dict(stored, f"the spec stored in {store.path}")
     if spec is not None and spec.to_dict() != mine.to_dict():
         raise InputError(f"The spec differs from the one the store {store.path} was started with; resume without a "

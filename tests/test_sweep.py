@@ -76,6 +76,10 @@ def test_resume_skips_what_is_done_and_runs_the_rest_once(tmp_path):
     with open_store(path) as store:
         with pytest.raises(InputError, match="pass --resume"):
             sw.prepare(spec, store, resume=False)
+        store.set_meta("version", "0.0.1")
+        with pytest.raises(InputError, match="written by attngrad 0.0.1"):
+            sw.prepare(None, store, resume=True)
+        store.set_meta("version", sw.__version__)
         again = sw.prepare(None, store, resume=True)
         assert again.to_dict() == spec.to_dict()
         summary = sw.run_sweep(again, store, workers=2)

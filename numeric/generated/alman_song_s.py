@@ -32,7 +32,7 @@ PARAMETERS = ('s',)
 OUTPUTS = ('loss', 'grad_X', 'grad_Y')
 BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # blocks measured by `attngrad bench blocks` at n = 4,096 and 16,384 on AMD EPYC, 2 threads, 2026-12-02: dtype → ((largest d, n, block), …)
-BLOCKS = {'float32': ((16, 4096, 32), (16, 16384, 32), (32, 4096, 64), (32, 16384, 64), (64, 4096, 64), (64, 16384, 32), (128, 4096, 32), (128, 16384, 128)), 'float64': ((16, 4096, 16), (16, 16384, 16), (32, 4096, 32), (32, 16384, 16), (64, 4096, 32), (64, 16384, 64), (128, 4096, 32), (128, 16384, 128))}
+BLOCKS = {'float32': ((16, 4096, 32), (16, 16384, 64), (32, 4096, 128), (32, 16384, 64), (64, 4096, 64), (64, 16384, 64), (128, 4096, 64), (128, 16384, 256)), 'float64': ((16, 4096, 32), (16, 16384, 16), (32, 4096, 32), (32, 16384, 32), (64, 4096, 64), (64, 16384, 128), (128, 4096, 128), (128, 16384, 256))}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
 ROW_BUFFERS = ('n', '1', 'd', 'd', 'n', 'd', 'd', '1')
 
