@@ -161,7 +161,8 @@ def sweep_plot(entries: list[dict[str, Any]], x: str, y: str, out: str) -> None:
     plt = pyplot()
     kernels = list(dict.fromkeys(e["kernel"] for e in entries))
     modes = list(dict.fromkeys(e["train"] for e in entries))
-    fig, axes = plt.subplots(len(modes), len(kernels), figsize=(4.2 * len(kernels), 3.6 * len(modes)), squeeze=False)
+    fig, axes = plt.subplots(len(modes), len(kernels), figsize=(4.4 * len(kernels) + 1.2, 3.4 * len(modes)),
+                             squeeze=False, layout="constrained")
     for i, mode in enumerate(modes):
         for j, kernel in enumerate(kernels):
             xs, ys, grid = phase_grid(entries, x, y, kernel, mode)
@@ -174,7 +175,8 @@ def sweep_plot(entries: list[dict[str, Any]], x: str, y: str, out: str) -> None:
                     ax.text(c, r, f"{v:.0%}", ha="center", va="center", fontsize=7, color="w" if v < 0.6 else "k")
             ax.set_xticks(range(len(xs)), [f"{v:g}" if isinstance(v, float) else str(v) for v in xs], fontsize=7)
             ax.set_yticks(range(len(ys)), [f"{v:g}" if isinstance(v, float) else str(v) for v in ys], fontsize=7)
-            ax.set(xlabel=x, ylabel=y, title=f"{kernel}, train {mode}: converged")
+            ax.set(xlabel=x, ylabel=y)
+            ax.set_title(f"{kernel} · train {mode}", fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.8, label="fraction of seeds reaching the target")
     _save(fig, plt, out)
 

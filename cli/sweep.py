@@ -79,7 +79,7 @@ def run(spec_path, store_path, resume, retry_failed, kernels, modes, seeds, grid
                 summary = sw.run_sweep(spec, store, pool=pool, retry_failed=retry_failed,
                                        progress=lambda done, total, failed: progress(done, total))
             rows = list(store.rows())
-            entries = regimes(rows)
+            entries = regimes(rows, order=[k for k, _ in spec.grid])
     finally:
         pool.close()
     if as_json:
@@ -96,7 +96,9 @@ def summary_line(s, store_path: str) -> str:
     first = f"; first run on each worker {number(statistics.median(s.first_runs), '.2g')} s (it loads the Numba " \
             f"kernels)" if s.first_runs else ""
     later = f", later runs {number(statistics.median(s.later_runs) * 1e3, '.3g')} ms (median)" if s.later_runs else ""
-    where = f"on {s.workers} worker{'s' if s.workers != 1 else ''}" if s.ran else ""
+    if not s.ran:
+        return f"{s.total:,} runs in the sweep: every one already in {store_path}, nothing to run."
+    where = f"on {s.workers} worker{'s' if s.workers != 1 else ''}"
     return (f"{s.total:,} runs in the sweep: {s.skipped:,} already in {store_path}, {s.ran:,} run now "
             f"({s.failed:,} failed) in {number(s.seconds, '.3g')} s {where}{first}{later}.")
 
@@ -144,7 +146,8 @@ def report(store_path, x_axis, y_axis, plot_path, as_json) -> None:
     axes = [a for a in (x_axis, y_axis) if a] or None
     with open_store(store_path, create=False) as store:
         rows = list(store.rows())
-    entries = regimes(rows, axes)
+        order = list((store.get_meta("spec") or {}).get("grid", {}))
+    entries = regimes(rows, axes, order)
     if plot_path:
         from attngrad.cli.plot import sweep_plot
 

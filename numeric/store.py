@@ -69,7 +69,7 @@ class Store:
 
     def set_meta(self, key: str, value: Any) -> None:
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))  # order kept
 
     # runs ------------------------------------------------------------------------------------------------------
     def done_keys(self) -> set[str]:

@@ -12,19 +12,23 @@ from attngrad.errors import InputError
 OUTCOMES = ("converged", "stalled", "diverged", "unfinished", "failed")
 
 
-def grid_axes(rows: list[dict[str, Any]]) -> list[str]:
-    """The swept parameters of the rows (their ``grid.`` fields), in the order the spec gave them."""
-    names: dict[str, None] = {}
+def grid_axes(rows: list[dict[str, Any]], order: list[str] = ()) -> list[str]:
+    """The swept parameters of the rows (their ``grid.`` fields): those of ``order`` first (the spec's order), then
+    any other."""
+    names: dict[str, None] = dict.fromkeys(order)
     for r in rows:
         names.update(dict.fromkeys(k[5:] for k in r if k.startswith("grid.")))
-    return list(names)
+    found = {k[5:] for r in rows for k in r if k.startswith("grid.")}
+    return [n for n in names if n in found]
 
 
-def regimes(rows: Iterable[dict[str, Any]], axes: list[str] | None = None) -> list[dict[str, Any]]:
+def regimes(rows: Iterable[dict[str, Any]], axes: list[str] | None = None,
+            order: list[str] = ()) -> list[dict[str, Any]]:
     """One entry per (values of ``axes``, kernel, training mode): the number of runs, the fraction of each outcome
-    and the median steps to the target of the converged ones. ``axes`` default: every swept parameter."""
+    and the median steps to the target of the converged ones. ``axes`` default: every swept parameter, in
+    ``order`` (the spec's) first."""
     rows = list(rows)
-    known = grid_axes(rows)
+    known = grid_axes(rows, order)
     axes = known if axes is None else axes
     for a in axes:
         if a not in known:

@@ -122,6 +122,13 @@ EXCLUDED = {
     ("attngrad bench proofs attngrad/grad-X[1/d] attngrad/grad-X[1] --repeats 5 --tensorgrad-python "
      "/tmp/tgvenv/bin/python"): "a benchmark: timings of one run, against tensorgrad installed in another environment",
 }
+#: transcripts that continue an earlier one: the commands run first, in the same folder
+SWEEP_FIRST = ("attngrad sweep run --train W_Q --grid scale.W_V=1,16 --grid scale.W_Q=0.25,16 --seeds 0-3 "
+               "--store runs.sqlite")
+BEFORE = {
+    "attngrad sweep run --store runs.sqlite --resume": [SWEEP_FIRST],
+    "attngrad sweep export --store runs.sqlite --out runs.csv": [SWEEP_FIRST],
+}
 #: the opt-in switch for the transcripts that take minutes: with it they run as the README shows them
 FULL = os.environ.get("ATTNGRAD_README_FULL") == "1"
 TIME = re.compile(r"(?<![\w.])\d+(?:\.\d+)?s\b")
@@ -331,6 +338,7 @@ def test_the_readme_has_transcripts_and_every_exclusion_is_one():
     keys = {command_key(c) for _, c, _ in TRANSCRIPTS}
     assert len(keys) >= 10
     assert not set(EXCLUDED) - keys, f"EXCLUDED names commands the README no longer shows: {set(EXCLUDED) - keys}"
+    assert not (set(BEFORE) | {c for cs in BEFORE.values() for c in cs}) - keys, "BEFORE names commands the README no longer shows"
 
 
 @pytest.mark.heavy
@@ -346,6 +354,9 @@ def test_readme_transcript_prints_what_the_readme_shows(line, command, shown, tm
     smaller = SMALLER.get(" ".join(["attngrad", *argv]))
     if smaller and not FULL:
         argv, shown = smaller(shown, tmp_path)
+    for earlier in BEFORE.get(key, []):
+        first = attngrad(shlex.split(earlier)[1:], tmp_path)
+        assert first.returncode == 0, f"README line {line}: `{earlier}`, run first, exited {first.returncode}"
     if argv == ["codegen"]:
         got = _codegen_in_a_checkout(tmp_path, monkeypatch)
     else:
