@@ -8,8 +8,8 @@ from typing import Any
 
 from attngrad.cli.outputs import PLOT_SUFFIXES, check_file
 from attngrad.cli.render import write_atomic
-from attngrad.vocabulary import KERNEL_METHODS
 from attngrad.errors import InputError
+from attngrad.vocabulary import KERNEL_METHODS
 
 
 def pyplot():

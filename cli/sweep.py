@@ -42,8 +42,8 @@ def run(spec_path, store_path, resume, retry_failed, kernels, modes, seeds, grid
         as_json) -> None:
     """Run a sweep: every run not yet in --store, each written to it the moment it finishes.
 
-    The sweep is a TOML spec file, a named sweep (wq-map, wq-width) or the options below; docs/sweeps.md has the
-    schema."""
+    The sweep is a TOML spec file, a named sweep (wq-map, wq-width, scale-10k: numeric/sweeps/) or the options
+    below; docs/sweeps.md has the schema."""
     from attngrad.numeric import sweep as sw
     from attngrad.numeric.kernel_support import check_threads
     from attngrad.numeric.store import open_store
@@ -93,8 +93,8 @@ def run(spec_path, store_path, resume, retry_failed, kernels, modes, seeds, grid
 
 def summary_line(s, store_path: str) -> str:
     """What a sweep call did, with the cost of the workers' first runs (they load or compile the kernels)."""
-    first = f"; first run on each worker {number(statistics.median(s.first_runs), '.2g')} s (it loads the Numba " \
-            f"kernels)" if s.first_runs else ""
+    first = f"; first run on each worker {number(statistics.median(s.first_runs), '.2g')} s (it loads or compiles " \
+            f"the Numba kernels)" if s.first_runs else ""
     later = f", later runs {number(statistics.median(s.later_runs) * 1e3, '.3g')} ms (median)" if s.later_runs else ""
     if not s.ran:
         return f"{s.total:,} runs in the sweep: every one already in {store_path}, nothing to run."

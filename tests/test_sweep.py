@@ -314,3 +314,4 @@ def test_the_named_sweeps_load_and_list_their_runs():
     assert {t.params["D"] for t in width.tasks()} == {32, 64, 128, 256}  # D/Nn × N·n = 128
     assert width.n_runs == 4 * 2 * 2 * 1 * 8 == len(list(width.tasks()))
     assert load_spec("wq-map").modes == (("W_Q",), ("W_V",), ("W_Q", "W_K", "W_V"))
+    assert load_spec("scale-10k").n_runs == 5 * 5 * 2 * 2 * 100 == 10_000
