@@ -3,8 +3,8 @@ worker processes or on a Dask distributed cluster, its outcome written to the st
 it finishes.
 
 Only the calling process writes the store, one transaction per run; workers return outcomes. A run that raises is
-recorded as failed with its reason. A worker process that dies takes the runs it held with it: they go back in
-the queue once, and a run whose worker died twice is recorded as failed. Runs already in the store are skipped,
+recorded as failed with its reason. A worker process that dies takes the runs it held with it: they run again, one
+at a time, and a run whose worker died twice is recorded as failed. Runs already in the store are skipped,
 so an interrupted sweep resumes where it stopped.
 """
 
@@ -265,31 +265,38 @@ def _ignore_sigint() -> None:
 
 
 def _run_local(tasks: list[Task], workers: int, record: Callable[[RunResult], None]) -> None:
-    """``workers`` spawned processes, at most two runs each queued at once."""
+    """``workers`` spawned processes, at most two runs each queued at once. When a worker dies, every run the pool
+    held is a suspect: the suspects run again one at a time in a fresh pool, so a run that kills its worker is
+    found (and recorded as failed once it has killed one more than RETRIES times) and the others finish."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     queue = list(reversed(tasks))
+    suspects: list[Task] = []
     deaths: dict[int, int] = {}
 
-    def again(task: Task) -> None:
-        """Back in the queue, or failed when its worker died more than RETRIES times."""
+    def suspect(task: Task) -> None:
         deaths[id(task)] = deaths.get(id(task), 0) + 1
         if deaths[id(task)] > RETRIES:
             record(_failed(task, f"its worker process died {deaths[id(task)]} times while running it"))
         else:
-            queue.append(task)
+            suspects.append(task)
 
     ctx = multiprocessing.get_context("spawn")
-    while queue:
+    while queue or suspects:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
         running: dict[Any, Task] = {}
         try:
-            while queue or running:
-                while queue and len(running) < 2 * workers:
-                    task = queue.pop()
-                    running[pool.submit(run_task, task)] = task
+            while queue or suspects or running:
+                if suspects:  # alone, one after the other
+                    if not running:
+                        task = suspects.pop()
+                        running[pool.submit(run_task, task)] = task
+                else:
+                    while queue and len(running) < 2 * workers:
+                        task = queue.pop()
+                        running[pool.submit(run_task, task)] = task
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = False
                 for fut in finished:
@@ -297,14 +304,14 @@ def _run_local(tasks: list[Task], workers: int, record: Callable[[RunResult], No
                     exc = fut.exception()
                     if isinstance(exc, BrokenProcessPool):
                         broken = True
-                        again(task)
+                        suspect(task)
                     elif exc is not None:  # the task or its result could not cross the process boundary
                         record(_failed(task, f"{type(exc).__name__}: {exc}"))
                     else:
                         record(fut.result())
                 if broken:  # every run the pool held died with it
                     for task in running.values():
-                        again(task)
+                        suspect(task)
                     running.clear()
                     break
         finally:

@@ -315,3 +315,24 @@ def test_the_named_sweeps_load_and_list_their_runs():
     assert width.n_runs == 4 * 2 * 2 * 1 * 8 == len(list(width.tasks()))
     assert load_spec("wq-map").modes == (("W_Q",), ("W_V",), ("W_Q", "W_K", "W_V"))
     assert load_spec("scale-10k").n_runs == 5 * 5 * 2 * 2 * 100 == 10_000
+
+
+class _KillsItsWorker(dict):
+    """Parameters whose unpickling ends the process that receives them: a worker that dies mid-run."""
+
+    def __reduce__(self):
+        return (os._exit, (3,))
+
+
+def test_a_run_that_kills_its_worker_is_failed_and_its_neighbours_finish(tmp_path):
+    spec = tiny_spec(kernels=["softmax"], seeds=[0, 1, 2], grid={})
+    good = list(spec.tasks())
+    bad = sw.Task(0, "softmax", ("W_V",), 99, _KillsItsWorker({**good[0].params, "seed": 99}), {})
+    results = []
+    sw._run_local([good[0], bad, good[1], good[2]], 1, results.append)
+    by_seed = {r.outcome["seed"]: r.outcome for r in results}
+    assert sorted(by_seed) == [0, 1, 2, 99] and len(results) == 4
+    assert by_seed[99]["status"] == "failed" and "died 2 times" in by_seed[99]["error"]
+    for t in good:  # the runs that shared the dead worker's pool ran again and finished
+        direct = simulate([t.kernel], [t.train], [t.seed], spec.settings(t.coords), workers=1)[0]
+        assert by_seed[t.seed]["status"] != "failed" and by_seed[t.seed]["final_loss"] == direct.losses[direct.last]
