@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import statistics
+from pathlib import Path
 
 import click
 
 from attngrad.cli import parse
 from attngrad.cli.outputs import check_file
 from attngrad.cli.plot import check_plot_path
-from attngrad.cli.render import Progress, json_default, number, table
+from attngrad.cli.render import Progress, json_default, number, table, write_atomic, write_json, write_rows
 from attngrad.errors import InputError
 from attngrad.vocabulary import KERNELS
 
@@ -166,11 +167,18 @@ def report(store_path, x_axis, y_axis, plot_path, as_json) -> None:
 @click.option("--curves", is_flag=True, help="Include the loss curves the store kept.")
 def export(store_path, out_path, fmt, curves) -> None:
     """Every run of a store, one row each: its parameters and its outcome."""
-    from attngrad.numeric.store import export as write
-    from attngrad.numeric.store import export_format, open_store
+    from attngrad.numeric.store import export_format, flat_rows, open_store, parquet_table
 
     check_file(out_path, "the export (--out)")
-    export_format(out_path, fmt)
+    fmt = export_format(out_path, fmt)
     with open_store(store_path, create=False) as store:
-        count = write(store, out_path, fmt, with_curves=curves)
-    click.echo(f"wrote {count:,} runs to {out_path}")
+        rows = list(store.rows(with_curves=curves))
+    if fmt == "json":
+        write_json(Path(out_path), rows)
+    elif fmt == "csv":
+        write_rows(Path(out_path), flat_rows(rows))
+    else:
+        import pyarrow.parquet as pq
+
+        write_atomic(out_path, lambda fh: pq.write_table(parquet_table(rows), fh), binary=True, what="the export")
+    click.echo(f"wrote {len(rows):,} runs to {out_path}")

@@ -326,7 +326,7 @@ def check_time(seconds: float, budget_s: float, command: str = "bench exact") ->
 
 def run_exact(ns: list[int], ds: list[int], dtypes: list[str], methods: tuple[str, ...] | None = None, *,
               scale: str = DEFAULT_SCALE, repeats: int = 5, warmup: int = 1, threads: int | None = None, seed: int = 0,
-              memory: bool = True, budget_s: float = DEFAULT_BUDGET_S, rounds: int = 1,
+              memory: bool = True, budget_s: float = DEFAULT_BUDGET_S, rounds: int = 2,
               progress: Callable[[str], None] | None = None) -> BenchResult:
     """Time every method over the grid n × d × dtype; see the module docstring.
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -170,48 +169,22 @@ def export_format(path: str | Path, fmt: str | None = None) -> str:
     return fmt
 
 
-def export(store: Store, path: str | Path, fmt: str | None = None, with_curves: bool = False) -> int:
-    """Write every run to ``path`` as CSV, JSON (a list of objects) or Parquet (pyarrow); the format from ``fmt``
-    or the file's suffix. Returns the number of runs written."""
-    path = Path(path)
-    fmt = export_format(path, fmt)
-    rows = list(store.rows(with_curves=with_curves))
-    if fmt == "json":
-        path.write_text(json.dumps(rows, indent=1, default=_plain) + "\n")
-    elif fmt == "csv":
-        import csv
-
-        names = _columns(rows)
-        with path.open("w", newline="") as fh:
-            w = csv.DictWriter(fh, names)
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()})
-    else:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        names = _columns(rows)
-        pq.write_table(pa.table({k: [r.get(k) for r in rows] for k in names}), path)
-    return len(rows)
-
-
-def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+def flat_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs as table rows for CSV: every column in every row (None where a run has none), lists (loss curves)
+    as JSON text."""
+    rows = list(rows)
     names: dict[str, None] = {}
     for r in rows:
         names.update(dict.fromkeys(r))
-    return list(names)
+    return [{k: json.dumps(r[k]) if isinstance(r.get(k), (list, dict)) else r.get(k) for k in names} for r in rows]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON")
+def parquet_table(rows: Iterable[dict[str, Any]]) -> Any:
+    """The runs as a pyarrow Table (``export_format`` has checked that pyarrow is installed)."""
+    import pyarrow as pa
+
+    flat = flat_rows(rows)
+    return pa.table({k: [r[k] for r in flat] for k in (flat[0] if flat else {})})
 
 
-def now() -> float:
-    """Seconds since the epoch, the ``finished_at`` of a run."""
-    return time.time()
-
-
-__all__ = ["COLUMNS", "SCHEMA_VERSION", "Store", "export", "export_format", "open_store", "run_key"]
+__all__ = ["COLUMNS", "SCHEMA_VERSION", "Store", "export_format", "flat_rows", "open_store", "parquet_table", "run_key"]

@@ -21,7 +21,7 @@ import numpy as np
 
 from attngrad import __version__
 from attngrad.errors import InputError
-from attngrad.numeric.store import Store, now, run_key
+from attngrad.numeric.store import Store, run_key
 from attngrad.numeric.sweep_spec import SweepSpec, Task, settings_of, spec_from_dict
 
 #: a worker's first run loads (or compiles) the Numba kernels; ``RunResult.first`` marks it
@@ -62,7 +62,7 @@ def run_task(task: Task) -> RunResult:
     except Exception as exc:  # noqa: BLE001 - a run's failure is data: recorded, the sweep goes on
         outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     outcome.update(kernel=task.kernel, train=",".join(task.train), seed=task.seed, point=task.point,
-                   seconds=time.perf_counter() - t0, worker=worker, finished_at=now())
+                   seconds=time.perf_counter() - t0, worker=worker, finished_at=time.time())
     return RunResult(run_key(task.params), task.record_params(), outcome, curve, first)
 
 
@@ -100,11 +100,11 @@ def certificate(run: Any, target: float) -> dict[str, Any]:
     N = run.sizes_N
     if not run.checkpoints:
         return {"certificate": "none: no λ at initialisation"}
-    mu0, L0 = run.checkpoints[0]["lambda_min"] / N, run.checkpoints[0]["lambda_max"] / N
+    mus = [m for _, m in run.mu()]  # μ_t = λ_min(J_tJ_tᵀ)/N at the checkpoints, the first at step 0
+    mu0, L0 = mus[0], run.checkpoints[0]["lambda_max"] / N
     f0 = float(run.losses[0])
     g = run.gsq[: run.last + 1]
     path = float(run.eta * np.sum(np.sqrt(g[np.isfinite(g)])))
-    mus = [m for _, m in run.mu()]
     out = {"mu0": mu0, "lambda_max0": L0, "mu_path_min": min(mus) if mus else None, "path_length": path,
            "radius": radius(L=L0, f_0=f0, mu=mu0) if mu0 > 0 else None}
     if not mu0 > 0:
@@ -142,11 +142,13 @@ class SweepSummary:
 
 def prepare(spec: SweepSpec, store: Store, resume: bool) -> SweepSpec:
     """The spec a sweep runs: a new store records ``spec``; a store that holds runs needs ``resume`` and a spec
-    equal to its own (None: the store's)."""
+    equal to its own (None: the store's). A store whose sweep was started but has no finished run yet takes a new
+    spec, or resumes its own."""
     stored = store.get_meta("spec")
     if stored is None or not store.count():
-        if spec is None:
+        if spec is None and stored is None:
             raise InputError(f"The store {store.path} holds no sweep to resume; give a spec.")
+        spec = spec if spec is not None else spec_from_dict(stored, f"the spec stored in {store.path}")
         store.set_meta("spec", spec.to_dict())
         store.set_meta("version", __version__)
         return spec
@@ -253,7 +255,7 @@ def run_sweep(spec: SweepSpec, store: Store, *, workers: int | None = None, sche
 
 def _failed(task: Task, why: str) -> RunResult:
     outcome = {"status": "failed", "error": why, "kernel": task.kernel, "train": ",".join(task.train),
-               "seed": task.seed, "point": task.point, "finished_at": now()}
+               "seed": task.seed, "point": task.point, "finished_at": time.time()}
     return RunResult(run_key(task.params), task.record_params(), outcome)
 
 

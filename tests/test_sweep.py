@@ -22,7 +22,7 @@ from attngrad.cli.main import main
 from attngrad.errors import InputError
 from attngrad.numeric import sweep as sw
 from attngrad.numeric.simulate import simulate
-from attngrad.numeric.store import SCHEMA_VERSION, export, open_store, run_key
+from attngrad.numeric.store import SCHEMA_VERSION, open_store, run_key
 from attngrad.numeric.sweep_report import regimes
 from attngrad.numeric.sweep_spec import load_spec, resolve, spec_from_dict
 
@@ -80,6 +80,9 @@ def test_resume_skips_what_is_done_and_runs_the_rest_once(tmp_path):
         with pytest.raises(InputError, match="written by attngrad 0.0.1"):
             sw.prepare(None, store, resume=True)
         store.set_meta("version", sw.__version__)
+        with open_store(tmp_path / "fresh.sqlite") as fresh:  # started, nothing finished yet: resumes its own spec
+            fresh.set_meta("spec", spec.to_dict())
+            assert sw.prepare(None, fresh, resume=True).to_dict() == spec.to_dict()
         again = sw.prepare(None, store, resume=True)
         assert again.to_dict() == spec.to_dict()
         summary = sw.run_sweep(again, store, workers=2)
@@ -158,7 +161,10 @@ def test_export_csv_and_json_hold_every_run(tmp_path):
         sw.prepare(spec, store, resume=False)
         sw.run_sweep(spec, store, workers=1)
         rows = list(store.rows())
-        assert export(store, tmp_path / "r.json") == export(store, tmp_path / "r.csv") == 2
+    for suffix in ("json", "csv"):
+        res = CliRunner().invoke(main, ["sweep", "export", "--store", str(tmp_path / "r.sqlite"), "--out",
+                                        str(tmp_path / f"r.{suffix}")])
+        assert res.exit_code == 0 and res.output.strip().endswith(f"wrote 2 runs to {tmp_path / f'r.{suffix}'}")
     data = json.loads((tmp_path / "r.json").read_text())
     assert [d["final_loss"] for d in data] == [r["final_loss"] for r in rows]
     import csv
