@@ -1,7 +1,7 @@
-"""`attngrad bench exact | blocks | simulate | proofs`: time the exact gradient, its blocks of rows, the GD simulation
-and the all-sizes proofs (speed lives here, not in tests).
+"""`attngrad bench exact | blocks | simulate | proofs | sweep`: time the exact gradient, its blocks of rows, the GD
+simulation, the all-sizes proofs and a sweep on 1 and 2 workers (speed lives here, not in tests).
 
-Click only: options are parsed here, the work is done by attngrad.numeric.bench and attngrad.numeric.bench_sim;
+Click only: options are parsed here, the work is done by attngrad.numeric.bench, bench_sim and bench_sweep;
 their imports stay inside the commands so that ``attngrad --help`` loads neither NumPy nor Numba.
 """
 
@@ -244,3 +244,42 @@ def show_simulate(out: dict) -> None:
         click.echo(f"per core: PyTorch on 1 thread / ours on 1 thread: {q['torch_1_thread_over_ours_1_thread']:.1f}×")
     for note in out["notes"]:
         click.echo(f"note: {note}")
+
+
+@bench.command("sweep")
+@click.argument("spec_path", required=False, metavar="[SPEC.toml | NAME]")
+@click.option("--workers", "workers_text", default="1,2", show_default=True, help="Worker counts to time.")
+@click.option("--backend", "backends", default="dask,local", show_default=True,
+              help="dask (a LocalCluster of one-thread worker processes, warmed) and/or local (attngrad sweep's own processes).")
+@click.option("--repeats", default=3, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def bench_sweep(spec_path: str | None, workers_text: str, backends: str, repeats: int, as_json: bool) -> None:
+    """Time one fixed sweep on 1, 2, … workers (default: 128 runs at the default sizes) and the speed-up."""
+    from attngrad.numeric.bench_sweep import check_backends, default_spec, run_sweep_bench
+    from attngrad.numeric.sweep_spec import load_spec
+
+    names = list(parse.names(backends))
+    check_backends(names)
+    spec = load_spec(spec_path) if spec_path else default_spec()
+    with progressbar(1, "bench sweep") as bar:
+        out = run_sweep_bench(spec, parse.ints(workers_text, "--workers"), names, repeats=repeats,
+                              progress=labelled(bar))
+    if as_json:
+        click.echo(json.dumps(out, indent=1, ensure_ascii=False))
+        return
+    m = out["machine"]
+    click.echo(f"{m['cpu']}; {m['cores']} cores; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    click.echo(f"  sweep {out['spec'].get('name') or '(unnamed)'}: {out['runs']:,} runs; {out['repeats']} repeats per "
+               "row, worker counts alternating")
+    rows = []
+    for r in out["rows"]:
+        s = r["seconds"]
+        speedup = out["speedups"][r["backend"]].get(r["workers"])
+        rows.append([r["backend"], str(r["workers"]), f"{s['median']:.2f}", f"{s['min']:.2f}–{s['max']:.2f}",
+                     f"{r['runs_per_s']:.1f}", f"{speedup:.2f}×" if speedup else "",
+                     f"{r['first_run_s']:.1f} s" if r["first_run_s"] is not None else "in the time"])
+    click.echo(table(rows, ["backend", "workers", "median s", "min–max s", "runs/s",
+                            f"vs {out['base_workers']} worker{'s' if out['base_workers'] > 1 else ''}",
+                            "warm-up (kernels loaded)"]))
+    click.echo("every timed sweep gave the same outcomes, run for run" if out["outcomes_agree"] else
+               "note: the timed sweeps did not all give the same outcomes (status, steps, final loss)")

@@ -38,9 +38,11 @@ def sweep() -> None:
 @click.option("--curves", is_flag=True, help="Keep every run's loss curve in the store (without a spec).")
 @click.option("--workers", type=int, help="Local worker processes (default: all cores).")
 @click.option("--scheduler", help="Run on the Dask distributed cluster at this address (tcp://host:port).")
+@click.option("--budget", type=float, help="Seconds the remaining runs may be predicted to take (from the store's "
+              "finished runs, or a timed sample of 4 runs per worker, kept) and still start.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def run(spec_path, store_path, resume, retry_failed, kernels, modes, seeds, grid, fixed, curves, workers, scheduler,
-        as_json) -> None:
+        budget, as_json) -> None:
     """Run a sweep: every run not yet in --store, each written to it the moment it finishes.
 
     The sweep is a TOML spec file, a named sweep (wq-map, wq-width, scale-10k: numeric/sweeps/) or the options
@@ -52,6 +54,8 @@ def run(spec_path, store_path, resume, retry_failed, kernels, modes, seeds, grid
     from attngrad.numeric.sweep_spec import load_spec, parse_grid_option, parse_set_option, spec_from_dict
 
     check_threads(workers)
+    if budget is not None:
+        parse.positive(budget, "--budget")
     if retry_failed and not resume:
         raise InputError("--retry-failed continues a stored sweep: pass --resume too.")
     from_options = bool(kernels or modes or seeds or grid or fixed or curves)
@@ -77,7 +81,7 @@ def run(spec_path, store_path, resume, retry_failed, kernels, modes, seeds, grid
         with open_store(store_path) as store:
             spec = sw.prepare(spec, store, resume)
             with Progress("sweep", spec.n_runs, unit="runs") as progress:
-                summary = sw.run_sweep(spec, store, pool=pool, retry_failed=retry_failed,
+                summary = sw.run_sweep(spec, store, pool=pool, retry_failed=retry_failed, budget_s=budget,
                                        progress=lambda done, total, failed: progress(done, total))
             rows = list(store.rows())
             entries = regimes(rows, order=[k for k, _ in spec.grid])

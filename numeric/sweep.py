@@ -212,12 +212,15 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> LocalWo
 
 def run_sweep(spec: SweepSpec, store: Store, *, workers: int | None = None, scheduler: str | None = None,
               pool: LocalWorkers | DaskWorkers | None = None, progress: Callable[[int, int, int], None] | None = None,
-              retry_failed: bool = False) -> SweepSummary:
+              retry_failed: bool = False, budget_s: float | None = None) -> SweepSummary:
     """Run every task of ``spec`` not yet in ``store`` (``retry_failed``: failed ones again) and record each as it
     finishes, on ``pool`` (``connect``; default ``connect(workers, scheduler)``, closed at the end).
     ``progress(done, total, failed)`` after each run (``done`` counts the runs that were already in the store).
     Before anything runs, the sweep is refused (InputError) when its local workers would need more memory than
-    numeric/resources allows."""
+    numeric/resources allows. With ``budget_s``, the sweep is refused when its remaining runs are predicted to take
+    longer (``predicted_seconds``): a store that holds finished runs predicts from their times; a new one first
+    runs a sample of the tasks (``budget_sample``), recorded like every other run, so a refused sweep loses
+    nothing and ``--resume`` continues it."""
     from attngrad.numeric.simulate import memory_parts, refuse_parts
 
     own = pool is None
@@ -235,8 +238,10 @@ def run_sweep(spec: SweepSpec, store: Store, *, workers: int | None = None, sche
                 parts = memory_parts(1, 1, list(spec.modes), spec.settings(coords), 1)
                 refuse_parts("The sweep", [(b * pool.count, what) for b, what in parts])
         t0 = time.perf_counter()
+        timed: list[RunResult] = []
 
         def record(result: RunResult) -> None:
+            timed.append(result)
             store.record(result.key, result.params, result.outcome, result.curve)
             summary.ran += 1
             summary.failed += result.outcome["status"] == "failed"
@@ -245,12 +250,43 @@ def run_sweep(spec: SweepSpec, store: Store, *, workers: int | None = None, sche
             if progress:
                 progress(summary.skipped + summary.ran, summary.total, summary.failed)
 
+        if budget_s is not None:
+            known = [r["seconds"] for r in store.rows() if r["status"] != "failed" and r["seconds"] is not None]
+            if len(known) < 2 * pool.count:  # too few finished runs to predict from: time a sample first
+                sample = budget_sample(tasks, pool.count)
+                pool.run(sample, record)
+                chosen = {id(t) for t in sample}
+                tasks = [t for t in tasks if id(t) not in chosen]
+                known = [r.outcome["seconds"] for r in timed if r.outcome["status"] != "failed" and not r.first] or \
+                        [r.outcome["seconds"] for r in timed if "seconds" in r.outcome]
+            predicted = predicted_seconds(known, len(tasks), pool.count)
+            if predicted > budget_s:
+                from attngrad.numeric.bench import duration
+
+                raise InputError(f"The sweep's {len(tasks):,} remaining runs are predicted to take {duration(predicted)} "
+                                 f"on {pool.count} worker{'s' if pool.count > 1 else ''} (the mean of {len(known):,} "
+                                 f"timed runs; every finished run is kept in {store.path}), over the budget of "
+                                 f"{duration(budget_s)}; raise --budget, or continue it later with --resume.")
         pool.run(tasks, record)
         summary.seconds = time.perf_counter() - t0
         return summary
     finally:
         if own:
             pool.close()
+
+
+def budget_sample(tasks: list[Task], workers: int) -> list[Task]:
+    """The runs timed to predict a new sweep's time: 4 per worker, spread evenly over the task list (so over the
+    grid's points, kernels and modes), each recorded like any other."""
+    k = min(len(tasks), 4 * workers)
+    return [tasks[i * len(tasks) // k] for i in range(k)]
+
+
+def predicted_seconds(run_seconds: list[float], remaining: int, workers: int) -> float:
+    """The wall time of ``remaining`` runs on ``workers``: their mean time per run × remaining / workers."""
+    if not run_seconds or not remaining:
+        return 0.0
+    return float(np.mean(run_seconds)) * remaining / workers
 
 
 def _failed(task: Task, why: str) -> RunResult:
@@ -350,6 +386,5 @@ def _run_dask(tasks: list[Task], client: Any, record: Callable[[RunResult], None
             submit()
 
 
-__all__ = ["CERTIFICATE_MARGIN", "DaskWorkers", "LocalWorkers", "RunResult", "SweepSummary", "certificate", "connect",
-           "outcome_of", "prepare", "run_sweep",
-           "run_task"]
+__all__ = ["CERTIFICATE_MARGIN", "DaskWorkers", "LocalWorkers", "RunResult", "SweepSummary", "budget_sample",
+           "certificate", "connect", "outcome_of", "predicted_seconds", "prepare", "run_sweep", "run_task"]

@@ -77,3 +77,40 @@ def _sum(terms):
     for t in terms[1:]:
         out = out + t
     return out
+
+
+@pytest.mark.parametrize("kernel", ["softmax", "gaussian", "gaussian-normalised"])
+def test_w_v_alone_at_zero_queries_stops_at_the_targets_spread(kernel):
+    """docs/mathematics.md §3.3 (zero-query-loss-floor): with W_Q = 0, GD on W_V alone ends on the floor
+    (1/2N) Σ_i ‖Y_i − 1Ȳ_iᵀ‖², computed here from the targets by NumPy, and not below it."""
+    from attngrad.numeric.simulate import simulate
+    from attngrad.numeric.sweep_spec import resolve, settings_of
+
+    settings = settings_of(resolve({"scale.W_Q": 0.0, "steps": 3000}))
+    Y = np.asarray(settings.instance(0).Y, float)
+    floor = sum(float(np.sum((y - y.mean(axis=0)) ** 2)) for y in Y) / (2 * len(Y))
+    run = simulate([kernel], [("W_V",)], [0], settings, workers=1)[0]
+    final = run.losses[run.last]
+    assert floor > 1.0 and run.outcome(settings.target) == "stalled"
+    assert final >= floor * (1 - 1e-12) and final == pytest.approx(floor, rel=1e-9)
+
+
+def test_the_regime_claims_hold_and_their_tempting_slips_are_refuted():
+    """docs/mathematics.md §3.3: the hull, equal-rows and loss-floor claims hold in every tier; the same statements
+    with a slip (uniform rows for the normalised Gaussian kernel, the unnormalised Gaussian rows summing to one) are
+    refuted with a counterexample."""
+    from attngrad.derive.expr import RowSum
+    from attngrad.derive.papers import one_layer_regimes as reg
+
+    for claim in reg.claims():
+        assert check_claim(claim).verdict == "holds", claim.id
+    n = ex.n
+    slips = [
+        Claim("slip/uniform-normalised", "", lambda c: reg._zero_query("gaussian-normalised", c.N)["S_0"],
+              ex.Fill(sp.Integer(1) / n, n, n), sizes=SIZES),
+        Claim("slip/gaussian-rows-sum-to-one", "", lambda c: RowSum(one_layer("gaussian", c.N)["S_0"]),
+              ex.Fill(1, n, 1), sizes=SIZES),
+    ]
+    for slip in slips:
+        v = check_claim(slip, exact=False)
+        assert v.verdict == "refuted" and v.counterexample, slip.id

@@ -155,13 +155,13 @@ def test_regimes_count_the_stored_outcomes(tmp_path):
     assert sum(e["converged"] + e["stalled"] + e["diverged"] + e["unfinished"] + e["failed"] for e in entries) == 8
 
 
-def test_export_csv_and_json_hold_every_run(tmp_path):
+def test_export_csv_json_and_parquet_hold_every_run(tmp_path):
     spec = tiny_spec(kernels=["softmax"], seeds=[0])
     with open_store(tmp_path / "r.sqlite") as store:
         sw.prepare(spec, store, resume=False)
         sw.run_sweep(spec, store, workers=1)
         rows = list(store.rows())
-    for suffix in ("json", "csv"):
+    for suffix in ("json", "csv", "parquet"):
         res = CliRunner().invoke(main, ["sweep", "export", "--store", str(tmp_path / "r.sqlite"), "--out",
                                         str(tmp_path / f"r.{suffix}")])
         assert res.exit_code == 0 and res.output.strip().endswith(f"wrote 2 runs to {tmp_path / f'r.{suffix}'}")
@@ -172,6 +172,10 @@ def test_export_csv_and_json_hold_every_run(tmp_path):
     with (tmp_path / "r.csv").open() as fh:
         got = list(csv.DictReader(fh))
     assert [float(g["final_loss"]) for g in got] == [r["final_loss"] for r in rows]
+    pq = pytest.importorskip("pyarrow.parquet")  # in the test extra, so CI runs it
+    table = pq.read_table(tmp_path / "r.parquet").to_pylist()
+    assert [t["final_loss"] for t in table] == [r["final_loss"] for r in rows]
+    assert [t["seed"] for t in table] == [r["seed"] for r in rows] and set(table[0]) == set(rows[0])
 
 
 @settings(max_examples=40, deadline=None)
@@ -342,3 +346,64 @@ def test_a_run_that_kills_its_worker_is_failed_and_its_neighbours_finish(tmp_pat
     for t in good:  # the runs that shared the dead worker's pool ran again and finished
         direct = simulate([t.kernel], [t.train], [t.seed], spec.settings(t.coords), workers=1)[0]
         assert by_seed[t.seed]["status"] != "failed" and by_seed[t.seed]["final_loss"] == direct.losses[direct.last]
+
+
+def test_a_sweep_over_its_time_budget_is_refused_and_keeps_its_timed_sample(tmp_path):
+    """A new sweep times 4 runs per worker first; their mean time × the remaining runs / workers is the prediction
+    the refusal states, the sample stays in the store, and --resume finishes the rest without running it twice."""
+    from attngrad.numeric.bench import duration
+
+    store_path = tmp_path / "r.sqlite"
+    args = ["sweep", "run", "--store", str(store_path), "--workers", "1", "--kernel", "softmax", "--kernel",
+            "gaussian", "--train", "W_V", "--seeds", "0-5", "--grid", "scale.W_V=1,3",
+            *[x for k, v in TINY.items() for x in ("--set", f"{k}={v}")]]
+    res = CliRunner().invoke(main, [*args, "--budget", "0.001"])
+    assert res.exit_code == 2 and "over the budget of 0 s" in res.output and "Traceback" not in res.output
+    with open_store(store_path) as store:
+        rows = list(store.rows())
+    assert len(rows) == 4  # the sample: 4 runs for 1 worker
+    later = sorted(rows, key=lambda r: r["finished_at"])[1:]  # the worker's first run loaded the kernels
+    assert f"20 remaining runs are predicted to take {duration(np.mean([r['seconds'] for r in later]) * 20)} on 1 " \
+        "worker (the mean of 3 timed runs" in " ".join(res.output.split())
+    res = CliRunner().invoke(main, ["sweep", "run", "--store", str(store_path), "--resume", "--workers", "1",
+                                    "--budget", "1e6"])
+    assert res.exit_code == 0, res.output
+    with open_store(store_path) as store:
+        again = list(store.rows())
+    assert len(again) == 24 == len({(r["kernel"], r["seed"], r["point"]) for r in again})
+    sample = {(r["kernel"], r["seed"], r["point"]): r["finished_at"] for r in rows}
+    assert all(r["finished_at"] == sample[k] for r in again if (k := (r["kernel"], r["seed"], r["point"])) in sample)
+
+
+def test_bench_sweep_times_both_backends_and_its_speedups_are_the_ratios_of_its_times(tmp_path):
+    """`attngrad bench sweep` on a 2-run sweep: every timed sweep (a LocalCluster and local processes, 1 and 2
+    workers) stores the same outcomes as ``simulate`` run directly, and each speed-up is median(1)/median(2)."""
+    f = tmp_path / "s.toml"
+    f.write_text('name = "t"\nkernels = ["softmax"]\nmodes = ["W_V"]\nseeds = 2\n[fixed]\n'
+                 + "".join(f"{k} = {v}\n" for k, v in TINY.items()))
+    res = CliRunner().invoke(main, ["bench", "sweep", str(f), "--repeats", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output[res.output.index("{"):])
+    assert out["outcomes_agree"] is True and out["runs"] == 2
+    times = {(r["backend"], r["workers"]): r["times_s"] for r in out["rows"]}
+    assert set(times) == {("dask", 1), ("dask", 2), ("local", 1), ("local", 2)}
+    for backend in ("dask", "local"):
+        want = np.median(times[(backend, 1)]) / np.median(times[(backend, 2)])
+        assert math.isclose(out["speedups"][backend]["2"], want, rel_tol=1e-12)
+    spec = load_spec(f)
+    settings = spec.settings({})
+    runs = simulate(["softmax"], [("W_V",)], [0, 1], settings, workers=1)
+    from attngrad.numeric import bench_sweep
+
+    _, outcomes = bench_sweep._timed(spec, tmp_path, "again", workers=1)
+    assert sorted(v[2] for v in outcomes.values()) == sorted(r.losses[r.last] for r in runs)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--backend", "gpu"], "Unknown backend 'gpu'"),
+    (["--workers", "0"], "positive integers"),
+    (["--repeats", "0"], "at least 1"),
+])
+def test_bench_sweep_bad_input_is_one_sentence(args, fragment):
+    res = CliRunner().invoke(main, ["bench", "sweep", *args])
+    assert res.exit_code == 2 and fragment in res.output and "Traceback" not in res.output

@@ -43,7 +43,7 @@ def _sq_dist(Q: ex.Node, K: ex.Node) -> ex.Node:
 
 @lru_cache(maxsize=None)
 def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: bool = False,
-              train: tuple[str, ...] = WEIGHTS) -> Model:
+              train: tuple[str, ...] = WEIGHTS, zero_query: bool = False) -> Model:
     """The one-layer loss for N samples and `heads` heads, and its gradient in the trained weights (docs/mathematics.md §3).
 
     Per sample i and head h the chain defines Q, K, V, the scores, S, VO = V W_O, then F_i = Σ_h S VO,
@@ -55,17 +55,21 @@ def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: b
     A weight that is not trained is constant during training, so the products built from it alone are inputs
     of the chain (Q = XW_Q, K = XW_K, V = XW_V, VO = XW_VW_O, computed once per run): a kernel for a training
     mode does only that mode's work. ``equal_keys``: every key is the same vector k (K_i = 1kᵀ, no W_K), the
-    Softmax degenerate case of docs/mathematics.md §3.1.
+    Softmax degenerate case of docs/mathematics.md §3.1. ``zero_query``: W_Q = 0, so every query is zero (no W_Q),
+    the limit of a small W_Q scale (docs/mathematics.md §3.3).
     """
     if kernel not in KERNELS:
         raise InputError(f"Unknown kernel '{kernel}'; use one of {', '.join(KERNELS)}.")
     if N < 1 or heads < 1:
         raise InputError("The number of samples and of heads must be at least 1.")
-    bad = [w for w in train if w not in WEIGHTS] + (["W_K"] if equal_keys and "W_K" in train else [])
+    bad = [w for w in train if w not in WEIGHTS] + (["W_K"] if equal_keys and "W_K" in train else []) + (
+        ["W_Q"] if zero_query and "W_Q" in train else [])
     if bad or not train:
+        why = (" (no W_K with equal keys)" if equal_keys else "") + (" (no W_Q with zero queries)" if zero_query else "")
         raise InputError(f"Cannot train {', '.join(bad) or 'nothing'}; train a non-empty subset of {', '.join(WEIGHTS)}"
-                         + (" (no W_K with equal keys)." if equal_keys else "."))
-    tags = ([] if set(train) == set(WEIGHTS) else ["train " + ",".join(train)]) + (["equal keys"] if equal_keys else [])
+                         f"{why}.")
+    tags = ([] if set(train) == set(WEIGHTS) else ["train " + ",".join(train)]) + (["equal keys"] if equal_keys else []) + (
+        ["zero queries"] if zero_query else [])
     m = Model(f"one-layer[{kernel},N={N},H={heads}{''.join(',' + t for t in tags)}]",
               f"one attention layer, {kernel} kernel, {N} samples, {heads} heads" + "".join(", " + t for t in tags))
     root = sp.sqrt(d)
@@ -84,7 +88,10 @@ def one_layer(kernel: str = "softmax", N: int = 1, heads: int = 1, equal_keys: b
                 m.frozen[f"{name}_{t}"] = frozen  # constant while training: an input of the chain
                 return ex.Matrix(f"{name}_{t}", n, cols)
 
-            Q = product("Q", ("W_Q",), d, lambda: Xi @ w["W_Q"], Xi @ w["W_Q"])
+            if zero_query:
+                Q = m.define(f"Q_{t}", ex.Fill(0, n, d), "every query zero (W_Q = 0)")
+            else:
+                Q = product("Q", ("W_Q",), d, lambda: Xi @ w["W_Q"], Xi @ w["W_Q"])
             if equal_keys:
                 K = m.define(f"K_{t}", ex.ones(n) @ k_vec.T, "every key equal to k")
             else:

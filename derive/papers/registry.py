@@ -15,7 +15,17 @@ from attngrad.derive.model import Model
 from attngrad.errors import InputError
 from attngrad.vocabulary import ALMAN_SONG_MODULE, ONE_LAYER_MODULES, TRAINING_MODES
 
-from . import alman_song, kernels, liang, lowrank_bounds, lowrank_claims, one_layer, pl_bounds, pl_certificate
+from . import (
+    alman_song,
+    kernels,
+    liang,
+    lowrank_bounds,
+    lowrank_claims,
+    one_layer,
+    one_layer_regimes,
+    pl_bounds,
+    pl_certificate,
+)
 
 #: the claim source of the built-in claims, for the checker's worker processes (``derive.check.claims_of``)
 BUILTIN = f"{__name__}:builtin_claims"
@@ -24,7 +34,7 @@ BUILTIN = f"{__name__}:builtin_claims"
 def builtin_claims() -> list[Claim]:
     """Every claim attngrad ships, in report order."""
     return (alman_song.claims() + lowrank_claims.claims() + liang.claims() + one_layer.claims()
-            + kernels.claims())
+            + one_layer_regimes.claims() + kernels.claims())
 
 
 def codegen_targets() -> dict[str, Model | Formulas]:
