@@ -388,7 +388,7 @@ def test_bench_exact_refuses_a_grid_beyond_memory_before_it_starts(monkeypatch):
 
     threads = resolve_threads(None)
     block = max(block_for(load("alman_song_s"), dt, 16, 10**7) for dt in ("float64", "float32"))
-    rows = 8 * threads * block * (2 * 10**7 + 4 * 16 + 2)  # ROW_BUFFERS of alman_song_s: n, 1, d, n, d, d, d, 1
+    rows = 8 * threads * block * (2 * 10**7 + 7 * 16 + 2)  # ROW_BUFFERS of alman_song_s: n, 1, d, d, n, d, d, 1, d, d, d
     need = 4 * 10**7 * 16 * 8 + bench.ND_ARRAYS * 10**7 * 16 * 8 + rows
     assert bench.predicted_bytes("generated", 10**7, 16, 8, threads, square=False) == need
     res = run("bench", "exact", "--n", "10000000", "--d", "16", "--methods", "generated")
@@ -442,12 +442,13 @@ def test_exact_call_time_and_memory_checks_of_bench_lowrank_and_phase(monkeypatc
 
 
 def _row_buffers_in_source(path: Path) -> list[str]:
-    """The columns of the np.zeros((columns, block)[, dt]) and np.empty(block[, dt]) buffers inside `kernel`'s prange
-    loop, read off the generated source (the reference for ROW_BUFFERS)."""
+    """The columns of the np.zeros((columns, block)[, dt]), np.zeros((block, columns), dt) and np.empty(block[, dt])
+    buffers inside `kernel`'s prange loop, read off the generated source (the reference for ROW_BUFFERS)."""
     text = path.read_text()
     body = text[text.index("def kernel("):text.index("def kernel_serial(")]
     loop = body[body.index("for t in prange(nchunks):"):body.index("start = t * n // nchunks")]
-    return [m.group(1) or "1" for m in re.finditer(r"np\.(?:empty|zeros)\((?:\((.+?), block\)|block)(?:, dt)?\)", loop)]
+    pattern = r"np\.(?:empty|zeros)\((?:\((.+?), block\)|\(block, (.+?)\)|block)(?:, dt)?\)"
+    return [m.group(1) or m.group(2) or "1" for m in re.finditer(pattern, loop)]
 
 
 def test_row_buffers_of_every_generated_module_match_its_kernel():
@@ -466,8 +467,8 @@ def test_row_buffers_of_every_generated_module_match_its_kernel():
     assert checked >= 13
     sizes = {"n": 1000, "d": 7}
     block = gen.block_for(gen.load("alman_song_s"), "float64", 7, 1000)
-    assert gen.row_buffer_bytes("alman_song_s", sizes, 3) == 3 * 8 * block * (2 * 1000 + 4 * 7 + 2)
-    assert gen.row_buffer_bytes("alman_song_s", sizes, 3, block=5) == 3 * 8 * 5 * (2 * 1000 + 4 * 7 + 2)
+    assert gen.row_buffer_bytes("alman_song_s", sizes, 3) == 3 * 8 * block * (2 * 1000 + 7 * 7 + 2)
+    assert gen.row_buffer_bytes("alman_song_s", sizes, 3, block=5) == 3 * 8 * 5 * (2 * 1000 + 7 * 7 + 2)
 
 
 def test_predicted_memory_covers_the_measured_peak_of_the_generated_kernel():

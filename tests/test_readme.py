@@ -119,6 +119,7 @@ EXCLUDED = {
      "--repeats 3 --plot docs/lowrank.png"): "a benchmark: timings of one run (minutes of exact kernels up to n = 65,536)",
     "attngrad bench lowrank --multilayer --repeats 10": "a benchmark: timings of one run against MultiLayer's table",
     "attngrad bench simulate": "a benchmark: timings of one run against PyTorch (the peers extra)",
+    "attngrad bench sweep": "a benchmark: timings of one run (5 minutes of sweeps on 1 and 2 workers)",
     ("attngrad bench proofs attngrad/grad-X[1/d] attngrad/grad-X[1] --repeats 5 --tensorgrad-python "
      "/tmp/tgvenv/bin/python"): "a benchmark: timings of one run, against tensorgrad installed in another environment",
 }

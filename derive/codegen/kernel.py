@@ -323,6 +323,14 @@ class KernelPrinter(ArrayPrinter):
         elif id(ex.bare(fa)) not in self.inline:
             lbuf = self.bufs.get(id(ex.bare(fa)))
         right = self._blas_factor(fb) if self.blas and lbuf is not None and K != "1" else None
+        if right is not None and right.endswith(".T"):  # out = Gᵀ·left for G (rows × C) stored row-major
+            self._count += 1
+            tbuf = f"tr{self._count}"
+            self.scratch.append(f"{tbuf} = np.zeros((block, {C}), dt)")
+            self.scratch_cols.append(str(C))
+            # leftᵀ·G: the same product with G read as it lies, faster than Gᵀ·left in OpenBLAS (docs/benchmark-notes.md)
+            return load + [f"np.dot({lbuf}.T, {right[:-2]}, {tbuf})", f"for c in range({C}):", "    for b in range(nb):",
+                           f"        {out}[c, b] = {tbuf}[b, c]"]
         if right is not None:  # the whole block at once: out = (node.b)ᵀ·left, each of shape (·, block)
             return load + [f"np.dot({right}, {lbuf}, {out})"]
         head = [f"for c in range({C}):", "    for b in range(nb):", f"        {out}[c, b] = 0.0"] + load
@@ -358,7 +366,38 @@ class KernelPrinter(ArrayPrinter):
                 f"        acc += {self.at(a, 'l')}", f"    {self._part(node, '0', 'l')} += acc"]
 
     def _sum_MatMul(self, node, ops):
-        """Σ_j x_jᵀ y_j over the block's rows j."""
+        """Σ_j x_jᵀ y_j over the block's rows j: on a full block one BLAS product of the two (columns × block)
+        operands, in the inputs' dtype, added into the float64 partials (``_sum_by_blas``); else loops."""
+        x, y = ops
+        loops = self._sum_by_loops(node, ops)
+        xs, ys = self._block_matrix(x), self._block_matrix(y)
+        if not (self.blas and xs and ys):
+            return loops
+        P, Q = self.size(x.shape[1]), self.size(y.shape[1])
+        self._count += 1
+        red = f"red{self._count}"
+        self.scratch.append(f"{red} = np.empty(({P}, {Q}), dt)")
+        transposed = self._parts_transposed(ops)
+        add = ([f"for q in range({Q}):", f"    for p in range({P}):",
+                f"        {self._part(node, 'p', 'q', True)} += {red}[p, q]"] if transposed else
+               [f"for p in range({P}):", f"    for q in range({Q}):", f"        {self._part(node, 'p', 'q')} += {red}[p, q]"])
+        return (["if nb == block:", f"    np.dot({xs[0]}, {ys[1]}, {red})"] + ["    " + x for x in add]
+                + ["else:"] + ["    " + x for x in loops])
+
+    def _block_matrix(self, node: ex.Node) -> tuple[str, str] | None:
+        """(M, Mᵀ) for a streaming operand as a (columns × block) matrix M in the inputs' dtype over a full block:
+        its row buffer, or the block's rows of an input or global; None for an operand computed inline."""
+        bare = ex.bare(node)
+        if self.kind(node) == "row" and id(bare) not in self.inline and id(bare) in self.bufs:
+            return self.buf(node), f"{self.buf(node)}.T"
+        if self._by_rows(node) and (isinstance(bare, ex.Matrix) or any(bare is g for g in self.sched.glob)):
+            name = self.arr(bare)
+            rows = f"{self.casts.setdefault(name, f'{name}_dt')}[j0:j0 + block]"
+            return f"{rows}.T", rows
+        return None
+
+    def _sum_by_loops(self, node, ops):
+        """Σ_j x_jᵀ y_j over the block's rows j, entry by entry."""
         x, y = ops
         P, Q = self.size(x.shape[1]), self.size(y.shape[1])
         if self._by_rows(y):  # y's row j0+b is contiguous: the innermost loop runs along it

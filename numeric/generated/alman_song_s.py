@@ -32,9 +32,9 @@ PARAMETERS = ('s',)
 OUTPUTS = ('loss', 'grad_X', 'grad_Y')
 BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # blocks measured by `attngrad bench blocks` at n = 4,096 and 16,384 on AMD EPYC, 2 threads, 2026-12-02: dtype → ((largest d, n, block), …)
-BLOCKS = {'float32': ((16, 4096, 32), (16, 16384, 64), (32, 4096, 128), (32, 16384, 64), (64, 4096, 64), (64, 16384, 64), (128, 4096, 64), (128, 16384, 256)), 'float64': ((16, 4096, 32), (16, 16384, 16), (32, 4096, 32), (32, 16384, 32), (64, 4096, 64), (64, 16384, 128), (128, 4096, 128), (128, 16384, 256))}
+BLOCKS = {'float32': ((16, 4096, 64), (16, 16384, 32), (32, 4096, 64), (32, 16384, 32), (64, 4096, 64), (64, 16384, 256), (128, 4096, 128), (128, 16384, 256)), 'float64': ((16, 4096, 32), (16, 16384, 16), (32, 4096, 32), (32, 16384, 32), (64, 4096, 64), (64, 16384, 32), (128, 4096, 64), (128, 16384, 256))}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', '1', 'd', 'd', 'n', 'd', 'd', '1')
+ROW_BUFFERS = ('n', '1', 'd', 'd', 'n', 'd', 'd', '1', 'd', 'd', 'd')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -49,9 +49,10 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
     A3_dt = in_dtype(A3, dt)
     Y_dt = in_dtype(Y, dt)
     h_2_dt = in_dtype(h_2, dt)
-    g6_parts = np.zeros((nchunks, 1, 1))
-    g7_parts = np.zeros((nchunks, d, d))
-    grad_Y_8_parts = np.zeros((nchunks, d, d))
+    A1_dt = in_dtype(A1, dt)
+    g9_parts = np.zeros((nchunks, 1, 1))
+    g10_parts = np.zeros((nchunks, d, d))
+    grad_Y_12_parts = np.zeros((nchunks, d, d))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -61,6 +62,11 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
         buf5 = np.zeros((d, block), dt)
         left4 = np.zeros((d, block), dt)
         rowmax5 = np.empty(block, dt)
+        tr6 = np.zeros((block, d), dt)
+        tr7 = np.zeros((block, d), dt)
+        tr8 = np.zeros((block, d), dt)
+        red11 = np.empty((d, d), dt)
+        red13 = np.empty((d, d), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -98,9 +104,15 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # f·A3
-            np.dot(A3_dt.T, buf0, buf2)
+            np.dot(buf0.T, A3_dt, tr6)
+            for c in range(d):
+                for b in range(nb):
+                    buf2[c, b] = tr6[b, c]
             # f·h as (f·A3)·Y
-            np.dot(Y_dt.T, buf2, buf3)
+            np.dot(buf2.T, Y_dt, tr7)
+            for c in range(d):
+                for b in range(nb):
+                    buf3[c, b] = tr7[b, c]
             # c = f·h − E
             for l in range(d):
                 for b in range(nb):
@@ -121,34 +133,49 @@ def kernel(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover - compil
                 for b in range(nb):
                     buf4[l, b] = buf4[l, b] + (-(buf1[0, b] * buf0[l, b]))
             # p·A2
-            np.dot(A2_dt.T, buf4, buf5)
+            np.dot(buf4.T, A2_dt, tr8)
+            for c in range(d):
+                for b in range(nb):
+                    buf5[c, b] = tr8[b, c]
             # Σ(c∘c)
             acc = 0.0
             for l in range(d):
                 for b in range(nb):
                     acc += (buf3[l, b] * buf3[l, b])
-            g6_parts[t, 0, 0] += acc
+            g9_parts[t, 0, 0] += acc
             # (A1ᵀ·p)·A2
-            for b in range(nb):
+            if nb == block:
+                np.dot(A1_dt[j0:j0 + block].T, buf5.T, red11)
                 for q in range(d):
-                    v = buf5[q, b]
                     for p in range(d):
-                        g7_parts[t, q, p] += v * A1[j0 + b, p]
+                        g10_parts[t, q, p] += red11[p, q]
+            else:
+                for b in range(nb):
+                    for q in range(d):
+                        v = buf5[q, b]
+                        for p in range(d):
+                            g10_parts[t, q, p] += v * A1[j0 + b, p]
             # ∇Y = (A3ᵀ·fᵀ)·c
-            for p in range(d):
-                for q in range(d):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf2[p, b] * buf3[q, b]
-                    grad_Y_8_parts[t, p, q] += acc
-    g6 = sum_parts(g6_parts)
-    g7 = sum_parts_t(g7_parts)
-    grad_Y_8 = sum_parts(grad_Y_8_parts)
-    L_9 = g6
-    L_9 *= 1/2
-    grad_X_10 = g7
-    grad_X_10 *= s
-    return L_9, grad_X_10, grad_Y_8
+            if nb == block:
+                np.dot(buf2, buf3.T, red13)
+                for p in range(d):
+                    for q in range(d):
+                        grad_Y_12_parts[t, p, q] += red13[p, q]
+            else:
+                for p in range(d):
+                    for q in range(d):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf2[p, b] * buf3[q, b]
+                        grad_Y_12_parts[t, p, q] += acc
+    g9 = sum_parts(g9_parts)
+    g10 = sum_parts_t(g10_parts)
+    grad_Y_12 = sum_parts(grad_Y_12_parts)
+    L_14 = g9
+    L_14 *= 1/2
+    grad_X_15 = g10
+    grad_X_15 *= s
+    return L_14, grad_X_15, grad_Y_12
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -163,9 +190,10 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
     A3_dt = in_dtype(A3, dt)
     Y_dt = in_dtype(Y, dt)
     h_2_dt = in_dtype(h_2, dt)
-    g6_parts = np.zeros((nchunks, 1, 1))
-    g7_parts = np.zeros((nchunks, d, d))
-    grad_Y_8_parts = np.zeros((nchunks, d, d))
+    A1_dt = in_dtype(A1, dt)
+    g9_parts = np.zeros((nchunks, 1, 1))
+    g10_parts = np.zeros((nchunks, d, d))
+    grad_Y_12_parts = np.zeros((nchunks, d, d))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -175,6 +203,11 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
         buf5 = np.zeros((d, block), dt)
         left4 = np.zeros((d, block), dt)
         rowmax5 = np.empty(block, dt)
+        tr6 = np.zeros((block, d), dt)
+        tr7 = np.zeros((block, d), dt)
+        tr8 = np.zeros((block, d), dt)
+        red11 = np.empty((d, d), dt)
+        red13 = np.empty((d, d), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -212,9 +245,15 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # f·A3
-            np.dot(A3_dt.T, buf0, buf2)
+            np.dot(buf0.T, A3_dt, tr6)
+            for c in range(d):
+                for b in range(nb):
+                    buf2[c, b] = tr6[b, c]
             # f·h as (f·A3)·Y
-            np.dot(Y_dt.T, buf2, buf3)
+            np.dot(buf2.T, Y_dt, tr7)
+            for c in range(d):
+                for b in range(nb):
+                    buf3[c, b] = tr7[b, c]
             # c = f·h − E
             for l in range(d):
                 for b in range(nb):
@@ -235,31 +274,46 @@ def kernel_serial(A1, A2, A3, E, Y, X, s, nchunks, block):  # pragma: no cover -
                 for b in range(nb):
                     buf4[l, b] = buf4[l, b] + (-(buf1[0, b] * buf0[l, b]))
             # p·A2
-            np.dot(A2_dt.T, buf4, buf5)
+            np.dot(buf4.T, A2_dt, tr8)
+            for c in range(d):
+                for b in range(nb):
+                    buf5[c, b] = tr8[b, c]
             # Σ(c∘c)
             acc = 0.0
             for l in range(d):
                 for b in range(nb):
                     acc += (buf3[l, b] * buf3[l, b])
-            g6_parts[t, 0, 0] += acc
+            g9_parts[t, 0, 0] += acc
             # (A1ᵀ·p)·A2
-            for b in range(nb):
+            if nb == block:
+                np.dot(A1_dt[j0:j0 + block].T, buf5.T, red11)
                 for q in range(d):
-                    v = buf5[q, b]
                     for p in range(d):
-                        g7_parts[t, q, p] += v * A1[j0 + b, p]
+                        g10_parts[t, q, p] += red11[p, q]
+            else:
+                for b in range(nb):
+                    for q in range(d):
+                        v = buf5[q, b]
+                        for p in range(d):
+                            g10_parts[t, q, p] += v * A1[j0 + b, p]
             # ∇Y = (A3ᵀ·fᵀ)·c
-            for p in range(d):
-                for q in range(d):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf2[p, b] * buf3[q, b]
-                    grad_Y_8_parts[t, p, q] += acc
-    g6 = sum_parts(g6_parts)
-    g7 = sum_parts_t(g7_parts)
-    grad_Y_8 = sum_parts(grad_Y_8_parts)
-    L_9 = g6
-    L_9 *= 1/2
-    grad_X_10 = g7
-    grad_X_10 *= s
-    return L_9, grad_X_10, grad_Y_8
+            if nb == block:
+                np.dot(buf2, buf3.T, red13)
+                for p in range(d):
+                    for q in range(d):
+                        grad_Y_12_parts[t, p, q] += red13[p, q]
+            else:
+                for p in range(d):
+                    for q in range(d):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf2[p, b] * buf3[q, b]
+                        grad_Y_12_parts[t, p, q] += acc
+    g9 = sum_parts(g9_parts)
+    g10 = sum_parts_t(g10_parts)
+    grad_Y_12 = sum_parts(grad_Y_12_parts)
+    L_14 = g9
+    L_14 *= 1/2
+    grad_X_15 = g10
+    grad_X_15 *= s
+    return L_14, grad_X_15, grad_Y_12

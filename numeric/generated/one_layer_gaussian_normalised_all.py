@@ -38,7 +38,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
 BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
+ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1', 'dy', 'd')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -60,11 +60,13 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     g9 = (-1) * Y_0
     K_0_4_dt = in_dtype(K_0_4, dt)
     VO_0_8_dt = in_dtype(VO_0_8, dt)
-    g12_parts = np.zeros((nchunks, 1, 1))
-    g13_parts = np.zeros((nchunks, d, D))
-    P_Q_0_14_parts = np.zeros((nchunks, n, d))
-    g15_parts = np.zeros((nchunks, 1, n))
-    S_R_0_16_parts = np.zeros((nchunks, n, dy))
+    X_0_dt = in_dtype(X_0, dt)
+    Q_0_1_dt = in_dtype(Q_0_1, dt)
+    g14_parts = np.zeros((nchunks, 1, 1))
+    g15_parts = np.zeros((nchunks, d, D))
+    P_Q_0_17_parts = np.zeros((nchunks, n, d))
+    g19_parts = np.zeros((nchunks, 1, n))
+    S_R_0_20_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -73,6 +75,11 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
         buf4 = np.zeros((d, block), dt)
         left10 = np.zeros((d, block), dt)
         rowmax11 = np.empty(block, dt)
+        tr12 = np.zeros((block, dy), dt)
+        tr13 = np.zeros((block, d), dt)
+        red16 = np.empty((D, d), dt)
+        red18 = np.empty((n, d), dt)
+        red21 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -110,7 +117,10 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_8_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_8_dt, tr12)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr12[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -128,57 +138,78 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf3[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            np.dot(K_0_4_dt.T, buf3, buf4)
+            np.dot(buf3.T, K_0_4_dt, tr13)
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = tr13[b, c]
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g12_parts[t, 0, 0] += acc
+            g14_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf4.T, red16)
                 for q in range(d):
-                    v = buf4[q, b]
                     for p in range(D):
-                        g13_parts[t, q, p] += v * X_0[j0 + b, p]
-            # PᵀQ_0 = P_0ᵀ·Q_0
-            for b in range(nb):
-                for p in range(n):
-                    v = buf3[p, b]
+                        g15_parts[t, q, p] += red16[p, q]
+            else:
+                for b in range(nb):
                     for q in range(d):
-                        P_Q_0_14_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        v = buf4[q, b]
+                        for p in range(D):
+                            g15_parts[t, q, p] += v * X_0[j0 + b, p]
+            # PᵀQ_0 = P_0ᵀ·Q_0
+            if nb == block:
+                np.dot(buf3, Q_0_1_dt[j0:j0 + block], red18)
+                for p in range(n):
+                    for q in range(d):
+                        P_Q_0_17_parts[t, p, q] += red18[p, q]
+            else:
+                for b in range(nb):
+                    for p in range(n):
+                        v = buf3[p, b]
+                        for q in range(d):
+                            P_Q_0_17_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # 1ᵀ·P_0
             for l in range(n):
                 acc = 0.0
                 for b in range(nb):
                     acc += buf3[l, b]
-                g15_parts[t, 0, l] += acc
+                g19_parts[t, 0, l] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_16_parts[t, p, q] += acc
-    g12 = sum_parts(g12_parts)
-    g13 = sum_parts_t(g13_parts)
-    P_Q_0_14 = sum_parts(P_Q_0_14_parts)
-    g15 = sum_parts(g15_parts)
-    S_R_0_16 = sum_parts(S_R_0_16_parts)
-    f_17 = g12
-    f_17 *= 1/2
-    grad_W_Q_18 = g13
-    grad_W_Q_18 *= 1/math.sqrt(d)
-    g19 = broadcast(K_0_4, g15.T, True)
-    g20 = (-1) * g19
-    g21 = P_Q_0_14 + g20
-    g22 = matmul(X_0.T, g21)
-    grad_W_K_23 = g22
-    grad_W_K_23 *= 1/math.sqrt(d)
-    g24 = matmul(X_0.T, S_R_0_16)
-    grad_W_V_25 = matmul(g24, W_O.T)
-    grad_W_O_26 = matmul(V_0_7.T, S_R_0_16)
-    return f_17, grad_W_Q_18, grad_W_K_23, grad_W_V_25, grad_W_O_26
+            if nb == block:
+                np.dot(buf0, buf2.T, red21)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_20_parts[t, p, q] += red21[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf2[q, b]
+                        S_R_0_20_parts[t, p, q] += acc
+    g14 = sum_parts(g14_parts)
+    g15 = sum_parts_t(g15_parts)
+    P_Q_0_17 = sum_parts(P_Q_0_17_parts)
+    g19 = sum_parts(g19_parts)
+    S_R_0_20 = sum_parts(S_R_0_20_parts)
+    f_22 = g14
+    f_22 *= 1/2
+    grad_W_Q_23 = g15
+    grad_W_Q_23 *= 1/math.sqrt(d)
+    g24 = broadcast(K_0_4, g19.T, True)
+    g25 = (-1) * g24
+    g26 = P_Q_0_17 + g25
+    g27 = matmul(X_0.T, g26)
+    grad_W_K_28 = g27
+    grad_W_K_28 *= 1/math.sqrt(d)
+    g29 = matmul(X_0.T, S_R_0_20)
+    grad_W_V_30 = matmul(g29, W_O.T)
+    grad_W_O_31 = matmul(V_0_7.T, S_R_0_20)
+    return f_22, grad_W_Q_23, grad_W_K_28, grad_W_V_30, grad_W_O_31
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -200,11 +231,13 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     g9 = (-1) * Y_0
     K_0_4_dt = in_dtype(K_0_4, dt)
     VO_0_8_dt = in_dtype(VO_0_8, dt)
-    g12_parts = np.zeros((nchunks, 1, 1))
-    g13_parts = np.zeros((nchunks, d, D))
-    P_Q_0_14_parts = np.zeros((nchunks, n, d))
-    g15_parts = np.zeros((nchunks, 1, n))
-    S_R_0_16_parts = np.zeros((nchunks, n, dy))
+    X_0_dt = in_dtype(X_0, dt)
+    Q_0_1_dt = in_dtype(Q_0_1, dt)
+    g14_parts = np.zeros((nchunks, 1, 1))
+    g15_parts = np.zeros((nchunks, d, D))
+    P_Q_0_17_parts = np.zeros((nchunks, n, d))
+    g19_parts = np.zeros((nchunks, 1, n))
+    S_R_0_20_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -213,6 +246,11 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
         buf4 = np.zeros((d, block), dt)
         left10 = np.zeros((d, block), dt)
         rowmax11 = np.empty(block, dt)
+        tr12 = np.zeros((block, dy), dt)
+        tr13 = np.zeros((block, d), dt)
+        red16 = np.empty((D, d), dt)
+        red18 = np.empty((n, d), dt)
+        red21 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -250,7 +288,10 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_8_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_8_dt, tr12)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr12[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -268,57 +309,78 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf3[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            np.dot(K_0_4_dt.T, buf3, buf4)
+            np.dot(buf3.T, K_0_4_dt, tr13)
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = tr13[b, c]
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g12_parts[t, 0, 0] += acc
+            g14_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf4.T, red16)
                 for q in range(d):
-                    v = buf4[q, b]
                     for p in range(D):
-                        g13_parts[t, q, p] += v * X_0[j0 + b, p]
-            # PᵀQ_0 = P_0ᵀ·Q_0
-            for b in range(nb):
-                for p in range(n):
-                    v = buf3[p, b]
+                        g15_parts[t, q, p] += red16[p, q]
+            else:
+                for b in range(nb):
                     for q in range(d):
-                        P_Q_0_14_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        v = buf4[q, b]
+                        for p in range(D):
+                            g15_parts[t, q, p] += v * X_0[j0 + b, p]
+            # PᵀQ_0 = P_0ᵀ·Q_0
+            if nb == block:
+                np.dot(buf3, Q_0_1_dt[j0:j0 + block], red18)
+                for p in range(n):
+                    for q in range(d):
+                        P_Q_0_17_parts[t, p, q] += red18[p, q]
+            else:
+                for b in range(nb):
+                    for p in range(n):
+                        v = buf3[p, b]
+                        for q in range(d):
+                            P_Q_0_17_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # 1ᵀ·P_0
             for l in range(n):
                 acc = 0.0
                 for b in range(nb):
                     acc += buf3[l, b]
-                g15_parts[t, 0, l] += acc
+                g19_parts[t, 0, l] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_16_parts[t, p, q] += acc
-    g12 = sum_parts(g12_parts)
-    g13 = sum_parts_t(g13_parts)
-    P_Q_0_14 = sum_parts(P_Q_0_14_parts)
-    g15 = sum_parts(g15_parts)
-    S_R_0_16 = sum_parts(S_R_0_16_parts)
-    f_17 = g12
-    f_17 *= 1/2
-    grad_W_Q_18 = g13
-    grad_W_Q_18 *= 1/math.sqrt(d)
-    g19 = broadcast(K_0_4, g15.T, True)
-    g20 = (-1) * g19
-    g21 = P_Q_0_14 + g20
-    g22 = matmul_serial(X_0.T, g21)
-    grad_W_K_23 = g22
-    grad_W_K_23 *= 1/math.sqrt(d)
-    g24 = matmul_serial(X_0.T, S_R_0_16)
-    grad_W_V_25 = matmul_serial(g24, W_O.T)
-    grad_W_O_26 = matmul_serial(V_0_7.T, S_R_0_16)
-    return f_17, grad_W_Q_18, grad_W_K_23, grad_W_V_25, grad_W_O_26
+            if nb == block:
+                np.dot(buf0, buf2.T, red21)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_20_parts[t, p, q] += red21[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf2[q, b]
+                        S_R_0_20_parts[t, p, q] += acc
+    g14 = sum_parts(g14_parts)
+    g15 = sum_parts_t(g15_parts)
+    P_Q_0_17 = sum_parts(P_Q_0_17_parts)
+    g19 = sum_parts(g19_parts)
+    S_R_0_20 = sum_parts(S_R_0_20_parts)
+    f_22 = g14
+    f_22 *= 1/2
+    grad_W_Q_23 = g15
+    grad_W_Q_23 *= 1/math.sqrt(d)
+    g24 = broadcast(K_0_4, g19.T, True)
+    g25 = (-1) * g24
+    g26 = P_Q_0_17 + g25
+    g27 = matmul_serial(X_0.T, g26)
+    grad_W_K_28 = g27
+    grad_W_K_28 *= 1/math.sqrt(d)
+    g29 = matmul_serial(X_0.T, S_R_0_20)
+    grad_W_V_30 = matmul_serial(g29, W_O.T)
+    grad_W_O_31 = matmul_serial(V_0_7.T, S_R_0_20)
+    return f_22, grad_W_Q_23, grad_W_K_28, grad_W_V_30, grad_W_O_31
 
 
 @njit(cache=True, nogil=True, fastmath=False)

@@ -30,7 +30,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
 BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
+ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1', 'dy', 'd')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -48,8 +48,9 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
     g6 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_dt = in_dtype(VO_0, dt)
-    g9_parts = np.zeros((nchunks, 1, 1))
-    g10_parts = np.zeros((nchunks, d, D))
+    X_0_dt = in_dtype(X_0, dt)
+    g11_parts = np.zeros((nchunks, 1, 1))
+    g12_parts = np.zeros((nchunks, d, D))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -58,6 +59,9 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
         buf4 = np.zeros((d, block), dt)
         left7 = np.zeros((d, block), dt)
         rowmax8 = np.empty(block, dt)
+        tr9 = np.zeros((block, dy), dt)
+        tr10 = np.zeros((block, d), dt)
+        red13 = np.empty((D, d), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -95,7 +99,10 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_dt, tr9)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr9[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -113,26 +120,35 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            np.dot(K_0_dt.T, buf0, buf4)
+            np.dot(buf0.T, K_0_dt, tr10)
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = tr10[b, c]
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g9_parts[t, 0, 0] += acc
+            g11_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf4.T, red13)
                 for q in range(d):
-                    v = buf4[q, b]
                     for p in range(D):
-                        g10_parts[t, q, p] += v * X_0[j0 + b, p]
-    g9 = sum_parts(g9_parts)
-    g10 = sum_parts_t(g10_parts)
-    f_11 = g9
-    f_11 *= 1/2
-    grad_W_Q_12 = g10
-    grad_W_Q_12 *= 1/math.sqrt(d)
-    return f_11, grad_W_Q_12
+                        g12_parts[t, q, p] += red13[p, q]
+            else:
+                for b in range(nb):
+                    for q in range(d):
+                        v = buf4[q, b]
+                        for p in range(D):
+                            g12_parts[t, q, p] += v * X_0[j0 + b, p]
+    g11 = sum_parts(g11_parts)
+    g12 = sum_parts_t(g12_parts)
+    f_14 = g11
+    f_14 *= 1/2
+    grad_W_Q_15 = g12
+    grad_W_Q_15 *= 1/math.sqrt(d)
+    return f_14, grad_W_Q_15
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -150,8 +166,9 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
     g6 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_dt = in_dtype(VO_0, dt)
-    g9_parts = np.zeros((nchunks, 1, 1))
-    g10_parts = np.zeros((nchunks, d, D))
+    X_0_dt = in_dtype(X_0, dt)
+    g11_parts = np.zeros((nchunks, 1, 1))
+    g12_parts = np.zeros((nchunks, d, D))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -160,6 +177,9 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
         buf4 = np.zeros((d, block), dt)
         left7 = np.zeros((d, block), dt)
         rowmax8 = np.empty(block, dt)
+        tr9 = np.zeros((block, dy), dt)
+        tr10 = np.zeros((block, d), dt)
+        red13 = np.empty((D, d), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -197,7 +217,10 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_dt, tr9)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr9[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -215,26 +238,35 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            np.dot(K_0_dt.T, buf0, buf4)
+            np.dot(buf0.T, K_0_dt, tr10)
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = tr10[b, c]
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g9_parts[t, 0, 0] += acc
+            g11_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf4.T, red13)
                 for q in range(d):
-                    v = buf4[q, b]
                     for p in range(D):
-                        g10_parts[t, q, p] += v * X_0[j0 + b, p]
-    g9 = sum_parts(g9_parts)
-    g10 = sum_parts_t(g10_parts)
-    f_11 = g9
-    f_11 *= 1/2
-    grad_W_Q_12 = g10
-    grad_W_Q_12 *= 1/math.sqrt(d)
-    return f_11, grad_W_Q_12
+                        g12_parts[t, q, p] += red13[p, q]
+            else:
+                for b in range(nb):
+                    for q in range(d):
+                        v = buf4[q, b]
+                        for p in range(D):
+                            g12_parts[t, q, p] += v * X_0[j0 + b, p]
+    g11 = sum_parts(g11_parts)
+    g12 = sum_parts_t(g12_parts)
+    f_14 = g11
+    f_14 *= 1/2
+    grad_W_Q_15 = g12
+    grad_W_Q_15 *= 1/math.sqrt(d)
+    return f_14, grad_W_Q_15
 
 
 @njit(cache=True, nogil=True, fastmath=False)

@@ -30,7 +30,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
 BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', '1', 'dy', 'd', '1')
+ROW_BUFFERS = ('n', '1', 'dy', 'd', '1', 'dy')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -50,14 +50,16 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
     g7 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_6_dt = in_dtype(VO_0_6, dt)
-    g10_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_11_parts = np.zeros((nchunks, n, dy))
+    g11_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_12_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
         buf2 = np.zeros((dy, block), dt)
         left8 = np.zeros((d, block), dt)
         rowmax9 = np.empty(block, dt)
+        tr10 = np.zeros((block, dy), dt)
+        red13 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -95,7 +97,10 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_6_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_6_dt, tr10)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr10[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -105,21 +110,27 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g10_parts[t, 0, 0] += acc
+            g11_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_11_parts[t, p, q] += acc
-    g10 = sum_parts(g10_parts)
-    S_R_0_11 = sum_parts(S_R_0_11_parts)
-    f_12 = g10
-    f_12 *= 1/2
-    g13 = matmul(X_0.T, S_R_0_11)
-    grad_W_V_14 = matmul(g13, W_O.T)
-    return f_12, grad_W_V_14
+            if nb == block:
+                np.dot(buf0, buf2.T, red13)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_12_parts[t, p, q] += red13[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf2[q, b]
+                        S_R_0_12_parts[t, p, q] += acc
+    g11 = sum_parts(g11_parts)
+    S_R_0_12 = sum_parts(S_R_0_12_parts)
+    f_14 = g11
+    f_14 *= 1/2
+    g15 = matmul(X_0.T, S_R_0_12)
+    grad_W_V_16 = matmul(g15, W_O.T)
+    return f_14, grad_W_V_16
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -139,14 +150,16 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
     g7 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_6_dt = in_dtype(VO_0_6, dt)
-    g10_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_11_parts = np.zeros((nchunks, n, dy))
+    g11_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_12_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
         buf2 = np.zeros((dy, block), dt)
         left8 = np.zeros((d, block), dt)
         rowmax9 = np.empty(block, dt)
+        tr10 = np.zeros((block, dy), dt)
+        red13 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -184,7 +197,10 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_6_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_6_dt, tr10)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr10[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -194,21 +210,27 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g10_parts[t, 0, 0] += acc
+            g11_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_11_parts[t, p, q] += acc
-    g10 = sum_parts(g10_parts)
-    S_R_0_11 = sum_parts(S_R_0_11_parts)
-    f_12 = g10
-    f_12 *= 1/2
-    g13 = matmul_serial(X_0.T, S_R_0_11)
-    grad_W_V_14 = matmul_serial(g13, W_O.T)
-    return f_12, grad_W_V_14
+            if nb == block:
+                np.dot(buf0, buf2.T, red13)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_12_parts[t, p, q] += red13[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf2[q, b]
+                        S_R_0_12_parts[t, p, q] += acc
+    g11 = sum_parts(g11_parts)
+    S_R_0_12 = sum_parts(S_R_0_12_parts)
+    f_14 = g11
+    f_14 *= 1/2
+    g15 = matmul_serial(X_0.T, S_R_0_12)
+    grad_W_V_16 = matmul_serial(g15, W_O.T)
+    return f_14, grad_W_V_16
 
 
 @njit(cache=True, nogil=True, fastmath=False)

@@ -30,7 +30,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
 BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', 'dy', 'n', 'd', '1', 'd')
+ROW_BUFFERS = ('n', 'dy', 'n', 'd', '1', 'd', 'dy', 'd')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -48,8 +48,9 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
     g6 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_dt = in_dtype(VO_0, dt)
-    g8_parts = np.zeros((nchunks, 1, 1))
-    g9_parts = np.zeros((nchunks, d, D))
+    X_0_dt = in_dtype(X_0, dt)
+    g10_parts = np.zeros((nchunks, 1, 1))
+    g11_parts = np.zeros((nchunks, d, D))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((dy, block), dt)
@@ -57,6 +58,9 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
         buf3 = np.zeros((d, block), dt)
         buf4 = np.zeros((1, block))
         left7 = np.zeros((d, block), dt)
+        tr8 = np.zeros((block, dy), dt)
+        tr9 = np.zeros((block, d), dt)
+        red12 = np.empty((D, d), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -71,7 +75,10 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            np.dot(VO_0_dt.T, buf0, buf1)
+            np.dot(buf0.T, VO_0_dt, tr8)
+            for c in range(dy):
+                for b in range(nb):
+                    buf1[c, b] = tr8[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -83,7 +90,10 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = buf0[l, b] * buf2[l, b]
             # M_0·K_0
-            np.dot(K_0_dt.T, buf0, buf3)
+            np.dot(buf0.T, K_0_dt, tr9)
+            for c in range(d):
+                for b in range(nb):
+                    buf3[c, b] = tr9[b, c]
             # M_0·1
             for b in range(nb):
                 buf4[0, b] = 0.0
@@ -99,20 +109,26 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g8_parts[t, 0, 0] += acc
+            g10_parts[t, 0, 0] += acc
             # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf3.T, red12)
                 for q in range(d):
-                    v = buf3[q, b]
                     for p in range(D):
-                        g9_parts[t, q, p] += v * X_0[j0 + b, p]
-    g8 = sum_parts(g8_parts)
-    g9 = sum_parts_t(g9_parts)
-    f_10 = g8
-    f_10 *= 1/2
-    grad_W_Q_11 = g9
-    grad_W_Q_11 *= 1/math.sqrt(d)
-    return f_10, grad_W_Q_11
+                        g11_parts[t, q, p] += red12[p, q]
+            else:
+                for b in range(nb):
+                    for q in range(d):
+                        v = buf3[q, b]
+                        for p in range(D):
+                            g11_parts[t, q, p] += v * X_0[j0 + b, p]
+    g10 = sum_parts(g10_parts)
+    g11 = sum_parts_t(g11_parts)
+    f_13 = g10
+    f_13 *= 1/2
+    grad_W_Q_14 = g11
+    grad_W_Q_14 *= 1/math.sqrt(d)
+    return f_13, grad_W_Q_14
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -130,8 +146,9 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
     g6 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_dt = in_dtype(VO_0, dt)
-    g8_parts = np.zeros((nchunks, 1, 1))
-    g9_parts = np.zeros((nchunks, d, D))
+    X_0_dt = in_dtype(X_0, dt)
+    g10_parts = np.zeros((nchunks, 1, 1))
+    g11_parts = np.zeros((nchunks, d, D))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((dy, block), dt)
@@ -139,6 +156,9 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
         buf3 = np.zeros((d, block), dt)
         buf4 = np.zeros((1, block))
         left7 = np.zeros((d, block), dt)
+        tr8 = np.zeros((block, dy), dt)
+        tr9 = np.zeros((block, d), dt)
+        red12 = np.empty((D, d), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -153,7 +173,10 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g5[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            np.dot(VO_0_dt.T, buf0, buf1)
+            np.dot(buf0.T, VO_0_dt, tr8)
+            for c in range(dy):
+                for b in range(nb):
+                    buf1[c, b] = tr8[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -165,7 +188,10 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = buf0[l, b] * buf2[l, b]
             # M_0·K_0
-            np.dot(K_0_dt.T, buf0, buf3)
+            np.dot(buf0.T, K_0_dt, tr9)
+            for c in range(d):
+                for b in range(nb):
+                    buf3[c, b] = tr9[b, c]
             # M_0·1
             for b in range(nb):
                 buf4[0, b] = 0.0
@@ -181,20 +207,26 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g8_parts[t, 0, 0] += acc
+            g10_parts[t, 0, 0] += acc
             # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf3.T, red12)
                 for q in range(d):
-                    v = buf3[q, b]
                     for p in range(D):
-                        g9_parts[t, q, p] += v * X_0[j0 + b, p]
-    g8 = sum_parts(g8_parts)
-    g9 = sum_parts_t(g9_parts)
-    f_10 = g8
-    f_10 *= 1/2
-    grad_W_Q_11 = g9
-    grad_W_Q_11 *= 1/math.sqrt(d)
-    return f_10, grad_W_Q_11
+                        g11_parts[t, q, p] += red12[p, q]
+            else:
+                for b in range(nb):
+                    for q in range(d):
+                        v = buf3[q, b]
+                        for p in range(D):
+                            g11_parts[t, q, p] += v * X_0[j0 + b, p]
+    g10 = sum_parts(g10_parts)
+    g11 = sum_parts_t(g11_parts)
+    f_13 = g10
+    f_13 *= 1/2
+    grad_W_Q_14 = g11
+    grad_W_Q_14 *= 1/math.sqrt(d)
+    return f_13, grad_W_Q_14
 
 
 @njit(cache=True, nogil=True, fastmath=False)

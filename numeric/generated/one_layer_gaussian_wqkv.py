@@ -37,7 +37,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
 BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', 'dy', 'n', 'd', '1', 'd')
+ROW_BUFFERS = ('n', 'dy', 'n', 'd', '1', 'd', 'dy', 'd')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -59,11 +59,13 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     g9 = (-1) * Y_0
     K_0_4_dt = in_dtype(K_0_4, dt)
     VO_0_8_dt = in_dtype(VO_0_8, dt)
-    g11_parts = np.zeros((nchunks, 1, 1))
-    g12_parts = np.zeros((nchunks, d, D))
-    M_Q_0_13_parts = np.zeros((nchunks, n, d))
-    g14_parts = np.zeros((nchunks, 1, n))
-    S_R_0_15_parts = np.zeros((nchunks, n, dy))
+    X_0_dt = in_dtype(X_0, dt)
+    Q_0_1_dt = in_dtype(Q_0_1, dt)
+    g13_parts = np.zeros((nchunks, 1, 1))
+    g14_parts = np.zeros((nchunks, d, D))
+    M_Q_0_16_parts = np.zeros((nchunks, n, d))
+    g18_parts = np.zeros((nchunks, 1, n))
+    S_R_0_19_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((dy, block), dt)
@@ -71,6 +73,11 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
         buf3 = np.zeros((d, block), dt)
         buf4 = np.zeros((1, block))
         left10 = np.zeros((d, block), dt)
+        tr11 = np.zeros((block, dy), dt)
+        tr12 = np.zeros((block, d), dt)
+        red15 = np.empty((D, d), dt)
+        red17 = np.empty((n, d), dt)
+        red20 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -85,7 +92,10 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            np.dot(VO_0_8_dt.T, buf0, buf1)
+            np.dot(buf0.T, VO_0_8_dt, tr11)
+            for c in range(dy):
+                for b in range(nb):
+                    buf1[c, b] = tr11[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -97,7 +107,10 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf2[l, b] = buf0[l, b] * buf2[l, b]
             # M_0·K_0
-            np.dot(K_0_4_dt.T, buf2, buf3)
+            np.dot(buf2.T, K_0_4_dt, tr12)
+            for c in range(d):
+                for b in range(nb):
+                    buf3[c, b] = tr12[b, c]
             # M_0·1
             for b in range(nb):
                 buf4[0, b] = 0.0
@@ -113,50 +126,68 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g11_parts[t, 0, 0] += acc
+            g13_parts[t, 0, 0] += acc
             # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf3.T, red15)
                 for q in range(d):
-                    v = buf3[q, b]
                     for p in range(D):
-                        g12_parts[t, q, p] += v * X_0[j0 + b, p]
-            # MᵀQ_0 = M_0ᵀ·Q_0
-            for b in range(nb):
-                for p in range(n):
-                    v = buf2[p, b]
+                        g14_parts[t, q, p] += red15[p, q]
+            else:
+                for b in range(nb):
                     for q in range(d):
-                        M_Q_0_13_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        v = buf3[q, b]
+                        for p in range(D):
+                            g14_parts[t, q, p] += v * X_0[j0 + b, p]
+            # MᵀQ_0 = M_0ᵀ·Q_0
+            if nb == block:
+                np.dot(buf2, Q_0_1_dt[j0:j0 + block], red17)
+                for p in range(n):
+                    for q in range(d):
+                        M_Q_0_16_parts[t, p, q] += red17[p, q]
+            else:
+                for b in range(nb):
+                    for p in range(n):
+                        v = buf2[p, b]
+                        for q in range(d):
+                            M_Q_0_16_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # 1ᵀ·M_0
             for l in range(n):
                 acc = 0.0
                 for b in range(nb):
                     acc += buf2[l, b]
-                g14_parts[t, 0, l] += acc
+                g18_parts[t, 0, l] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf1[q, b]
-                    S_R_0_15_parts[t, p, q] += acc
-    g11 = sum_parts(g11_parts)
-    g12 = sum_parts_t(g12_parts)
-    M_Q_0_13 = sum_parts(M_Q_0_13_parts)
-    g14 = sum_parts(g14_parts)
-    S_R_0_15 = sum_parts(S_R_0_15_parts)
-    f_16 = g11
-    f_16 *= 1/2
-    grad_W_Q_17 = g12
-    grad_W_Q_17 *= 1/math.sqrt(d)
-    g18 = broadcast(K_0_4, g14.T, True)
-    g19 = (-1) * g18
-    g20 = M_Q_0_13 + g19
-    g21 = matmul(X_0.T, g20)
-    grad_W_K_22 = g21
-    grad_W_K_22 *= 1/math.sqrt(d)
-    g23 = matmul(X_0.T, S_R_0_15)
-    grad_W_V_24 = matmul(g23, W_O.T)
-    return f_16, grad_W_Q_17, grad_W_K_22, grad_W_V_24
+            if nb == block:
+                np.dot(buf0, buf1.T, red20)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_19_parts[t, p, q] += red20[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf1[q, b]
+                        S_R_0_19_parts[t, p, q] += acc
+    g13 = sum_parts(g13_parts)
+    g14 = sum_parts_t(g14_parts)
+    M_Q_0_16 = sum_parts(M_Q_0_16_parts)
+    g18 = sum_parts(g18_parts)
+    S_R_0_19 = sum_parts(S_R_0_19_parts)
+    f_21 = g13
+    f_21 *= 1/2
+    grad_W_Q_22 = g14
+    grad_W_Q_22 *= 1/math.sqrt(d)
+    g23 = broadcast(K_0_4, g18.T, True)
+    g24 = (-1) * g23
+    g25 = M_Q_0_16 + g24
+    g26 = matmul(X_0.T, g25)
+    grad_W_K_27 = g26
+    grad_W_K_27 *= 1/math.sqrt(d)
+    g28 = matmul(X_0.T, S_R_0_19)
+    grad_W_V_29 = matmul(g28, W_O.T)
+    return f_21, grad_W_Q_22, grad_W_K_27, grad_W_V_29
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -178,11 +209,13 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     g9 = (-1) * Y_0
     K_0_4_dt = in_dtype(K_0_4, dt)
     VO_0_8_dt = in_dtype(VO_0_8, dt)
-    g11_parts = np.zeros((nchunks, 1, 1))
-    g12_parts = np.zeros((nchunks, d, D))
-    M_Q_0_13_parts = np.zeros((nchunks, n, d))
-    g14_parts = np.zeros((nchunks, 1, n))
-    S_R_0_15_parts = np.zeros((nchunks, n, dy))
+    X_0_dt = in_dtype(X_0, dt)
+    Q_0_1_dt = in_dtype(Q_0_1, dt)
+    g13_parts = np.zeros((nchunks, 1, 1))
+    g14_parts = np.zeros((nchunks, d, D))
+    M_Q_0_16_parts = np.zeros((nchunks, n, d))
+    g18_parts = np.zeros((nchunks, 1, n))
+    S_R_0_19_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((dy, block), dt)
@@ -190,6 +223,11 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
         buf3 = np.zeros((d, block), dt)
         buf4 = np.zeros((1, block))
         left10 = np.zeros((d, block), dt)
+        tr11 = np.zeros((block, dy), dt)
+        tr12 = np.zeros((block, d), dt)
+        red15 = np.empty((D, d), dt)
+        red17 = np.empty((n, d), dt)
+        red20 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -204,7 +242,10 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g3[j0 + b, 0] + g6[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            np.dot(VO_0_8_dt.T, buf0, buf1)
+            np.dot(buf0.T, VO_0_8_dt, tr11)
+            for c in range(dy):
+                for b in range(nb):
+                    buf1[c, b] = tr11[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -216,7 +257,10 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf2[l, b] = buf0[l, b] * buf2[l, b]
             # M_0·K_0
-            np.dot(K_0_4_dt.T, buf2, buf3)
+            np.dot(buf2.T, K_0_4_dt, tr12)
+            for c in range(d):
+                for b in range(nb):
+                    buf3[c, b] = tr12[b, c]
             # M_0·1
             for b in range(nb):
                 buf4[0, b] = 0.0
@@ -232,50 +276,68 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g11_parts[t, 0, 0] += acc
+            g13_parts[t, 0, 0] += acc
             # X_0ᵀ·(M_0·K_0 − (diag(M_0·1)·Q_0))
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf3.T, red15)
                 for q in range(d):
-                    v = buf3[q, b]
                     for p in range(D):
-                        g12_parts[t, q, p] += v * X_0[j0 + b, p]
-            # MᵀQ_0 = M_0ᵀ·Q_0
-            for b in range(nb):
-                for p in range(n):
-                    v = buf2[p, b]
+                        g14_parts[t, q, p] += red15[p, q]
+            else:
+                for b in range(nb):
                     for q in range(d):
-                        M_Q_0_13_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        v = buf3[q, b]
+                        for p in range(D):
+                            g14_parts[t, q, p] += v * X_0[j0 + b, p]
+            # MᵀQ_0 = M_0ᵀ·Q_0
+            if nb == block:
+                np.dot(buf2, Q_0_1_dt[j0:j0 + block], red17)
+                for p in range(n):
+                    for q in range(d):
+                        M_Q_0_16_parts[t, p, q] += red17[p, q]
+            else:
+                for b in range(nb):
+                    for p in range(n):
+                        v = buf2[p, b]
+                        for q in range(d):
+                            M_Q_0_16_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # 1ᵀ·M_0
             for l in range(n):
                 acc = 0.0
                 for b in range(nb):
                     acc += buf2[l, b]
-                g14_parts[t, 0, l] += acc
+                g18_parts[t, 0, l] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf1[q, b]
-                    S_R_0_15_parts[t, p, q] += acc
-    g11 = sum_parts(g11_parts)
-    g12 = sum_parts_t(g12_parts)
-    M_Q_0_13 = sum_parts(M_Q_0_13_parts)
-    g14 = sum_parts(g14_parts)
-    S_R_0_15 = sum_parts(S_R_0_15_parts)
-    f_16 = g11
-    f_16 *= 1/2
-    grad_W_Q_17 = g12
-    grad_W_Q_17 *= 1/math.sqrt(d)
-    g18 = broadcast(K_0_4, g14.T, True)
-    g19 = (-1) * g18
-    g20 = M_Q_0_13 + g19
-    g21 = matmul_serial(X_0.T, g20)
-    grad_W_K_22 = g21
-    grad_W_K_22 *= 1/math.sqrt(d)
-    g23 = matmul_serial(X_0.T, S_R_0_15)
-    grad_W_V_24 = matmul_serial(g23, W_O.T)
-    return f_16, grad_W_Q_17, grad_W_K_22, grad_W_V_24
+            if nb == block:
+                np.dot(buf0, buf1.T, red20)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_19_parts[t, p, q] += red20[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf1[q, b]
+                        S_R_0_19_parts[t, p, q] += acc
+    g13 = sum_parts(g13_parts)
+    g14 = sum_parts_t(g14_parts)
+    M_Q_0_16 = sum_parts(M_Q_0_16_parts)
+    g18 = sum_parts(g18_parts)
+    S_R_0_19 = sum_parts(S_R_0_19_parts)
+    f_21 = g13
+    f_21 *= 1/2
+    grad_W_Q_22 = g14
+    grad_W_Q_22 *= 1/math.sqrt(d)
+    g23 = broadcast(K_0_4, g18.T, True)
+    g24 = (-1) * g23
+    g25 = M_Q_0_16 + g24
+    g26 = matmul_serial(X_0.T, g25)
+    grad_W_K_27 = g26
+    grad_W_K_27 *= 1/math.sqrt(d)
+    g28 = matmul_serial(X_0.T, S_R_0_19)
+    grad_W_V_29 = matmul_serial(g28, W_O.T)
+    return f_21, grad_W_Q_22, grad_W_K_27, grad_W_V_29
 
 
 @njit(cache=True, nogil=True, fastmath=False)

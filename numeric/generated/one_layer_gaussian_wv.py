@@ -30,7 +30,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
 BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', 'dy', 'd')
+ROW_BUFFERS = ('n', 'dy', 'd', 'dy')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -50,12 +50,14 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
     g7 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_6_dt = in_dtype(VO_0_6, dt)
-    g9_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_10_parts = np.zeros((nchunks, n, dy))
+    g10_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_11_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((dy, block), dt)
         left8 = np.zeros((d, block), dt)
+        tr9 = np.zeros((block, dy), dt)
+        red12 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -70,7 +72,10 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g2[j0 + b, 0] + g4[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            np.dot(VO_0_6_dt.T, buf0, buf1)
+            np.dot(buf0.T, VO_0_6_dt, tr9)
+            for c in range(dy):
+                for b in range(nb):
+                    buf1[c, b] = tr9[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -80,21 +85,27 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g9_parts[t, 0, 0] += acc
+            g10_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf1[q, b]
-                    S_R_0_10_parts[t, p, q] += acc
-    g9 = sum_parts(g9_parts)
-    S_R_0_10 = sum_parts(S_R_0_10_parts)
-    f_11 = g9
-    f_11 *= 1/2
-    g12 = matmul(X_0.T, S_R_0_10)
-    grad_W_V_13 = matmul(g12, W_O.T)
-    return f_11, grad_W_V_13
+            if nb == block:
+                np.dot(buf0, buf1.T, red12)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_11_parts[t, p, q] += red12[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf1[q, b]
+                        S_R_0_11_parts[t, p, q] += acc
+    g10 = sum_parts(g10_parts)
+    S_R_0_11 = sum_parts(S_R_0_11_parts)
+    f_13 = g10
+    f_13 *= 1/2
+    g14 = matmul(X_0.T, S_R_0_11)
+    grad_W_V_15 = matmul(g14, W_O.T)
+    return f_13, grad_W_V_15
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -114,12 +125,14 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
     g7 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_6_dt = in_dtype(VO_0_6, dt)
-    g9_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_10_parts = np.zeros((nchunks, n, dy))
+    g10_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_11_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((dy, block), dt)
         left8 = np.zeros((d, block), dt)
+        tr9 = np.zeros((block, dy), dt)
+        red12 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -134,7 +147,10 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf0[l, b] = math.exp((((1/2)/math.sqrt(d)) * (-((g2[j0 + b, 0] + g4[l, 0]) + (-((2) * buf0[l, b]))))))
             # S_0·VO_0
-            np.dot(VO_0_6_dt.T, buf0, buf1)
+            np.dot(buf0.T, VO_0_6_dt, tr9)
+            for c in range(dy):
+                for b in range(nb):
+                    buf1[c, b] = tr9[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -144,21 +160,27 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf1[l, b] * buf1[l, b])
-            g9_parts[t, 0, 0] += acc
+            g10_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf1[q, b]
-                    S_R_0_10_parts[t, p, q] += acc
-    g9 = sum_parts(g9_parts)
-    S_R_0_10 = sum_parts(S_R_0_10_parts)
-    f_11 = g9
-    f_11 *= 1/2
-    g12 = matmul_serial(X_0.T, S_R_0_10)
-    grad_W_V_13 = matmul_serial(g12, W_O.T)
-    return f_11, grad_W_V_13
+            if nb == block:
+                np.dot(buf0, buf1.T, red12)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_11_parts[t, p, q] += red12[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf1[q, b]
+                        S_R_0_11_parts[t, p, q] += acc
+    g10 = sum_parts(g10_parts)
+    S_R_0_11 = sum_parts(S_R_0_11_parts)
+    f_13 = g10
+    f_13 *= 1/2
+    g14 = matmul_serial(X_0.T, S_R_0_11)
+    grad_W_V_15 = matmul_serial(g14, W_O.T)
+    return f_13, grad_W_V_15
 
 
 @njit(cache=True, nogil=True, fastmath=False)

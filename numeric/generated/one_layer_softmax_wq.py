@@ -29,7 +29,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
 BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
+ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1', 'dy', 'd')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -43,8 +43,9 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
     g2 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_dt = in_dtype(VO_0, dt)
-    g5_parts = np.zeros((nchunks, 1, 1))
-    g6_parts = np.zeros((nchunks, d, D))
+    X_0_dt = in_dtype(X_0, dt)
+    g7_parts = np.zeros((nchunks, 1, 1))
+    g8_parts = np.zeros((nchunks, d, D))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -53,6 +54,9 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
         buf4 = np.zeros((d, block), dt)
         left3 = np.zeros((d, block), dt)
         rowmax4 = np.empty(block, dt)
+        tr5 = np.zeros((block, dy), dt)
+        tr6 = np.zeros((block, d), dt)
+        red9 = np.empty((D, d), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -90,7 +94,10 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_dt, tr5)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr5[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -108,26 +115,35 @@ def kernel(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover - comp
                 for b in range(nb):
                     buf0[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            np.dot(K_0_dt.T, buf0, buf4)
+            np.dot(buf0.T, K_0_dt, tr6)
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = tr6[b, c]
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g5_parts[t, 0, 0] += acc
+            g7_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf4.T, red9)
                 for q in range(d):
-                    v = buf4[q, b]
                     for p in range(D):
-                        g6_parts[t, q, p] += v * X_0[j0 + b, p]
-    g5 = sum_parts(g5_parts)
-    g6 = sum_parts_t(g6_parts)
-    f_7 = g5
-    f_7 *= 1/2
-    grad_W_Q_8 = g6
-    grad_W_Q_8 *= 1/math.sqrt(d)
-    return f_7, grad_W_Q_8
+                        g8_parts[t, q, p] += red9[p, q]
+            else:
+                for b in range(nb):
+                    for q in range(d):
+                        v = buf4[q, b]
+                        for p in range(D):
+                            g8_parts[t, q, p] += v * X_0[j0 + b, p]
+    g7 = sum_parts(g7_parts)
+    g8 = sum_parts_t(g8_parts)
+    f_10 = g7
+    f_10 *= 1/2
+    grad_W_Q_11 = g8
+    grad_W_Q_11 *= 1/math.sqrt(d)
+    return f_10, grad_W_Q_11
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -141,8 +157,9 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
     g2 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_dt = in_dtype(VO_0, dt)
-    g5_parts = np.zeros((nchunks, 1, 1))
-    g6_parts = np.zeros((nchunks, d, D))
+    X_0_dt = in_dtype(X_0, dt)
+    g7_parts = np.zeros((nchunks, 1, 1))
+    g8_parts = np.zeros((nchunks, d, D))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -151,6 +168,9 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
         buf4 = np.zeros((d, block), dt)
         left3 = np.zeros((d, block), dt)
         rowmax4 = np.empty(block, dt)
+        tr5 = np.zeros((block, dy), dt)
+        tr6 = np.zeros((block, d), dt)
+        red9 = np.empty((D, d), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -188,7 +208,10 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_dt, tr5)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr5[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -206,26 +229,35 @@ def kernel_serial(X_0, Y_0, W_Q, K_0, VO_0, nchunks, block):  # pragma: no cover
                 for b in range(nb):
                     buf0[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            np.dot(K_0_dt.T, buf0, buf4)
+            np.dot(buf0.T, K_0_dt, tr6)
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = tr6[b, c]
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g5_parts[t, 0, 0] += acc
+            g7_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf4.T, red9)
                 for q in range(d):
-                    v = buf4[q, b]
                     for p in range(D):
-                        g6_parts[t, q, p] += v * X_0[j0 + b, p]
-    g5 = sum_parts(g5_parts)
-    g6 = sum_parts_t(g6_parts)
-    f_7 = g5
-    f_7 *= 1/2
-    grad_W_Q_8 = g6
-    grad_W_Q_8 *= 1/math.sqrt(d)
-    return f_7, grad_W_Q_8
+                        g8_parts[t, q, p] += red9[p, q]
+            else:
+                for b in range(nb):
+                    for q in range(d):
+                        v = buf4[q, b]
+                        for p in range(D):
+                            g8_parts[t, q, p] += v * X_0[j0 + b, p]
+    g7 = sum_parts(g7_parts)
+    g8 = sum_parts_t(g8_parts)
+    f_10 = g7
+    f_10 *= 1/2
+    grad_W_Q_11 = g8
+    grad_W_Q_11 *= 1/math.sqrt(d)
+    return f_10, grad_W_Q_11
 
 
 @njit(cache=True, nogil=True, fastmath=False)

@@ -36,7 +36,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
 BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1')
+ROW_BUFFERS = ('n', '1', 'dy', 'n', 'd', 'd', '1', 'dy', 'd')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -54,10 +54,12 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
     g5 = (-1) * Y_0
     K_0_2_dt = in_dtype(K_0_2, dt)
     VO_0_4_dt = in_dtype(VO_0_4, dt)
-    g8_parts = np.zeros((nchunks, 1, 1))
-    g9_parts = np.zeros((nchunks, d, D))
-    P_Q_0_10_parts = np.zeros((nchunks, n, d))
-    S_R_0_11_parts = np.zeros((nchunks, n, dy))
+    X_0_dt = in_dtype(X_0, dt)
+    Q_0_1_dt = in_dtype(Q_0_1, dt)
+    g10_parts = np.zeros((nchunks, 1, 1))
+    g11_parts = np.zeros((nchunks, d, D))
+    P_Q_0_13_parts = np.zeros((nchunks, n, d))
+    S_R_0_15_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -66,6 +68,11 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
         buf4 = np.zeros((d, block), dt)
         left6 = np.zeros((d, block), dt)
         rowmax7 = np.empty(block, dt)
+        tr8 = np.zeros((block, dy), dt)
+        tr9 = np.zeros((block, d), dt)
+        red12 = np.empty((D, d), dt)
+        red14 = np.empty((n, d), dt)
+        red16 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -103,7 +110,10 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_4_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_4_dt, tr8)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr8[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -121,46 +131,67 @@ def kernel(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf3[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            np.dot(K_0_2_dt.T, buf3, buf4)
+            np.dot(buf3.T, K_0_2_dt, tr9)
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = tr9[b, c]
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g8_parts[t, 0, 0] += acc
+            g10_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf4.T, red12)
                 for q in range(d):
-                    v = buf4[q, b]
                     for p in range(D):
-                        g9_parts[t, q, p] += v * X_0[j0 + b, p]
-            # PᵀQ_0 = P_0ᵀ·Q_0
-            for b in range(nb):
-                for p in range(n):
-                    v = buf3[p, b]
+                        g11_parts[t, q, p] += red12[p, q]
+            else:
+                for b in range(nb):
                     for q in range(d):
-                        P_Q_0_10_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        v = buf4[q, b]
+                        for p in range(D):
+                            g11_parts[t, q, p] += v * X_0[j0 + b, p]
+            # PᵀQ_0 = P_0ᵀ·Q_0
+            if nb == block:
+                np.dot(buf3, Q_0_1_dt[j0:j0 + block], red14)
+                for p in range(n):
+                    for q in range(d):
+                        P_Q_0_13_parts[t, p, q] += red14[p, q]
+            else:
+                for b in range(nb):
+                    for p in range(n):
+                        v = buf3[p, b]
+                        for q in range(d):
+                            P_Q_0_13_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_11_parts[t, p, q] += acc
-    g8 = sum_parts(g8_parts)
-    g9 = sum_parts_t(g9_parts)
-    P_Q_0_10 = sum_parts(P_Q_0_10_parts)
-    S_R_0_11 = sum_parts(S_R_0_11_parts)
-    f_12 = g8
-    f_12 *= 1/2
-    grad_W_Q_13 = g9
-    grad_W_Q_13 *= 1/math.sqrt(d)
-    g14 = matmul(X_0.T, P_Q_0_10)
-    grad_W_K_15 = g14
-    grad_W_K_15 *= 1/math.sqrt(d)
-    g16 = matmul(X_0.T, S_R_0_11)
-    grad_W_V_17 = matmul(g16, W_O.T)
-    return f_12, grad_W_Q_13, grad_W_K_15, grad_W_V_17
+            if nb == block:
+                np.dot(buf0, buf2.T, red16)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_15_parts[t, p, q] += red16[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf2[q, b]
+                        S_R_0_15_parts[t, p, q] += acc
+    g10 = sum_parts(g10_parts)
+    g11 = sum_parts_t(g11_parts)
+    P_Q_0_13 = sum_parts(P_Q_0_13_parts)
+    S_R_0_15 = sum_parts(S_R_0_15_parts)
+    f_17 = g10
+    f_17 *= 1/2
+    grad_W_Q_18 = g11
+    grad_W_Q_18 *= 1/math.sqrt(d)
+    g19 = matmul(X_0.T, P_Q_0_13)
+    grad_W_K_20 = g19
+    grad_W_K_20 *= 1/math.sqrt(d)
+    g21 = matmul(X_0.T, S_R_0_15)
+    grad_W_V_22 = matmul(g21, W_O.T)
+    return f_17, grad_W_Q_18, grad_W_K_20, grad_W_V_22
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -178,10 +209,12 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
     g5 = (-1) * Y_0
     K_0_2_dt = in_dtype(K_0_2, dt)
     VO_0_4_dt = in_dtype(VO_0_4, dt)
-    g8_parts = np.zeros((nchunks, 1, 1))
-    g9_parts = np.zeros((nchunks, d, D))
-    P_Q_0_10_parts = np.zeros((nchunks, n, d))
-    S_R_0_11_parts = np.zeros((nchunks, n, dy))
+    X_0_dt = in_dtype(X_0, dt)
+    Q_0_1_dt = in_dtype(Q_0_1, dt)
+    g10_parts = np.zeros((nchunks, 1, 1))
+    g11_parts = np.zeros((nchunks, d, D))
+    P_Q_0_13_parts = np.zeros((nchunks, n, d))
+    S_R_0_15_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
@@ -190,6 +223,11 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
         buf4 = np.zeros((d, block), dt)
         left6 = np.zeros((d, block), dt)
         rowmax7 = np.empty(block, dt)
+        tr8 = np.zeros((block, dy), dt)
+        tr9 = np.zeros((block, d), dt)
+        red12 = np.empty((D, d), dt)
+        red14 = np.empty((n, d), dt)
+        red16 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -227,7 +265,10 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_4_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_4_dt, tr8)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr8[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -245,46 +286,67 @@ def kernel_serial(X_0, Y_0, W_Q, W_K, W_V, W_O, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf3[l, b] = (buf0[l, b] * buf3[l, b]) + (-(buf1[0, b] * buf0[l, b]))
             # P_0·K_0
-            np.dot(K_0_2_dt.T, buf3, buf4)
+            np.dot(buf3.T, K_0_2_dt, tr9)
+            for c in range(d):
+                for b in range(nb):
+                    buf4[c, b] = tr9[b, c]
             # Σ(R_0∘R_0)
             acc = 0.0
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g8_parts[t, 0, 0] += acc
+            g10_parts[t, 0, 0] += acc
             # X_0ᵀ·(P_0·K_0)
-            for b in range(nb):
+            if nb == block:
+                np.dot(X_0_dt[j0:j0 + block].T, buf4.T, red12)
                 for q in range(d):
-                    v = buf4[q, b]
                     for p in range(D):
-                        g9_parts[t, q, p] += v * X_0[j0 + b, p]
-            # PᵀQ_0 = P_0ᵀ·Q_0
-            for b in range(nb):
-                for p in range(n):
-                    v = buf3[p, b]
+                        g11_parts[t, q, p] += red12[p, q]
+            else:
+                for b in range(nb):
                     for q in range(d):
-                        P_Q_0_10_parts[t, p, q] += v * Q_0_1[j0 + b, q]
+                        v = buf4[q, b]
+                        for p in range(D):
+                            g11_parts[t, q, p] += v * X_0[j0 + b, p]
+            # PᵀQ_0 = P_0ᵀ·Q_0
+            if nb == block:
+                np.dot(buf3, Q_0_1_dt[j0:j0 + block], red14)
+                for p in range(n):
+                    for q in range(d):
+                        P_Q_0_13_parts[t, p, q] += red14[p, q]
+            else:
+                for b in range(nb):
+                    for p in range(n):
+                        v = buf3[p, b]
+                        for q in range(d):
+                            P_Q_0_13_parts[t, p, q] += v * Q_0_1[j0 + b, q]
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_11_parts[t, p, q] += acc
-    g8 = sum_parts(g8_parts)
-    g9 = sum_parts_t(g9_parts)
-    P_Q_0_10 = sum_parts(P_Q_0_10_parts)
-    S_R_0_11 = sum_parts(S_R_0_11_parts)
-    f_12 = g8
-    f_12 *= 1/2
-    grad_W_Q_13 = g9
-    grad_W_Q_13 *= 1/math.sqrt(d)
-    g14 = matmul_serial(X_0.T, P_Q_0_10)
-    grad_W_K_15 = g14
-    grad_W_K_15 *= 1/math.sqrt(d)
-    g16 = matmul_serial(X_0.T, S_R_0_11)
-    grad_W_V_17 = matmul_serial(g16, W_O.T)
-    return f_12, grad_W_Q_13, grad_W_K_15, grad_W_V_17
+            if nb == block:
+                np.dot(buf0, buf2.T, red16)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_15_parts[t, p, q] += red16[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf2[q, b]
+                        S_R_0_15_parts[t, p, q] += acc
+    g10 = sum_parts(g10_parts)
+    g11 = sum_parts_t(g11_parts)
+    P_Q_0_13 = sum_parts(P_Q_0_13_parts)
+    S_R_0_15 = sum_parts(S_R_0_15_parts)
+    f_17 = g10
+    f_17 *= 1/2
+    grad_W_Q_18 = g11
+    grad_W_Q_18 *= 1/math.sqrt(d)
+    g19 = matmul_serial(X_0.T, P_Q_0_13)
+    grad_W_K_20 = g19
+    grad_W_K_20 *= 1/math.sqrt(d)
+    g21 = matmul_serial(X_0.T, S_R_0_15)
+    grad_W_V_22 = matmul_serial(g21, W_O.T)
+    return f_17, grad_W_Q_18, grad_W_K_20, grad_W_V_22
 
 
 @njit(cache=True, nogil=True, fastmath=False)

@@ -29,7 +29,7 @@ BLOCK = 32  # rows of a block where BLOCKS has no measurement
 # no blocks measured for this module (`attngrad bench blocks --write`): BLOCK everywhere
 BLOCKS = {}
 # per thread of `kernel`: the columns of each of its (columns × block) buffers (at most 8 bytes an entry), in the sizes above
-ROW_BUFFERS = ('n', '1', 'dy', 'd', '1')
+ROW_BUFFERS = ('n', '1', 'dy', 'd', '1', 'dy')
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -45,14 +45,16 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
     g3 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_2_dt = in_dtype(VO_0_2, dt)
-    g6_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_7_parts = np.zeros((nchunks, n, dy))
+    g7_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_8_parts = np.zeros((nchunks, n, dy))
     for t in prange(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
         buf2 = np.zeros((dy, block), dt)
         left4 = np.zeros((d, block), dt)
         rowmax5 = np.empty(block, dt)
+        tr6 = np.zeros((block, dy), dt)
+        red9 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -90,7 +92,10 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_2_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_2_dt, tr6)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr6[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -100,21 +105,27 @@ def kernel(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no cover - 
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g6_parts[t, 0, 0] += acc
+            g7_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_7_parts[t, p, q] += acc
-    g6 = sum_parts(g6_parts)
-    S_R_0_7 = sum_parts(S_R_0_7_parts)
-    f_8 = g6
-    f_8 *= 1/2
-    g9 = matmul(X_0.T, S_R_0_7)
-    grad_W_V_10 = matmul(g9, W_O.T)
-    return f_8, grad_W_V_10
+            if nb == block:
+                np.dot(buf0, buf2.T, red9)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_8_parts[t, p, q] += red9[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf2[q, b]
+                        S_R_0_8_parts[t, p, q] += acc
+    g7 = sum_parts(g7_parts)
+    S_R_0_8 = sum_parts(S_R_0_8_parts)
+    f_10 = g7
+    f_10 *= 1/2
+    g11 = matmul(X_0.T, S_R_0_8)
+    grad_W_V_12 = matmul(g11, W_O.T)
+    return f_10, grad_W_V_12
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -130,14 +141,16 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
     g3 = (-1) * Y_0
     K_0_dt = in_dtype(K_0, dt)
     VO_0_2_dt = in_dtype(VO_0_2, dt)
-    g6_parts = np.zeros((nchunks, 1, 1))
-    S_R_0_7_parts = np.zeros((nchunks, n, dy))
+    g7_parts = np.zeros((nchunks, 1, 1))
+    S_R_0_8_parts = np.zeros((nchunks, n, dy))
     for t in range(nchunks):
         buf0 = np.zeros((n, block), dt)
         buf1 = np.zeros((1, block))
         buf2 = np.zeros((dy, block), dt)
         left4 = np.zeros((d, block), dt)
         rowmax5 = np.empty(block, dt)
+        tr6 = np.zeros((block, dy), dt)
+        red9 = np.empty((n, dy), dt)
         start = t * n // nchunks
         stop = (t + 1) * n // nchunks
         for j0 in range(start, stop, block):
@@ -175,7 +188,10 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
                 for b in range(nb):
                     buf0[l, b] = buf1[0, b] * buf0[l, b]
             # S_0·VO_0
-            np.dot(VO_0_2_dt.T, buf0, buf2)
+            np.dot(buf0.T, VO_0_2_dt, tr6)
+            for c in range(dy):
+                for b in range(nb):
+                    buf2[c, b] = tr6[b, c]
             # R_0 = S_0·VO_0 − Y_0
             for l in range(dy):
                 for b in range(nb):
@@ -185,21 +201,27 @@ def kernel_serial(X_0, Y_0, W_V, W_O, Q_0, K_0, nchunks, block):  # pragma: no c
             for l in range(dy):
                 for b in range(nb):
                     acc += (buf2[l, b] * buf2[l, b])
-            g6_parts[t, 0, 0] += acc
+            g7_parts[t, 0, 0] += acc
             # SᵀR_0 = S_0ᵀ·R_0
-            for p in range(n):
-                for q in range(dy):
-                    acc = 0.0
-                    for b in range(nb):
-                        acc += buf0[p, b] * buf2[q, b]
-                    S_R_0_7_parts[t, p, q] += acc
-    g6 = sum_parts(g6_parts)
-    S_R_0_7 = sum_parts(S_R_0_7_parts)
-    f_8 = g6
-    f_8 *= 1/2
-    g9 = matmul_serial(X_0.T, S_R_0_7)
-    grad_W_V_10 = matmul_serial(g9, W_O.T)
-    return f_8, grad_W_V_10
+            if nb == block:
+                np.dot(buf0, buf2.T, red9)
+                for p in range(n):
+                    for q in range(dy):
+                        S_R_0_8_parts[t, p, q] += red9[p, q]
+            else:
+                for p in range(n):
+                    for q in range(dy):
+                        acc = 0.0
+                        for b in range(nb):
+                            acc += buf0[p, b] * buf2[q, b]
+                        S_R_0_8_parts[t, p, q] += acc
+    g7 = sum_parts(g7_parts)
+    S_R_0_8 = sum_parts(S_R_0_8_parts)
+    f_10 = g7
+    f_10 *= 1/2
+    g11 = matmul_serial(X_0.T, S_R_0_8)
+    grad_W_V_12 = matmul_serial(g11, W_O.T)
+    return f_10, grad_W_V_12
 
 
 @njit(cache=True, nogil=True, fastmath=False)
