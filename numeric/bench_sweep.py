@@ -3,9 +3,9 @@ the local worker processes, and the speed-up over one worker (issue 14's target:
 
 Each timed sweep writes a fresh store in a temporary folder. The Dask workers are processes with one thread each,
 started and warmed (each has run one run of every kernel and training mode, so its Numba modules are loaded)
-before the clock starts, as an
-existing cluster would be. The local workers are started by the sweep itself, as `attngrad sweep run` does, so
-their start and first loading count. The outcomes of every timed sweep must agree run for run.
+before the clock starts, as an existing cluster would be. The local workers are started by the sweep itself, as
+`attngrad sweep run` does, so their start and first loading count. The outcomes of every timed sweep must agree
+run for run.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from attngrad.errors import InputError
+from attngrad.numeric.bench_sim import _stats
 from attngrad.numeric.store import open_store
 from attngrad.numeric.sweep import DaskWorkers, prepare, run_sweep, run_task
 from attngrad.numeric.sweep_spec import SweepSpec, spec_from_dict
@@ -36,12 +37,9 @@ def default_spec() -> SweepSpec:
     return spec_from_dict(DEFAULT_SWEEP, "the default benchmark sweep")
 
 
-def _stats(xs: list[float]) -> dict[str, float]:
-    return {"median": float(np.median(xs)), "min": float(min(xs)), "max": float(max(xs))}
-
-
 def _timed(spec: SweepSpec, folder: Path, label: str, **pool: Any) -> tuple[float, dict[str, tuple]]:
-    """One sweep of ``spec`` into a fresh store: its wall seconds and each run's ``AGREE`` fields by key."""
+    """One sweep of ``spec`` into a fresh store: its wall seconds and each run's ``AGREE`` fields, by (point,
+    kernel, train, seed)."""
     path = folder / f"{label}.sqlite"
     with open_store(path) as store:
         prepare(spec, store, resume=False)

@@ -322,17 +322,17 @@ class KernelPrinter(ArrayPrinter):
             left = f"{lbuf}[k, b]"
         elif id(ex.bare(fa)) not in self.inline:
             lbuf = self.bufs.get(id(ex.bare(fa)))
-        right = self._blas_factor(fb) if self.blas and lbuf is not None and K != "1" else None
-        if right is not None and right.endswith(".T"):  # out = Gᵀ·left for G (rows × C) stored row-major
+        factor = self._blas_factor(fb) if self.blas and lbuf is not None and K != "1" else None
+        if factor is not None and factor[1]:  # out = Gᵀ·left for a factor G (rows × C) stored row-major
             self._count += 1
             tbuf = f"tr{self._count}"
             self.scratch.append(f"{tbuf} = np.zeros((block, {C}), dt)")
             self.scratch_cols.append(str(C))
             # leftᵀ·G: the same product with G read as it lies, faster than Gᵀ·left in OpenBLAS (docs/benchmark-notes.md)
-            return load + [f"np.dot({lbuf}.T, {right[:-2]}, {tbuf})", f"for c in range({C}):", "    for b in range(nb):",
+            return load + [f"np.dot({lbuf}.T, {factor[0]}, {tbuf})", f"for c in range({C}):", "    for b in range(nb):",
                            f"        {out}[c, b] = {tbuf}[b, c]"]
-        if right is not None:  # the whole block at once: out = (node.b)ᵀ·left, each of shape (·, block)
-            return load + [f"np.dot({right}, {lbuf}, {out})"]
+        if factor is not None:  # the whole block at once: out = G·left for a factor Gᵀ, each of shape (·, block)
+            return load + [f"np.dot({factor[0]}, {lbuf}, {out})"]
         head = [f"for c in range({C}):", "    for b in range(nb):", f"        {out}[c, b] = 0.0"] + load
         acc = f"{out}[c, b] += {left} * g"
         if isinstance(b, ex.Transpose):  # B = Gᵀ with G stored row-major: walk G by rows
@@ -341,9 +341,10 @@ class KernelPrinter(ArrayPrinter):
         return head + [f"for k in range({K}):", f"    for c in range({C}):", f"        g = {self.cell(fb, 'k', 'c')}",
                        "        for b in range(nb):", f"            {acc}"]
 
-    def _blas_factor(self, node: ex.Node) -> str | None:
-        """The array R with R·left = (node)ᵀ·left for a global or input factor stored as an array (``G.T`` for G,
-        ``G`` for Gᵀ), in the inputs' dtype; None for a factor that is not an array (a constant, a mask)."""
+    def _blas_factor(self, node: ex.Node) -> tuple[str, bool] | None:
+        """For a global or input factor stored as an array G, in the inputs' dtype: (G, True) when the factor is G
+        (the block's product needs Gᵀ·left) and (G, False) when it is Gᵀ (G·left); None for a factor that is not an
+        array (a constant, a mask)."""
         s = ex.bare(node)
         transposed = isinstance(s, ex.Transpose)
         g = ex.bare(s.a) if transposed else s
@@ -351,8 +352,7 @@ class KernelPrinter(ArrayPrinter):
                 isinstance(g, ex.Matrix) or any(g is x for x in self.sched.glob)) or isinstance(g, (ex.Fill, ex.Identity, ex.Tril)):
             return None
         name = self.arr(g)
-        cast = self.casts.setdefault(name, f"{name}_dt")
-        return cast if transposed else f"{cast}.T"
+        return self.casts.setdefault(name, f"{name}_dt"), not transposed
 
     # reductions, added into this thread's partials: _sum_<Node> ------------------------------------------
     def _sum_Total(self, node, ops):
@@ -367,7 +367,8 @@ class KernelPrinter(ArrayPrinter):
 
     def _sum_MatMul(self, node, ops):
         """Σ_j x_jᵀ y_j over the block's rows j: on a full block one BLAS product of the two (columns × block)
-        operands, in the inputs' dtype, added into the float64 partials (``_sum_by_blas``); else loops."""
+        operands, in the inputs' dtype, added into the float64 partials; on a short block, or with an operand
+        computed inline, loops (``_sum_by_loops``)."""
         x, y = ops
         loops = self._sum_by_loops(node, ops)
         xs, ys = self._block_matrix(x), self._block_matrix(y)
@@ -388,6 +389,8 @@ class KernelPrinter(ArrayPrinter):
         """(M, Mᵀ) for a streaming operand as a (columns × block) matrix M in the inputs' dtype over a full block:
         its row buffer, or the block's rows of an input or global; None for an operand computed inline."""
         bare = ex.bare(node)
+        if isinstance(bare, ex.Transpose):
+            return None
         if self.kind(node) == "row" and id(bare) not in self.inline and id(bare) in self.bufs:
             return self.buf(node), f"{self.buf(node)}.T"
         if self._by_rows(node) and (isinstance(bare, ex.Matrix) or any(bare is g for g in self.sched.glob)):
