@@ -238,10 +238,8 @@ def run_sweep(spec: SweepSpec, store: Store, *, workers: int | None = None, sche
                 parts = memory_parts(1, 1, list(spec.modes), spec.settings(coords), 1)
                 refuse_parts("The sweep", [(b * pool.count, what) for b, what in parts])
         t0 = time.perf_counter()
-        timed: list[RunResult] = []
 
         def record(result: RunResult) -> None:
-            timed.append(result)
             store.record(result.key, result.params, result.outcome, result.curve)
             summary.ran += 1
             summary.failed += result.outcome["status"] == "failed"
@@ -251,28 +249,36 @@ def run_sweep(spec: SweepSpec, store: Store, *, workers: int | None = None, sche
                 progress(summary.skipped + summary.ran, summary.total, summary.failed)
 
         if budget_s is not None:
-            known = [r["seconds"] for r in store.rows() if r["status"] != "failed" and r["seconds"] is not None]
-            if len(known) < 2 * pool.count:  # too few finished runs to predict from: time a sample first
-                sample = budget_sample(tasks, pool.count)
-                pool.run(sample, record)
-                chosen = {id(t) for t in sample}
-                tasks = [t for t in tasks if id(t) not in chosen]
-                known = [r.outcome["seconds"] for r in timed if r.outcome["status"] != "failed" and not r.first] or \
-                        [r.outcome["seconds"] for r in timed if "seconds" in r.outcome]
-            predicted = predicted_seconds(known, len(tasks), pool.count)
-            if predicted > budget_s:
-                from attngrad.numeric.bench import duration
-
-                raise InputError(f"The sweep's {len(tasks):,} remaining runs are predicted to take {duration(predicted)} "
-                                 f"on {pool.count} worker{'s' if pool.count > 1 else ''} (the mean of {len(known):,} "
-                                 f"timed runs; every finished run is kept in {store.path}), over the budget of "
-                                 f"{duration(budget_s)}; raise --budget, or continue it later with --resume.")
+            tasks = _within_budget(tasks, store, pool, record, summary, budget_s)
         pool.run(tasks, record)
         summary.seconds = time.perf_counter() - t0
         return summary
     finally:
         if own:
             pool.close()
+
+
+def _within_budget(tasks: list[Task], store: Store, pool: LocalWorkers | DaskWorkers,
+                   record: Callable[[RunResult], None], summary: SweepSummary, budget_s: float) -> list[Task]:
+    """The tasks still to run once the sweep is known to fit ``budget_s`` (else InputError, ``run_sweep``): too few
+    finished runs in the store to predict from, and a sample (``budget_sample``) runs and is recorded first; its
+    workers' first runs, which load the kernels, are left out of the mean when others are there."""
+    known = [r["seconds"] for r in store.rows() if r["status"] != "failed" and r["seconds"] is not None]
+    if len(known) < 2 * pool.count:
+        sample = budget_sample(tasks, pool.count)
+        pool.run(sample, record)
+        chosen = {id(t) for t in sample}
+        tasks = [t for t in tasks if id(t) not in chosen]
+        known = summary.later_runs or summary.first_runs
+    predicted = predicted_seconds(known, len(tasks), pool.count)
+    if predicted > budget_s:
+        from attngrad.numeric.bench import duration
+
+        raise InputError(f"The sweep's {len(tasks):,} remaining runs are predicted to take {duration(predicted)} "
+                         f"on {pool.count} worker{'s' if pool.count > 1 else ''} (the mean of {len(known):,} "
+                         f"timed runs; every finished run is kept in {store.path}), over the budget of "
+                         f"{duration(budget_s)}; raise --budget, or continue it later with --resume.")
+    return tasks
 
 
 def budget_sample(tasks: list[Task], workers: int) -> list[Task]:
